@@ -1,0 +1,219 @@
+//! Wiring and shutdown order. No business logic lives here: it builds the parts, connects them
+//! and stops them in order — scheduler, engine, web, store — when the one signal fires.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Target};
+use crate::engine::{Engine, Event};
+use crate::metrics::Metrics;
+use crate::probe::{Prober, ProberError};
+use crate::scheduler::Scheduler;
+use crate::state::TargetState;
+use crate::status::{Board, LastResult, TargetStatus};
+use crate::store::{Store, StoreError, WriterHandle};
+
+/// Shared handles given to tasks and web filters. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub board: Board,
+    pub metrics: Metrics,
+    pub store: Store,
+    pub events: broadcast::Sender<Event>,
+    /// Set once the scheduler is running; `/readyz` reports it.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Copies gauges that live elsewhere (store health) into the registry before a scrape.
+    pub fn refresh_gauges(&self) {
+        let h = &self.store.health;
+        self.metrics
+            .store_queue_depth
+            .set(h.queue_depth.load(Ordering::Relaxed) as i64);
+        self.metrics
+            .store_degraded
+            .set(i64::from(h.degraded.load(Ordering::Relaxed)));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Prober(#[from] ProberError),
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+}
+
+/// Capacity of the event bus; slow subscribers miss old events rather than slowing the engine.
+const EVENT_CAPACITY: usize = 4_096;
+/// Results waiting for the engine; the scheduler waits when it is full.
+const RESULT_CAPACITY: usize = 4_096;
+
+/// A running daemon.
+pub struct App {
+    pub state: AppState,
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    scheduler: JoinHandle<()>,
+    engine: JoinHandle<()>,
+    web: JoinHandle<()>,
+    writer: WriterHandle,
+}
+
+impl App {
+    /// Opens the store, restores state, binds the listener and starts probing.
+    pub async fn start(config: Config) -> Result<App, AppError> {
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|e| AppError::Listen(config.server.listen, e))?;
+        Self::start_with_listener(config, listener).await
+    }
+
+    /// As [`App::start`], on a listener the caller bound (tests bind port 0).
+    pub async fn start_with_listener(
+        config: Config,
+        listener: tokio::net::TcpListener,
+    ) -> Result<App, AppError> {
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| AppError::Listen(config.server.listen, e))?;
+        let (store, writer) = Store::open(&config.storage.path)?;
+        let metrics = Metrics::new()?;
+        let prober = Arc::new(Prober::new()?);
+
+        // Resume from the stored state so "since" survives restarts and an outage that was
+        // already confirmed does not need to be confirmed again.
+        let stored = store.load_states().await?;
+        let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+        let now = chrono::Utc::now();
+        let mut states = HashMap::new();
+        let mut rows = Vec::with_capacity(targets.len());
+        for t in &targets {
+            metrics.register_target(t);
+            let (st, last) = match stored.get(&t.id) {
+                Some(s) => (
+                    s.state.clone(),
+                    s.last.as_ref().map(|l| LastResult {
+                        at: l.at,
+                        ok: l.ok,
+                        latency_seconds: l.latency_seconds,
+                        error: l.error.clone(),
+                        detail: l.detail.clone(),
+                    }),
+                ),
+                None => (TargetState::new(now), None),
+            };
+            metrics.set_state(t, st.state);
+            states.insert(t.id.clone(), st.clone());
+            rows.push(TargetStatus {
+                target: t.clone(),
+                state: st,
+                last,
+            });
+        }
+        metrics.targets.set(targets.len() as i64);
+        tracing::info!(
+            targets = targets.len(),
+            restored = stored.len(),
+            store = %config.storage.path.display(),
+            listen = %local_addr,
+            "commwatch starting"
+        );
+
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let board = Board::new(rows);
+        let state = AppState {
+            config: Arc::new(config),
+            board: board.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+            events: events.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let shutdown = CancellationToken::new();
+
+        let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
+        let engine = tokio::spawn(
+            Engine {
+                board,
+                metrics: metrics.clone(),
+                store,
+                events,
+                states,
+            }
+            .run(rx),
+        );
+        let scheduler = Scheduler {
+            prober,
+            permits: Arc::new(Semaphore::new(state.config.scheduler.max_concurrency)),
+            metrics,
+            results: tx,
+            shutdown: shutdown.clone(),
+        };
+        let scheduler = tokio::spawn(scheduler.run(targets));
+        state.ready.store(true, Ordering::Relaxed);
+
+        let web_stop = shutdown.clone();
+        let web = tokio::spawn(crate::web::serve(state.clone(), listener, async move {
+            web_stop.cancelled().await
+        }));
+
+        Ok(App {
+            state,
+            local_addr,
+            shutdown,
+            scheduler,
+            engine,
+            web,
+            writer,
+        })
+    }
+
+    /// The address the web server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A token that stops the app when cancelled (signal handlers hold a clone).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops in order: scheduling (in-flight probes finish or time out), the engine (drains
+    /// results), the web server, then the store (commits everything) — and returns when done.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.state.ready.store(false, Ordering::Relaxed);
+        if let Err(e) = self.scheduler.await {
+            tracing::error!(error = %e, "scheduler task failed");
+        }
+        if let Err(e) = self.engine.await {
+            tracing::error!(error = %e, "engine task failed");
+        }
+        if let Err(e) = self.web.await {
+            tracing::error!(error = %e, "web task failed");
+        }
+        // The writer exits once every Store handle is gone; the last one is in AppState.
+        drop(self.state);
+        self.writer.join().await;
+        tracing::info!("commwatch stopped");
+    }
+
+    /// Runs until the token is cancelled (by a signal handler), then shuts down.
+    pub async fn run_until_stopped(self) {
+        self.shutdown.cancelled().await;
+        self.shutdown().await;
+    }
+}

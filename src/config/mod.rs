@@ -1,0 +1,120 @@
+//! Configuration: the TOML files operators write, loaded, merged with includes and validated in
+//! one pass so the daemon never starts (or reloads) with a half-understood config.
+
+pub mod error;
+mod resolve;
+mod schema;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors};
+
+use crate::check::Check;
+use crate::probe::ProbeSpec;
+
+/// The default listen address of the status page, API and `/metrics`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9800";
+pub const DEFAULT_STORAGE_PATH: &str = "/var/lib/commwatch/commwatch.db";
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+pub const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
+/// Enough for a province at drill intervals; the national inventory raises it.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file this configuration was read from.
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub defaults: Defaults,
+    pub scheduler: SchedulerConfig,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub external_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub max_concurrency: usize,
+}
+
+/// The labels officers filter by and Prometheus groups by. Missing labels are empty strings so
+/// metric label sets stay uniform.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Labels {
+    pub operator: String,
+    pub service: String,
+    pub province: String,
+    pub commune: String,
+    pub tags: Vec<String>,
+}
+
+/// Where a target was defined, for messages that point back to the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// One monitored endpoint, with every default already applied.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    pub spec: ProbeSpec,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    /// Assertions evaluated on each observation; all must pass for the sample to be ok.
+    pub checks: Vec<Check>,
+    pub labels: Labels,
+    pub depends_on: Vec<String>,
+    pub origin: Origin,
+}
+
+impl Target {
+    /// The probe kind name used in metrics, the API and the page.
+    pub fn kind(&self) -> &'static str {
+        self.spec.kind()
+    }
+}
+
+impl Config {
+    /// Reads, merges and validates the configuration at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        resolve::load(path)
+    }
+
+    /// Parses a configuration from text, as if it had been read from `path` (used by tests and
+    /// by `commwatch demo`, which writes its config in memory).
+    pub fn from_str_at(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        resolve::load_text(path, text)
+    }
+
+    pub fn target(&self, id: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.id == id)
+    }
+}

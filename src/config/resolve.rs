@@ -1,0 +1,525 @@
+//! Turns the raw schema into a validated [`Config`]: applies defaults, expands includes and
+//! collects every error with its file, line and key.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::{ConfigError, ConfigErrors, from_toml, key_line, line_of};
+use super::schema::{RawInclude, RawKind, RawRoot, RawTarget};
+use super::*;
+use crate::check::{Check, StatusExpect};
+use crate::probe::{HostPort, HttpSpec, ProbeSpec, TcpSpec};
+
+/// Collects errors while walking one file.
+struct Ctx<'a> {
+    file: &'a Path,
+    src: &'a str,
+    errors: &'a mut Vec<ConfigError>,
+}
+
+impl Ctx<'_> {
+    fn err_key(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
+        let line = key_line(self.src, span, key);
+        self.errors
+            .push(ConfigError::new(self.file, Some(line), Some(key), message));
+    }
+}
+
+pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(path, None, None, format!("cannot read configuration: {e}"))
+    })?;
+    load_text(path, &text)
+}
+
+pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let raw: RawRoot = toml::from_str(text).map_err(|e| from_toml(path, text, &e))?;
+    let mut errors = Vec::new();
+    let mut ctx = Ctx {
+        file: path,
+        src: text,
+        errors: &mut errors,
+    };
+
+    let server = resolve_server(&mut ctx, raw.server.as_ref());
+    let storage = StorageConfig {
+        path: raw
+            .storage
+            .as_ref()
+            .and_then(|s| s.get_ref().path.clone())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_PATH)),
+    };
+    if storage.path.as_os_str().is_empty()
+        && let Some(s) = &raw.storage
+    {
+        ctx.err_key(s.span(), "path", "storage path must not be empty");
+    }
+    let defaults = resolve_defaults(&mut ctx, raw.defaults.as_ref());
+    let scheduler = resolve_scheduler(&mut ctx, raw.scheduler.as_ref());
+
+    let mut targets = Vec::new();
+    for t in &raw.targets {
+        if let Some(target) = resolve_target(&mut ctx, t, &defaults) {
+            targets.push(target);
+        }
+    }
+
+    // Included files: globs are relative to the main file's folder, expanded in sorted order
+    // so ids and the page keep a stable order across machines.
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    for pattern in &raw.include {
+        let full = base.join(pattern.get_ref());
+        let full_str = full.to_string_lossy().into_owned();
+        let paths = match glob::glob(&full_str) {
+            Ok(paths) => paths,
+            Err(e) => {
+                ctx.errors.push(ConfigError::new(
+                    path,
+                    Some(line_of(text, pattern.span().start)),
+                    Some("include"),
+                    format!("invalid pattern `{}`: {e}", pattern.get_ref()),
+                ));
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+        files.sort();
+        let has_wildcard = pattern.get_ref().contains(['*', '?', '[']);
+        if files.is_empty() && !has_wildcard {
+            ctx.errors.push(ConfigError::new(
+                path,
+                Some(line_of(text, pattern.span().start)),
+                Some("include"),
+                format!("included file `{}` does not exist", pattern.get_ref()),
+            ));
+        }
+        for file in files {
+            load_include(&file, &defaults, &mut targets, ctx.errors);
+        }
+    }
+
+    check_targets(&targets, &mut errors);
+
+    if errors.is_empty() {
+        Ok(Config {
+            source: path.to_path_buf(),
+            server,
+            storage,
+            defaults,
+            scheduler,
+            targets,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn load_include(
+    file: &Path,
+    defaults: &Defaults,
+    targets: &mut Vec<Target>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(ConfigError::new(
+                file,
+                None,
+                None,
+                format!("cannot read included file: {e}"),
+            ));
+            return;
+        }
+    };
+    let raw: RawInclude = match toml::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(from_toml(file, &text, &e));
+            return;
+        }
+    };
+    let mut ctx = Ctx {
+        file,
+        src: &text,
+        errors,
+    };
+    for t in &raw.targets {
+        if let Some(target) = resolve_target(&mut ctx, t, defaults) {
+            targets.push(target);
+        }
+    }
+}
+
+fn resolve_server(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Spanned<super::schema::RawServer>>,
+) -> ServerConfig {
+    let fallback: SocketAddr = DEFAULT_LISTEN
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9800)));
+    let Some(raw) = raw else {
+        return ServerConfig {
+            listen: fallback,
+            external_url: None,
+        };
+    };
+    let listen = match &raw.get_ref().listen {
+        None => fallback,
+        Some(s) => match s.parse::<SocketAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                ctx.err_key(
+                    raw.span(),
+                    "listen",
+                    format!("`{s}` is not an address:port such as \"127.0.0.1:9800\""),
+                );
+                fallback
+            }
+        },
+    };
+    let external_url = raw.get_ref().external_url.clone();
+    if let Some(u) = &external_url
+        && url::Url::parse(u).is_err()
+    {
+        ctx.err_key(
+            raw.span(),
+            "external_url",
+            format!("`{u}` is not an absolute URL"),
+        );
+    }
+    ServerConfig {
+        listen,
+        external_url: external_url.map(|u| u.trim_end_matches('/').to_string()),
+    }
+}
+
+fn resolve_defaults(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Spanned<super::schema::RawDefaults>>,
+) -> Defaults {
+    let mut d = Defaults {
+        interval: DEFAULT_INTERVAL,
+        timeout: DEFAULT_TIMEOUT,
+        failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+        success_threshold: DEFAULT_SUCCESS_THRESHOLD,
+    };
+    let Some(raw) = raw else { return d };
+    let span = raw.span();
+    let r = raw.get_ref();
+    if let Some(i) = r.interval {
+        d.interval = i;
+    }
+    if let Some(t) = r.timeout {
+        d.timeout = t;
+    }
+    if let Some(f) = r.failure_threshold {
+        d.failure_threshold = f;
+    }
+    if let Some(s) = r.success_threshold {
+        d.success_threshold = s;
+    }
+    check_timing(ctx, span, d.interval, d.timeout, r.timeout.is_some());
+    check_threshold(ctx, raw.span(), "failure_threshold", d.failure_threshold);
+    check_threshold(ctx, raw.span(), "success_threshold", d.success_threshold);
+    d
+}
+
+fn resolve_scheduler(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Spanned<super::schema::RawScheduler>>,
+) -> SchedulerConfig {
+    let mut s = SchedulerConfig {
+        max_concurrency: DEFAULT_MAX_CONCURRENCY,
+    };
+    if let Some(raw) = raw
+        && let Some(m) = raw.get_ref().max_concurrency
+    {
+        if m == 0 || m > 100_000 {
+            ctx.err_key(
+                raw.span(),
+                "max_concurrency",
+                format!("must be between 1 and 100000, got {m}"),
+            );
+        } else {
+            s.max_concurrency = m;
+        }
+    }
+    s
+}
+
+/// The smallest interval accepted: below it a probe storm costs more than it tells.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+fn check_timing(
+    ctx: &mut Ctx<'_>,
+    span: std::ops::Range<usize>,
+    interval: Duration,
+    timeout: Duration,
+    timeout_set_here: bool,
+) {
+    if interval < MIN_INTERVAL {
+        ctx.err_key(
+            span.clone(),
+            "interval",
+            format!(
+                "interval {} is below the minimum of 1s",
+                humantime::format_duration(interval)
+            ),
+        );
+    }
+    if timeout.is_zero() {
+        ctx.err_key(span, "timeout", "timeout must be greater than zero");
+    } else if timeout >= interval {
+        // Point at whichever key this table set, so the fix is obvious.
+        let key = if timeout_set_here {
+            "timeout"
+        } else {
+            "interval"
+        };
+        ctx.err_key(
+            span,
+            key,
+            format!(
+                "timeout {} must be below interval {}",
+                humantime::format_duration(timeout),
+                humantime::format_duration(interval)
+            ),
+        );
+    }
+}
+
+fn check_threshold(ctx: &mut Ctx<'_>, span: std::ops::Range<usize>, key: &str, v: u32) {
+    if v == 0 || v > 100 {
+        ctx.err_key(span, key, format!("must be between 1 and 100, got {v}"));
+    }
+}
+
+/// Ids appear in URLs, metric labels and file names: keep them to a safe alphabet.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+fn resolve_target(
+    ctx: &mut Ctx<'_>,
+    raw: &Spanned<RawTarget>,
+    defaults: &Defaults,
+) -> Option<Target> {
+    let span = raw.span();
+    let r = raw.get_ref();
+    let before = ctx.errors.len();
+
+    if !valid_id(&r.id) {
+        ctx.err_key(
+            span.clone(),
+            "id",
+            format!(
+                "`{}` is not a valid id: use 1-128 characters from a-z, 0-9, '.', '_' and '-'",
+                r.id
+            ),
+        );
+    }
+    let interval = r.interval.unwrap_or(defaults.interval);
+    let timeout = r.timeout.unwrap_or(defaults.timeout);
+    check_timing(
+        ctx,
+        span.clone(),
+        interval,
+        timeout,
+        r.timeout.is_some() || r.interval.is_none(),
+    );
+    let failure_threshold = r.failure_threshold.unwrap_or(defaults.failure_threshold);
+    let success_threshold = r.success_threshold.unwrap_or(defaults.success_threshold);
+    check_threshold(ctx, span.clone(), "failure_threshold", failure_threshold);
+    check_threshold(ctx, span.clone(), "success_threshold", success_threshold);
+
+    let kind_name = match r.kind {
+        RawKind::Http => "http",
+        RawKind::Tcp => "tcp",
+    };
+    // Keys that belong to another kind are mistakes, not options.
+    let foreign: &[(&str, bool)] = match r.kind {
+        RawKind::Http => &[("address", r.address.is_some())],
+        RawKind::Tcp => &[
+            ("url", r.url.is_some()),
+            ("expect_status", r.expect_status.is_some()),
+        ],
+    };
+    for (key, set) in foreign {
+        if *set {
+            ctx.err_key(
+                span.clone(),
+                key,
+                format!("does not apply to kind `{kind_name}`"),
+            );
+        }
+    }
+
+    let mut checks = Vec::new();
+    let spec = match r.kind {
+        RawKind::Http => {
+            let url = match &r.url {
+                None => {
+                    ctx.err_key(span.clone(), "kind", "kind `http` needs a `url`");
+                    None
+                }
+                Some(u) => match url::Url::parse(u) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host().is_some() =>
+                    {
+                        Some(parsed)
+                    }
+                    Ok(_) => {
+                        ctx.err_key(
+                            span.clone(),
+                            "url",
+                            format!("`{u}` must be an http:// or https:// URL with a host"),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        ctx.err_key(
+                            span.clone(),
+                            "url",
+                            format!("`{u}` is not a valid URL: {e}"),
+                        );
+                        None
+                    }
+                },
+            };
+            match &r.expect_status {
+                Some(list) if list.is_empty() => {
+                    ctx.err_key(
+                        span.clone(),
+                        "expect_status",
+                        "must list at least one status code",
+                    );
+                }
+                Some(list) => {
+                    if let Some(bad) = list.iter().find(|c| !(100..=599).contains(*c)) {
+                        ctx.err_key(
+                            span.clone(),
+                            "expect_status",
+                            format!("{bad} is not an HTTP status code"),
+                        );
+                    }
+                    checks.push(Check::Status(StatusExpect::OneOf(list.clone())));
+                }
+                None => checks.push(Check::Status(StatusExpect::Success)),
+            }
+            url.map(|url| ProbeSpec::Http(HttpSpec { url }))
+        }
+        RawKind::Tcp => match &r.address {
+            None => {
+                ctx.err_key(
+                    span.clone(),
+                    "kind",
+                    "kind `tcp` needs an `address` (\"host:port\")",
+                );
+                None
+            }
+            Some(a) => match HostPort::parse(a) {
+                Ok(address) => Some(ProbeSpec::Tcp(TcpSpec { address })),
+                Err(e) => {
+                    ctx.err_key(span.clone(), "address", e);
+                    None
+                }
+            },
+        },
+    };
+
+    for (key, value) in [
+        ("operator", &r.operator),
+        ("service", &r.service),
+        ("province", &r.province),
+        ("commune", &r.commune),
+    ] {
+        if let Some(v) = value
+            && v.len() > 200
+        {
+            ctx.err_key(span.clone(), key, "label values are limited to 200 bytes");
+        }
+    }
+
+    if ctx.errors.len() > before {
+        return None;
+    }
+    let spec = spec?;
+    Some(Target {
+        id: r.id.clone(),
+        name: r
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| r.id.clone()),
+        spec,
+        interval,
+        timeout,
+        failure_threshold,
+        success_threshold,
+        checks,
+        labels: Labels {
+            operator: r.operator.clone().unwrap_or_default(),
+            service: r.service.clone().unwrap_or_default(),
+            province: r.province.clone().unwrap_or_default(),
+            commune: r.commune.clone().unwrap_or_default(),
+            tags: r.tags.clone(),
+        },
+        depends_on: r.depends_on.clone(),
+        origin: Origin {
+            file: ctx.file.to_path_buf(),
+            line: key_line(ctx.src, span.clone(), "id"),
+        },
+    })
+}
+
+/// Checks that span targets: unique ids and dependencies that exist.
+fn check_targets(targets: &[Target], errors: &mut Vec<ConfigError>) {
+    let mut seen: HashMap<&str, &Origin> = HashMap::new();
+    for t in targets {
+        if let Some(first) = seen.get(t.id.as_str()) {
+            errors.push(ConfigError::new(
+                &t.origin.file,
+                Some(t.origin.line),
+                Some("id"),
+                format!(
+                    "duplicate target id `{}` (first defined at {}:{})",
+                    t.id,
+                    first.file.display(),
+                    first.line
+                ),
+            ));
+        } else {
+            seen.insert(&t.id, &t.origin);
+        }
+    }
+    for t in targets {
+        for dep in &t.depends_on {
+            if dep == &t.id {
+                errors.push(ConfigError::new(
+                    &t.origin.file,
+                    Some(t.origin.line),
+                    Some("depends_on"),
+                    format!("target `{}` cannot depend on itself", t.id),
+                ));
+            } else if !seen.contains_key(dep.as_str()) {
+                errors.push(ConfigError::new(
+                    &t.origin.file,
+                    Some(t.origin.line),
+                    Some("depends_on"),
+                    format!("target `{}` depends on unknown target `{dep}`", t.id),
+                ));
+            }
+        }
+    }
+}

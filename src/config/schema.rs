@@ -1,0 +1,103 @@
+//! The TOML schema exactly as operators write it; every table denies unknown keys.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The main configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoot {
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub server: Option<Spanned<RawServer>>,
+    #[serde(default)]
+    pub storage: Option<Spanned<RawStorage>>,
+    #[serde(default)]
+    pub defaults: Option<Spanned<RawDefaults>>,
+    #[serde(default)]
+    pub scheduler: Option<Spanned<RawScheduler>>,
+    #[serde(default)]
+    pub targets: Vec<Spanned<RawTarget>>,
+}
+
+/// A file named by `include`: it may only hold targets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInclude {
+    #[serde(default)]
+    pub targets: Vec<Spanned<RawTarget>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    /// Base URL used in links (alerts, reports) when the page sits behind a reverse proxy.
+    pub external_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    /// Global cap on probes in flight at once.
+    pub max_concurrency: Option<usize>,
+}
+
+/// The probe kinds a target may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawKind {
+    Http,
+    Tcp,
+}
+
+/// One target. Kind-specific keys live side by side; `resolve` rejects keys that do not apply to
+/// the target's kind, so a typo such as `adress` or a stray `url` on a tcp target is an error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: RawKind,
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
+
+    pub operator: Option<String>,
+    pub service: Option<String>,
+    pub province: Option<String>,
+    pub commune: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+
+    // http
+    pub url: Option<String>,
+    pub expect_status: Option<Vec<u16>>,
+    // tcp (and later tls, sip)
+    pub address: Option<String>,
+}

@@ -1,0 +1,38 @@
+//! commwatch: a disaster-communications status monitor. It probes telecom and postal
+//! endpoints for every commune of a province, keeps the availability record, exposes Prometheus
+//! metrics and serves a status page for duty officers.
+//!
+//! # Layout
+//! - [`config`]: the TOML schema, defaults, includes and validation with file/line/key errors.
+//! - [`probe`]: one file per probe kind; `probe/mod.rs` holds the one `match` over kinds and the
+//!   [`probe::Observation`] every probe returns.
+//! - [`check`]: assertions over observations, kept in resolved form; produces [`check::Sample`].
+//! - [`scheduler`]: per-target timing, spread of first runs, global concurrency cap, deadlines.
+//! - [`state`]: the pure per-target state machine (thresholds).
+//! - [`engine`]: applies samples to state, board, metrics, store and the event bus.
+//! - [`status`]: the live board of current states read by the web layer.
+//! - [`store`]: SQLite with one batching writer thread and numbered migrations.
+//! - [`metrics`]: every Prometheus family in one place.
+//! - [`web`]: status page, JSON API, `/metrics`, health endpoints, error mapping.
+//! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
+//! - [`app`]: wiring and shutdown order.
+
+pub mod app;
+pub mod check;
+pub mod config;
+pub mod engine;
+pub mod metrics;
+pub mod probe;
+pub mod scheduler;
+pub mod state;
+pub mod status;
+pub mod store;
+pub mod time;
+pub mod web;
+
+/// Installs ring as rustls' process-wide crypto provider. reqwest is built without a provider
+/// of its own (it saves a large C build), and building a client before one is installed panics.
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed, which is exactly what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,154 @@
+//! The scheduler: one lightweight task per target, each on its own interval, first runs spread
+//! over the interval, a global cap on probes in flight, and a hard deadline per probe. A target
+//! that hangs only ever delays itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Target;
+use crate::metrics::Metrics;
+use crate::probe::{Observation, Prober};
+
+/// One finished probe, on its way to the engine.
+#[derive(Debug)]
+pub struct ProbeResult {
+    pub target: Arc<Target>,
+    pub observation: Observation,
+}
+
+/// Where in its interval a target first runs: a stable hash of the id, so first runs spread
+/// evenly (no burst at start) and stay put across restarts and across instances.
+pub fn first_offset(id: &str, interval: Duration) -> Duration {
+    // FNV-1a: tiny, and unlike std's hasher its output is fixed forever.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let frac = (h % 10_000) as f64 / 10_000.0;
+    interval.mul_f64(frac)
+}
+
+pub struct Scheduler {
+    pub prober: Arc<Prober>,
+    pub permits: Arc<Semaphore>,
+    pub metrics: Metrics,
+    pub results: mpsc::Sender<ProbeResult>,
+    pub shutdown: CancellationToken,
+}
+
+impl Scheduler {
+    /// Runs until `shutdown` fires; in-flight probes finish (or hit their deadline) first.
+    pub async fn run(self, targets: Vec<Arc<Target>>) {
+        let mut tasks = JoinSet::new();
+        let start = Instant::now();
+        for target in targets {
+            let ctx = TaskCtx {
+                prober: self.prober.clone(),
+                permits: self.permits.clone(),
+                metrics: self.metrics.clone(),
+                results: self.results.clone(),
+                shutdown: self.shutdown.clone(),
+            };
+            tasks.spawn(async move { ctx.run_target(target, start).await });
+        }
+        drop(self.results);
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a target task failed");
+            }
+        }
+    }
+}
+
+struct TaskCtx {
+    prober: Arc<Prober>,
+    permits: Arc<Semaphore>,
+    metrics: Metrics,
+    results: mpsc::Sender<ProbeResult>,
+    shutdown: CancellationToken,
+}
+
+impl TaskCtx {
+    async fn run_target(self, target: Arc<Target>, start: Instant) {
+        let interval = target.interval;
+        let mut next = start + first_offset(&target.id, interval);
+        let lateness = self
+            .metrics
+            .schedule_lateness
+            .with_label_values(&[target.kind()]);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.shutdown.cancelled() => return,
+            }
+            let permit = tokio::select! {
+                p = self.permits.acquire() => match p {
+                    Ok(p) => p,
+                    Err(_) => return, // semaphore closed: shutting down
+                },
+                _ = self.shutdown.cancelled() => return,
+            };
+            lateness.observe(Instant::now().saturating_duration_since(next).as_secs_f64());
+            self.metrics.probes_in_flight.inc();
+            let observation = self.prober.run(&target.spec, target.timeout).await;
+            self.metrics.probes_in_flight.dec();
+            drop(permit);
+            if self
+                .results
+                .send(ProbeResult {
+                    target: target.clone(),
+                    observation,
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            // Keep the grid: the next run is one interval after the planned one, and runs
+            // missed while the machine was overloaded are skipped rather than bunched up.
+            next += interval;
+            let now = Instant::now();
+            if next <= now {
+                let behind = now.duration_since(next);
+                let skip = (behind.as_nanos() / interval.as_nanos().max(1)) as u32 + 1;
+                next += interval * skip;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_stay_inside_the_interval_and_spread() {
+        let interval = Duration::from_secs(60);
+        let mut buckets = [0u32; 6];
+        for i in 0..600 {
+            let o = first_offset(&format!("target-{i}"), interval);
+            assert!(o < interval);
+            buckets[(o.as_secs() / 10) as usize] += 1;
+        }
+        // 600 ids over 6 buckets: every bucket gets a fair share, none gets the burst.
+        assert!(
+            buckets.iter().all(|&b| (50..=150).contains(&b)),
+            "{buckets:?}"
+        );
+    }
+
+    #[test]
+    fn offset_is_stable() {
+        let i = Duration::from_secs(30);
+        assert_eq!(
+            first_offset("ht-ky-anh-viettel", i),
+            first_offset("ht-ky-anh-viettel", i)
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! The live board: current state and last result of every target, shared by the engine (writer)
+//! and the web layer (readers). Reads clone small rows so no lock is held while rendering.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Target;
+use crate::state::TargetState;
+
+/// The last verdict on a target, as the page and API show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastResult {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub latency_seconds: f64,
+    pub error: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    pub target: Arc<Target>,
+    pub state: TargetState,
+    pub last: Option<LastResult>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rows: Vec<TargetStatus>,
+    index: HashMap<String, usize>,
+}
+
+/// Current status of every configured target, in configuration order.
+#[derive(Clone, Default)]
+pub struct Board {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl Board {
+    pub fn new(rows: Vec<TargetStatus>) -> Board {
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.target.id.clone(), i))
+            .collect();
+        Board {
+            inner: Arc::new(RwLock::new(Inner { rows, index })),
+        }
+    }
+
+    /// A poisoned lock means a writer panicked between two plain field assignments; the rows
+    /// are still whole, so keep serving them rather than taking the status page down.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn update(&self, id: &str, state: TargetState, last: LastResult) {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(&i) = g.index.get(id) {
+            let row = &mut g.rows[i];
+            row.state = state;
+            row.last = Some(last);
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<TargetStatus> {
+        self.read().rows.clone()
+    }
+
+    pub fn get(&self, id: &str) -> Option<TargetStatus> {
+        let g = self.read();
+        g.index.get(id).map(|&i| g.rows[i].clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

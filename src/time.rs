@@ -1,0 +1,66 @@
+//! Local time for people: every time officers read is in Asia/Ho_Chi_Minh, with the zone shown.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Asia::Ho_Chi_Minh;
+
+/// The zone name shown next to times.
+pub const ZONE_NAME: &str = "Asia/Ho_Chi_Minh";
+
+/// `28/11/2026 08:30:12 (+07)`: day-first as Vietnamese readers expect.
+pub fn local_datetime(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh)
+        .format("%d/%m/%Y %H:%M:%S (%Z)")
+        .to_string()
+}
+
+/// `08:30:12` for dense tables, where the date is implied by "today".
+pub fn local_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh).format("%H:%M:%S").to_string()
+}
+
+/// ISO 8601 with the local offset, for machine-readable attributes.
+pub fn local_rfc3339(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh).to_rfc3339()
+}
+
+/// "12 phút trước" style relative time, in Vietnamese.
+pub fn ago_vi(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    match s {
+        0..=59 => format!("{s} giây trước"),
+        60..=3_599 => format!("{} phút trước", s / 60),
+        3_600..=86_399 => format!("{} giờ trước", s / 3_600),
+        _ => format!("{} ngày trước", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn shows_vietnam_time_with_zone() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 28, 1, 30, 12)
+            .single()
+            .unwrap();
+        assert_eq!(local_datetime(t), "28/11/2026 08:30:12 (+07)");
+        assert_eq!(local_time(t), "08:30:12");
+        assert_eq!(local_rfc3339(t), "2026-11-28T08:30:12+07:00");
+    }
+
+    #[test]
+    fn relative_times_read_in_vietnamese() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 28, 1, 0, 0)
+            .single()
+            .unwrap();
+        assert_eq!(
+            ago_vi(t, t + chrono::Duration::minutes(12)),
+            "12 phút trước"
+        );
+        assert_eq!(ago_vi(t, t + chrono::Duration::seconds(5)), "5 giây trước");
+        assert_eq!(ago_vi(t, t + chrono::Duration::hours(3)), "3 giờ trước");
+    }
+}

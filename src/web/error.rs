@@ -1,0 +1,100 @@
+//! Error mapping: every failure a client can cause answers with a status code and a JSON body
+//! carrying a stable `code`, never a panic or an HTML error page.
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::reject::Reject;
+use warp::{Rejection, Reply};
+
+/// An API error with a stable machine-readable code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Reject for ApiError {}
+
+impl ApiError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
+    let body = warp::reply::json(&Body {
+        error: Inner { code, message },
+    });
+    warp::reply::with_status(body, status).into_response()
+}
+
+/// Turns warp's rejections into JSON errors.
+pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
+    let resp = if let Some(e) = r.find::<ApiError>() {
+        json_error(e.status, e.code, &e.message)
+    } else if r.is_not_found() {
+        json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such page or resource",
+        )
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed here",
+        )
+    } else if let Some(e) = r.find::<warp::reject::InvalidQuery>() {
+        json_error(StatusCode::BAD_REQUEST, "invalid_query", &e.to_string())
+    } else if let Some(e) = r.find::<warp::filters::body::BodyDeserializeError>() {
+        json_error(StatusCode::BAD_REQUEST, "invalid_body", &e.to_string())
+    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        )
+    } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json",
+        )
+    } else if let Some(e) = r.find::<warp::reject::InvalidHeader>() {
+        json_error(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
+    } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
+        json_error(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
+    } else {
+        tracing::warn!(rejection = ?r, "unhandled rejection");
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request could not be handled",
+        )
+    };
+    Ok(resp)
+}
