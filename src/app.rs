@@ -97,7 +97,7 @@ impl App {
         // already confirmed does not need to be confirmed again.
         let stored = store.load_states().await?;
         let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
-        let now = chrono::Utc::now();
+        let now = crate::time::now_ms();
         let mut states = HashMap::new();
         let mut rows = Vec::with_capacity(targets.len());
         for t in &targets {

@@ -241,7 +241,7 @@ impl Prober {
     /// Runs one probe with a hard deadline. A probe that does not finish by `timeout` is cut off
     /// and reported as [`ErrorCode::Timeout`], so a hung endpoint costs at most its timeout.
     pub async fn run(&self, spec: &ProbeSpec, timeout: Duration) -> Observation {
-        let started_at = Utc::now();
+        let started_at = crate::time::now_ms();
         let start = Instant::now();
         let kind = spec.kind();
         let fut = async {
