@@ -35,12 +35,19 @@ impl AppState {
     /// Copies gauges that live elsewhere (store health) into the registry before a scrape.
     pub fn refresh_gauges(&self) {
         let h = &self.store.health;
-        self.metrics
-            .store_queue_depth
-            .set(h.queue_depth.load(Ordering::Relaxed) as i64);
-        self.metrics
-            .store_degraded
-            .set(i64::from(h.degraded.load(Ordering::Relaxed)));
+        let m = &self.metrics;
+        m.store_queue_depth.set(h.queue_depth.load(Ordering::Relaxed) as i64);
+        m.store_degraded.set(i64::from(h.degraded.load(Ordering::Relaxed)));
+        m.store_backlog.set(h.backlog.load(Ordering::Relaxed) as i64);
+        m.store_commit_seconds
+            .set(h.last_commit_us.load(Ordering::Relaxed) as f64 / 1e6);
+        // Counters cannot be set, only advanced: catch them up with the writer's totals.
+        let written = h.rows_written.load(Ordering::Relaxed);
+        m.store_rows_written
+            .inc_by(written.saturating_sub(m.store_rows_written.get()));
+        let dropped = h.rows_dropped.load(Ordering::Relaxed);
+        m.store_rows_dropped
+            .inc_by(dropped.saturating_sub(m.store_rows_dropped.get()));
     }
 }
 
@@ -89,7 +96,7 @@ impl App {
         let local_addr = listener
             .local_addr()
             .map_err(|e| AppError::Listen(config.server.listen, e))?;
-        let (store, writer) = Store::open(&config.storage.path)?;
+        let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
         let metrics = Metrics::new()?;
         let prober = Arc::new(Prober::new()?);
 
@@ -116,6 +123,7 @@ impl App {
                 None => (TargetState::new(now), None),
             };
             metrics.set_state(t, st.state);
+            metrics.set_flapping(t, st.flapping);
             states.insert(t.id.clone(), st.clone());
             rows.push(TargetStatus {
                 target: t.clone(),
@@ -145,16 +153,16 @@ impl App {
         let shutdown = CancellationToken::new();
 
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
-        let engine = tokio::spawn(
-            Engine {
-                board,
-                metrics: metrics.clone(),
-                store,
-                events,
-                states,
-            }
-            .run(rx),
+        let engine = Engine::new(
+            board,
+            metrics.clone(),
+            store,
+            events,
+            &targets,
+            states,
+            &state.config.monitor.anchors,
         );
+        let engine = tokio::spawn(engine.run(rx));
         let scheduler = Scheduler {
             prober,
             permits: Arc::new(Semaphore::new(state.config.scheduler.max_concurrency)),

@@ -3,7 +3,7 @@
 //! or error text.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Encoder, Gauge, GaugeVec, IntCounter, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 
@@ -35,6 +35,13 @@ pub struct Metrics {
     pub probes_in_flight: IntGauge,
     pub store_queue_depth: IntGauge,
     pub store_degraded: IntGauge,
+    pub store_backlog: IntGauge,
+    pub store_rows_written: IntCounter,
+    pub store_rows_dropped: IntCounter,
+    pub store_commit_seconds: Gauge,
+    pub target_flapping: IntGaugeVec,
+    pub incidents_open: IntGauge,
+    pub monitor_isolated: IntGauge,
     pub build_info: IntGaugeVec,
 }
 
@@ -104,6 +111,31 @@ impl Metrics {
             "commwatch_store_degraded",
             "1 while the database cannot be written and results wait in memory",
         )?;
+        let store_backlog = IntGauge::new(
+            "commwatch_store_backlog",
+            "Rows held in memory because the database could not be written",
+        )?;
+        let store_rows_written = IntCounter::new(
+            "commwatch_store_rows_written_total",
+            "Rows (samples, states, incidents) committed to the database",
+        )?;
+        let store_rows_dropped = IntCounter::new(
+            "commwatch_store_rows_dropped_total",
+            "Samples dropped because the in-memory backlog was full while the database was unwritable",
+        )?;
+        let store_commit_seconds = Gauge::new(
+            "commwatch_store_commit_seconds",
+            "Duration of the store's last committed transaction",
+        )?;
+        let target_flapping = IntGaugeVec::new(
+            Opts::new("commwatch_target_flapping", "1 while the target is flapping"),
+            &TARGET_LABELS,
+        )?;
+        let incidents_open = IntGauge::new("commwatch_incidents_open", "Incidents currently open")?;
+        let monitor_isolated = IntGauge::new(
+            "commwatch_monitor_isolated",
+            "1 while every anchor target fails: this monitor's own link looks cut",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
@@ -119,6 +151,13 @@ impl Metrics {
             Box::new(probes_in_flight.clone()),
             Box::new(store_queue_depth.clone()),
             Box::new(store_degraded.clone()),
+            Box::new(store_backlog.clone()),
+            Box::new(store_rows_written.clone()),
+            Box::new(store_rows_dropped.clone()),
+            Box::new(store_commit_seconds.clone()),
+            Box::new(target_flapping.clone()),
+            Box::new(incidents_open.clone()),
+            Box::new(monitor_isolated.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c)?;
@@ -138,6 +177,13 @@ impl Metrics {
             probes_in_flight,
             store_queue_depth,
             store_degraded,
+            store_backlog,
+            store_rows_written,
+            store_rows_dropped,
+            store_commit_seconds,
+            target_flapping,
+            incidents_open,
+            monitor_isolated,
             build_info,
         })
     }
@@ -163,6 +209,13 @@ impl Metrics {
             self.probes_total.with_label_values(&lr).inc_by(0);
         }
         self.set_state(t, State::Unknown);
+        self.target_flapping.with_label_values(&l).set(0);
+    }
+
+    pub fn set_flapping(&self, t: &Target, flapping: bool) {
+        self.target_flapping
+            .with_label_values(&Self::labels(t))
+            .set(i64::from(flapping));
     }
 
     pub fn observe_probe(&self, t: &Target, ok: bool, seconds: f64, code: Option<&str>) {

@@ -66,6 +66,14 @@ impl Board {
         }
     }
 
+    /// Changes the state alone (a parent's fall re-explained this target without a new result).
+    pub fn update_state(&self, id: &str, state: TargetState) {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(&i) = g.index.get(id) {
+            g.rows[i].state = state;
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<TargetStatus> {
         self.read().rows.clone()
     }

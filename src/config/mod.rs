@@ -33,6 +33,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub defaults: Defaults,
     pub scheduler: SchedulerConfig,
+    pub monitor: MonitorConfig,
     pub targets: Vec<Target>,
 }
 
@@ -45,6 +46,14 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    pub retention: crate::store::Retention,
+}
+
+/// The monitor's view of itself.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorConfig {
+    /// Anchor targets: all failing at once means our own link is cut.
+    pub anchors: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -20,6 +20,8 @@ pub struct RawRoot {
     #[serde(default)]
     pub scheduler: Option<Spanned<RawScheduler>>,
     #[serde(default)]
+    pub monitor: Option<Spanned<RawMonitor>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
 }
 
@@ -43,6 +45,22 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub path: Option<String>,
+    /// How long raw samples are kept (rollups keep the history beyond it).
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// How long minute rollups are kept; hour and day rollups are kept for years.
+    #[serde(default, with = "humantime_serde")]
+    pub minute_retention: Option<Duration>,
+}
+
+/// The monitor's view of itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    /// Independent, well-known targets; when all of them fail at once the monitor assumes its
+    /// own link is cut.
+    #[serde(default)]
+    pub anchors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
