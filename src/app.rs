@@ -36,9 +36,12 @@ impl AppState {
     pub fn refresh_gauges(&self) {
         let h = &self.store.health;
         let m = &self.metrics;
-        m.store_queue_depth.set(h.queue_depth.load(Ordering::Relaxed) as i64);
-        m.store_degraded.set(i64::from(h.degraded.load(Ordering::Relaxed)));
-        m.store_backlog.set(h.backlog.load(Ordering::Relaxed) as i64);
+        m.store_queue_depth
+            .set(h.queue_depth.load(Ordering::Relaxed) as i64);
+        m.store_degraded
+            .set(i64::from(h.degraded.load(Ordering::Relaxed)));
+        m.store_backlog
+            .set(h.backlog.load(Ordering::Relaxed) as i64);
         m.store_commit_seconds
             .set(h.last_commit_us.load(Ordering::Relaxed) as f64 / 1e6);
         // Counters cannot be set, only advanced: catch them up with the writer's totals.

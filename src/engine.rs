@@ -13,7 +13,10 @@ use crate::check::{self, Sample};
 use crate::config::Target;
 use crate::metrics::Metrics;
 use crate::scheduler::ProbeResult;
-use crate::state::{Context, FlapChange, IncidentChange, Output, State, TargetState, Thresholds, Transition, Verdict};
+use crate::state::{
+    Context, FlapChange, IncidentChange, Output, State, TargetState, Thresholds, Transition,
+    Verdict,
+};
 use crate::status::{Board, LastResult};
 use crate::store::{IncidentWrite, SampleRow, Store};
 
@@ -121,12 +124,15 @@ impl Engine {
         }
         self.anchor_ok.insert(id.to_string(), ok);
         // Isolated only when every anchor has reported and every one is failing.
-        let isolated = self.anchor_ok.len() == self.anchors.len() && self.anchor_ok.values().all(|ok| !ok);
+        let isolated =
+            self.anchor_ok.len() == self.anchors.len() && self.anchor_ok.values().all(|ok| !ok);
         if isolated != self.isolated {
             self.isolated = isolated;
             self.metrics.monitor_isolated.set(i64::from(isolated));
             if isolated {
-                tracing::warn!("every anchor target is failing: this monitor's own link looks cut; failures are reported as unknown");
+                tracing::warn!(
+                    "every anchor target is failing: this monitor's own link looks cut; failures are reported as unknown"
+                );
             } else {
                 tracing::info!("an anchor target answers again: monitor connectivity restored");
             }
@@ -210,13 +216,17 @@ impl Engine {
             }
             let kids = self.children.get(&p).cloned().unwrap_or_default();
             for child in kids {
-                let Some(target) = self.targets.get(&child).cloned() else { continue };
+                let Some(target) = self.targets.get(&child).cloned() else {
+                    continue;
+                };
                 let ctx = Context {
                     parent_down: self.parent_down(&target),
                     isolated: self.isolated,
                     maintenance: false,
                 };
-                let Some(st) = self.states.get_mut(&child) else { continue };
+                let Some(st) = self.states.get_mut(&child) else {
+                    continue;
+                };
                 let out = st.reevaluate(&ctx, at, thresholds(&target));
                 if out.transition.is_none() {
                     continue;
@@ -224,7 +234,11 @@ impl Engine {
                 let state = st.clone();
                 self.board.update_state(&child, state.clone());
                 self.publish(&target, &out, None, &state).await;
-                if let Err(e) = self.store.record_state(Arc::from(child.as_str()), state).await {
+                if let Err(e) = self
+                    .store
+                    .record_state(Arc::from(child.as_str()), state)
+                    .await
+                {
                     tracing::error!(error = %e, "cannot queue state for the store");
                 }
                 queue.push(child);
@@ -233,7 +247,13 @@ impl Engine {
     }
 
     /// Sends what changed to metrics, the event bus and (for incidents) the store.
-    async fn publish(&mut self, target: &Target, out: &Output, sample: Option<&Sample>, state: &TargetState) {
+    async fn publish(
+        &mut self,
+        target: &Target,
+        out: &Output,
+        sample: Option<&Sample>,
+        state: &TargetState,
+    ) {
         let detail = sample.and_then(|s| s.detail.clone());
         if let Some(t) = &out.transition {
             self.metrics.set_state(target, t.to);
@@ -264,7 +284,11 @@ impl Engine {
                 cause_error: sample.and_then(|s| s.error),
                 cause_detail: detail,
             };
-            if let Err(e) = self.store.record_incident(Arc::from(target.id.as_str()), write).await {
+            if let Err(e) = self
+                .store
+                .record_incident(Arc::from(target.id.as_str()), write)
+                .await
+            {
                 tracing::error!(error = %e, "cannot queue incident for the store");
             }
             let _ = self.events.send(Event::Incident {

@@ -3,8 +3,8 @@
 //! or error text.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, IntCounter, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::config::Target;
@@ -128,7 +128,10 @@ impl Metrics {
             "Duration of the store's last committed transaction",
         )?;
         let target_flapping = IntGaugeVec::new(
-            Opts::new("commwatch_target_flapping", "1 while the target is flapping"),
+            Opts::new(
+                "commwatch_target_flapping",
+                "1 while the target is flapping",
+            ),
             &TARGET_LABELS,
         )?;
         let incidents_open = IntGauge::new("commwatch_incidents_open", "Incidents currently open")?;

@@ -315,7 +315,9 @@ impl TargetState {
             State::Unknown | State::Maintenance => match v.outcome() {
                 Outcome::Clean => Some(State::Up),
                 // Degraded needs its threshold like any problem; until then the target answers.
-                Outcome::Degraded if self.consecutive_degraded >= th.failure => Some(State::Degraded),
+                Outcome::Degraded if self.consecutive_degraded >= th.failure => {
+                    Some(State::Degraded)
+                }
                 Outcome::Degraded => Some(State::Up),
                 Outcome::Fail if failing => Some(self.problem_state(ctx)),
                 Outcome::Fail => (self.state == State::Maintenance).then_some(State::Unknown),
@@ -390,7 +392,9 @@ impl TargetState {
         let mut out = Output::default();
         let next = if ctx.maintenance {
             Some(State::Maintenance)
-        } else if matches!(self.state, State::Down | State::Unreachable) && self.consecutive_fail >= th.failure {
+        } else if matches!(self.state, State::Down | State::Unreachable)
+            && self.consecutive_fail >= th.failure
+        {
             Some(self.problem_state(ctx))
         } else {
             None
@@ -448,7 +452,10 @@ impl TargetState {
             if Some(worst) != self.incident_worst || explained_by != self.explained_by {
                 self.incident_worst = Some(worst);
                 self.explained_by = explained_by.clone();
-                return Some(IncidentChange::Updated { worst, explained_by });
+                return Some(IncidentChange::Updated {
+                    worst,
+                    explained_by,
+                });
             }
             None
         } else if now == State::Up && self.incident_open {
@@ -469,7 +476,10 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    const TH: Thresholds = Thresholds { failure: 3, success: 2 };
+    const TH: Thresholds = Thresholds {
+        failure: 3,
+        success: 2,
+    };
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).single().unwrap()
@@ -539,7 +549,10 @@ mod tests {
         let out = st.observe(v(7, true), &plain(), TH);
         let tr = out.transition.unwrap();
         assert_eq!((tr.from, tr.to), (State::Down, State::Up));
-        assert_eq!(out.incident, Some(IncidentChange::Closed { ended_at: t(6) }));
+        assert_eq!(
+            out.incident,
+            Some(IncidentChange::Closed { ended_at: t(6) })
+        );
     }
 
     #[test]
@@ -550,7 +563,9 @@ mod tests {
         st.observe(deg(3), &plain(), TH);
         let out = st.observe(deg(4), &plain(), TH);
         assert_eq!(out.transition.map(|t| t.to), Some(State::Degraded));
-        assert!(matches!(out.incident, Some(IncidentChange::Opened { started_at, state: State::Degraded, .. }) if started_at == t(2)));
+        assert!(
+            matches!(out.incident, Some(IncidentChange::Opened { started_at, state: State::Degraded, .. }) if started_at == t(2))
+        );
         for s in 5..=6 {
             st.observe(v(s, false), &plain(), TH);
         }
@@ -571,7 +586,10 @@ mod tests {
         st.observe(v(10, true), &plain(), TH);
         let out = st.observe(v(11, true), &plain(), TH);
         assert_eq!(out.transition.map(|t| t.to), Some(State::Up));
-        assert_eq!(out.incident, Some(IncidentChange::Closed { ended_at: t(8) }));
+        assert_eq!(
+            out.incident,
+            Some(IncidentChange::Closed { ended_at: t(8) })
+        );
     }
 
     #[test]
@@ -586,7 +604,9 @@ mod tests {
         st.observe(v(3, false), &parent, TH);
         let out = st.observe(v(4, false), &parent, TH);
         assert_eq!(out.transition.map(|t| t.to), Some(State::Unreachable));
-        assert!(matches!(out.incident, Some(IncidentChange::Opened { explained_by: Some(ref p), .. }) if p == "ht-power-zone-3"));
+        assert!(
+            matches!(out.incident, Some(IncidentChange::Opened { explained_by: Some(ref p), .. }) if p == "ht-power-zone-3")
+        );
         // The parent recovers but the child still fails: now it is really down.
         let out = st.observe(v(5, false), &plain(), TH);
         assert_eq!(out.transition.map(|t| t.to), Some(State::Down));
@@ -682,7 +702,11 @@ mod tests {
             st.observe(v(s, s % 2 == 0), &plain(), TH);
         }
         // Every one of the 20 steps is a change: the weights 0.8..1.2 average to 1.0 → 100 %.
-        assert!((st.flap_percent() - 100.0).abs() < 1e-9, "{}", st.flap_percent());
+        assert!(
+            (st.flap_percent() - 100.0).abs() < 1e-9,
+            "{}",
+            st.flap_percent()
+        );
         let mut steady = TargetState::new(t(0));
         for s in 0..21 {
             steady.observe(v(s, true), &plain(), TH);
@@ -707,7 +731,14 @@ mod properties {
 
     fn verdicts() -> impl Strategy<Value = Vec<(u8, bool, bool)>> {
         // (outcome 0 clean / 1 degraded / 2 fail, parent down, isolated)
-        prop::collection::vec((0u8..3, prop::bool::weighted(0.15), prop::bool::weighted(0.05)), 1..200)
+        prop::collection::vec(
+            (
+                0u8..3,
+                prop::bool::weighted(0.15),
+                prop::bool::weighted(0.05),
+            ),
+            1..200,
+        )
     }
 
     proptest! {

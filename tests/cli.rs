@@ -35,7 +35,15 @@ async fn probe_prints_text_and_json_and_sets_the_exit_code() {
     );
     let run = |args: Vec<String>| {
         let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || Command::new(BIN).arg("probe").arg("-c").arg(cfg).args(args).output().unwrap())
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .arg("probe")
+                .arg("-c")
+                .arg(cfg)
+                .args(args)
+                .output()
+                .unwrap()
+        })
     };
     let out = run(vec!["ok".into()]).await.unwrap();
     assert!(out.status.success());
@@ -65,7 +73,9 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
     let cfg = write_config(
         dir.path(),
         &format!("127.0.0.1:{port}"),
-        &format!("[[targets]]\nid = \"ok\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n"),
+        &format!(
+            "[[targets]]\nid = \"ok\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n"
+        ),
     );
     let mut child = Command::new(BIN)
         .args(["run", "--log-format", "json", "-c"])
@@ -76,7 +86,11 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
         .unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for(Duration::from_secs(15), "a sample in the API", || async {
-        let r = client().get(format!("http://{addr}/api/v1/targets")).send().await.ok()?;
+        let r = client()
+            .get(format!("http://{addr}/api/v1/targets"))
+            .send()
+            .await
+            .ok()?;
         let v: serde_json::Value = r.json().await.ok()?;
         (v["targets"][0]["state"] == "up").then_some(())
     })
@@ -90,7 +104,12 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
             if let Some(s) = child.try_wait().unwrap() {
                 let mut err = String::new();
                 use std::io::Read;
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 return (s, err);
             }
             if std::time::Instant::now() > deadline {
@@ -103,8 +122,14 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
     .await
     .unwrap();
     assert!(out.0.success(), "exit status {:?}: {}", out.0, out.1);
-    assert!(out.1.contains("\"message\":\"commwatch stopped\""), "{}", out.1);
+    assert!(
+        out.1.contains("\"message\":\"commwatch stopped\""),
+        "{}",
+        out.1
+    );
     let db = commwatch::store::open_read_only(&dir.path().join("cli.db")).unwrap();
-    let n: i64 = db.query_row("SELECT count(*) FROM samples", [], |r| r.get(0)).unwrap();
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
+        .unwrap();
     assert!(n >= 1);
 }

@@ -8,16 +8,24 @@ use std::time::Duration;
 use commwatch::config::Config;
 
 fn fixtures(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(dir)
 }
 
 #[test]
 fn every_invalid_fixture_is_refused_with_its_message() {
     let dir = fixtures("invalid");
     let mut cases = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    for path in entries.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for path in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         cases += 1;
         let expected_path = path.with_extension("expected");
         let expected = std::fs::read_to_string(&expected_path)
@@ -35,8 +43,16 @@ fn every_invalid_fixture_is_refused_with_its_message() {
             path.display()
         );
         for e in &err.0 {
-            assert!(e.line.is_some(), "{}: error without a line: {e}", path.display());
-            assert!(e.key.is_some(), "{}: error without a key: {e}", path.display());
+            assert!(
+                e.line.is_some(),
+                "{}: error without a line: {e}",
+                path.display()
+            );
+            assert!(
+                e.key.is_some(),
+                "{}: error without a key: {e}",
+                path.display()
+            );
         }
     }
     assert!(cases >= 20, "only {cases} invalid fixtures found");
@@ -59,7 +75,10 @@ fn the_valid_fixture_loads_with_includes_and_defaults() {
     assert!(included.origin.file.ends_with("targets/ky-anh.toml"));
     assert_eq!(included.origin.line, 2);
     assert_eq!(cfg.scheduler.max_concurrency, 64);
-    assert_eq!(cfg.server.external_url.as_deref(), Some("https://status.example.invalid"));
+    assert_eq!(
+        cfg.server.external_url.as_deref(),
+        Some("https://status.example.invalid")
+    );
 }
 
 #[test]
@@ -92,7 +111,11 @@ fn example_configs_pass_check_and_the_cli_exit_codes_follow() {
     let bin = env!("CARGO_BIN_EXE_commwatch");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for example in ["config/minimal.toml", "config/ha-tinh.toml"] {
-        let out = Command::new(bin).args(["check", "-c"]).arg(root.join(example)).output().unwrap();
+        let out = Command::new(bin)
+            .args(["check", "-c"])
+            .arg(root.join(example))
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{example}: {}",
@@ -100,8 +123,15 @@ fn example_configs_pass_check_and_the_cli_exit_codes_follow() {
         );
     }
     let bad = fixtures("invalid").join("unknown-key.toml");
-    let out = Command::new(bin).args(["check", "-c"]).arg(&bad).output().unwrap();
+    let out = Command::new(bin)
+        .args(["check", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown-key.toml:4: key `adress`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown-key.toml:4: key `adress`"),
+        "{stderr}"
+    );
 }

@@ -148,8 +148,14 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
     assert!(html.contains("Thành Sen") && html.contains("Cẩm Xuyên") && html.contains("Kỳ Anh"));
     assert!(html.contains("Mất liên lạc"), "down label missing");
     assert!(html.contains("Asia/Ho_Chi_Minh"));
-    assert!(!html.contains("<script>alert"), "target name was not escaped");
-    assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt;") || html.contains("&lt;script&gt;alert(&#39;x&#39;)"));
+    assert!(
+        !html.contains("<script>alert"),
+        "target name was not escaped"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert('x')&lt;/script&gt;")
+            || html.contains("&lt;script&gt;alert(&#39;x&#39;)")
+    );
     assert!(html.contains("Cổng thông tin &quot;lỗi&quot;"));
     assert!(html.contains("status (503) in [200]"));
 
@@ -174,7 +180,10 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
         counts.insert(k, n);
     }
     for (id, _) in expected {
-        assert!(counts.get(id).copied().unwrap_or(0) >= 1, "no samples for {id}: {counts:?}");
+        assert!(
+            counts.get(id).copied().unwrap_or(0) >= 1,
+            "no samples for {id}: {counts:?}"
+        );
     }
     let errors: Vec<(String, String)> = db
         .prepare("SELECT DISTINCT t.key, s.error FROM samples s JOIN targets t ON t.id = s.target_id WHERE s.error IS NOT NULL")
@@ -183,7 +192,10 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(errors.contains(&("portal-hang".into(), "timeout".into())), "{errors:?}");
+    assert!(
+        errors.contains(&("portal-hang".into(), "timeout".into())),
+        "{errors:?}"
+    );
     drop(stmt);
     drop(db);
 
@@ -195,7 +207,10 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
     assert_eq!(st["portal-503"]["state"], "down", "state not restored");
     assert_eq!(st["portal-503"]["since"], down_since, "since not restored");
     assert_eq!(st["portal-ok"]["state"], "up");
-    assert!(st["portal-ok"]["last"]["at"].is_string(), "last result not restored");
+    assert!(
+        st["portal-ok"]["last"]["at"].is_string(),
+        "last result not restored"
+    );
     let store = app.state.store.clone();
     wait_for(Duration::from_secs(10), "new samples after restart", || {
         let store = store.clone();
@@ -247,8 +262,14 @@ timeout = "500ms"
     app.shutdown().await;
     // In 6.5 s the healthy target is due 6 or 7 times whatever the hanging one does; each hang
     // probe takes 3 s, so had they been serialised the healthy one would have run at most 3-4.
-    assert!(ok_samples >= 5, "healthy target ran only {ok_samples} times");
-    assert!((1..=2).contains(&hang_samples), "hang target ran {hang_samples} times");
+    assert!(
+        ok_samples >= 5,
+        "healthy target ran only {ok_samples} times"
+    );
+    assert!(
+        (1..=2).contains(&hang_samples),
+        "hang target ran {hang_samples} times"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,18 +278,28 @@ async fn bad_requests_get_json_errors() {
     let app = start_app(dir.path(), "").await;
     let addr = app.local_addr();
     let c = client();
-    let r = c.post(format!("http://{addr}/api/v1/targets")).send().await.unwrap();
+    let r = c
+        .post(format!("http://{addr}/api/v1/targets"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.headers()["content-type"], "application/json");
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "method_not_allowed");
-    let r = c.get(format!("http://{addr}/no/such/page")).send().await.unwrap();
+    let r = c
+        .get(format!("http://{addr}/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
-    assert!(r.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let (status, html) = get_text(addr, "/").await;
     assert_eq!(status, 200);
     assert!(html.contains("Chưa cấu hình mục tiêu nào"));

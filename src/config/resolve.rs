@@ -52,10 +52,18 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         retention.raw = r.retention.unwrap_or(retention.raw);
         retention.minute = r.minute_retention.unwrap_or(retention.minute);
         if retention.raw < Duration::from_secs(3_600) {
-            ctx.err_key(s.span(), "retention", "raw samples must be kept at least 1h");
+            ctx.err_key(
+                s.span(),
+                "retention",
+                "raw samples must be kept at least 1h",
+            );
         }
         if retention.minute < Duration::from_secs(86_400) {
-            ctx.err_key(s.span(), "minute_retention", "minute rollups must be kept at least 1d");
+            ctx.err_key(
+                s.span(),
+                "minute_retention",
+                "minute rollups must be kept at least 1d",
+            );
         }
     }
     let storage = StorageConfig {
@@ -581,7 +589,9 @@ fn report_cycles(targets: &[Target], errors: &mut Vec<ConfigError>) {
         while let Some((node, i)) = stack.pop() {
             if let Some(dep) = node.depends_on.get(i) {
                 stack.push((node, i + 1));
-                let Some(next) = index.get(dep.as_str()) else { continue };
+                let Some(next) = index.get(dep.as_str()) else {
+                    continue;
+                };
                 match mark.get(next.id.as_str()).copied().unwrap_or(0) {
                     0 => {
                         mark.insert(&next.id, 1);

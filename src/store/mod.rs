@@ -106,6 +106,18 @@ enum WriteOp {
     },
     /// Answered once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
+    /// Run retention now (it also runs every minute by itself).
+    Maintain {
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Pruned, String>>,
+    },
+}
+
+/// What one retention pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    pub samples: usize,
+    pub minute_buckets: usize,
 }
 
 /// Health of the writer, shared with `/readyz` and metrics.
@@ -166,12 +178,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
     if version as usize > MIGRATIONS.len() {
-        return Err(StoreError::TooNew(path.to_path_buf(), version, MIGRATIONS.len()));
+        return Err(StoreError::TooNew(
+            path.to_path_buf(),
+            version,
+            MIGRATIONS.len(),
+        ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let n = i + 1;
-        let tx = conn.transaction().map_err(|e| StoreError::Migration(n, e))?;
-        tx.execute_batch(sql).map_err(|e| StoreError::Migration(n, e))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::Migration(n, e))?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migration(n, e))?;
         tx.pragma_update(None, "user_version", n as i64)
             .map_err(|e| StoreError::Migration(n, e))?;
         tx.commit().map_err(|e| StoreError::Migration(n, e))?;
@@ -186,9 +205,11 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir(dir.to_path_buf(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::CreateDir(dir.to_path_buf(), e))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
+        let mut conn =
+            Connection::open(path).map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
         configure(&conn).map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
         migrate(&mut conn, path)?;
         let reader = Connection::open_with_flags(
@@ -232,7 +253,12 @@ impl Store {
     }
 
     /// Queues a sample and the state it led to. Waits only when the writer's queue is full.
-    pub async fn record(&self, target: Arc<str>, sample: SampleRow, state: TargetState) -> Result<(), StoreError> {
+    pub async fn record(
+        &self,
+        target: Arc<str>,
+        sample: SampleRow,
+        state: TargetState,
+    ) -> Result<(), StoreError> {
         self.send(WriteOp::Sample {
             target,
             sample,
@@ -242,7 +268,11 @@ impl Store {
     }
 
     /// Queues a state change that came without a sample.
-    pub async fn record_state(&self, target: Arc<str>, state: TargetState) -> Result<(), StoreError> {
+    pub async fn record_state(
+        &self,
+        target: Arc<str>,
+        state: TargetState,
+    ) -> Result<(), StoreError> {
         self.send(WriteOp::State {
             target,
             state: Box::new(state),
@@ -251,15 +281,35 @@ impl Store {
     }
 
     /// Queues an incident change; it is committed in order with the samples around it.
-    pub async fn record_incident(&self, target: Arc<str>, write: IncidentWrite) -> Result<(), StoreError> {
+    pub async fn record_incident(
+        &self,
+        target: Arc<str>,
+        write: IncidentWrite,
+    ) -> Result<(), StoreError> {
         self.send(WriteOp::Incident { target, write }).await
     }
 
     /// Returns once everything queued before the call is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(WriteOp::Flush(tx)).await.map_err(|_| StoreError::Closed)?;
+        self.tx
+            .send(WriteOp::Flush(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs a retention pass as if the time were `now`, after everything queued is committed.
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        self.flush().await?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(WriteOp::Maintain { now, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(StoreError::Task)
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>

@@ -173,7 +173,9 @@ fn availability_by_target(
         }
         sql.push_str(" GROUP BY target_id");
         let mut stmt = c.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, i64>(0)?, sums_from(r, 1)?)))?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, sums_from(r, 1)?))
+        })?;
         for row in rows {
             let (id, s) = row?;
             totals.entry(id).or_default().add(&s);
@@ -196,7 +198,10 @@ fn all_targets(c: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
 }
 
 /// Maps keys to ids; keys never seen by the store are left out.
-fn target_ids(c: &Connection, targets: Option<&[String]>) -> rusqlite::Result<Option<Vec<(i64, String)>>> {
+fn target_ids(
+    c: &Connection,
+    targets: Option<&[String]>,
+) -> rusqlite::Result<Option<Vec<(i64, String)>>> {
     let Some(keys) = targets else { return Ok(None) };
     let mut stmt = c.prepare_cached("SELECT id FROM targets WHERE key = ?1")?;
     let mut out = Vec::with_capacity(keys.len());
@@ -253,7 +258,11 @@ impl Store {
     }
 
     /// The most recent samples of one target, newest first.
-    pub async fn recent_samples(&self, target: &str, limit: usize) -> Result<Vec<StoredSample>, StoreError> {
+    pub async fn recent_samples(
+        &self,
+        target: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredSample>, StoreError> {
         let target = target.to_string();
         self.read(move |c| {
             let mut stmt = c.prepare(

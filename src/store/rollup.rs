@@ -89,7 +89,11 @@ fn plan_hours(from: i64, to: i64, out: &mut Vec<Segment>) {
     let (h0, h1) = (Resolution::Hour.ceil(from), Resolution::Hour.floor(to));
     let mut push = |resolution, a: i64, b: i64| {
         if a < b {
-            out.push(Segment { resolution, from: a, to: b });
+            out.push(Segment {
+                resolution,
+                from: a,
+                to: b,
+            });
         }
     };
     if h0 < h1 {
@@ -118,7 +122,13 @@ mod tests {
     #[test]
     fn plan_covers_every_minute_once() {
         let start = 1_795_885_200_000 + 7 * MINUTE_MS + 5_000;
-        for len in [0, 30 * MINUTE_MS, 5 * HOUR_MS + 3 * MINUTE_MS, 3 * DAY_MS + 7 * HOUR_MS, 30 * DAY_MS] {
+        for len in [
+            0,
+            30 * MINUTE_MS,
+            5 * HOUR_MS + 3 * MINUTE_MS,
+            3 * DAY_MS + 7 * HOUR_MS,
+            30 * DAY_MS,
+        ] {
             let end = start + len;
             let segs = plan(start, end);
             let mut covered = Vec::new();

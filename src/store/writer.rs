@@ -11,7 +11,7 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rollup::Resolution;
-use super::{IncidentWrite, Retention, SampleRow, StoreHealth, WriteOp, ms};
+use super::{IncidentWrite, Pruned, Retention, SampleRow, StoreHealth, WriteOp, ms};
 use crate::probe::ErrorCode;
 use crate::state::{IncidentChange, TargetState};
 
@@ -114,7 +114,9 @@ impl Writer {
                         self.health
                             .last_commit_us
                             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-                        self.health.rows_written.fetch_add(n as u64, Ordering::Relaxed);
+                        self.health
+                            .rows_written
+                            .fetch_add(n as u64, Ordering::Relaxed);
                         if self.health.degraded.swap(false, Ordering::Relaxed) {
                             tracing::info!("store writable again; backlog drained");
                         }
@@ -127,7 +129,9 @@ impl Writer {
                     }
                 }
             }
-            self.health.backlog.store(self.pending.len(), Ordering::Relaxed);
+            self.health
+                .backlog
+                .store(self.pending.len(), Ordering::Relaxed);
 
             if self.pending.is_empty() {
                 for w in waiters.drain(..) {
@@ -143,7 +147,10 @@ impl Writer {
                 if !open {
                     shutdown_attempts += 1;
                     if shutdown_attempts >= SHUTDOWN_ATTEMPTS {
-                        tracing::error!(lost = self.pending.len(), "store unwritable at shutdown; giving up");
+                        tracing::error!(
+                            lost = self.pending.len(),
+                            "store unwritable at shutdown; giving up"
+                        );
                         break;
                     }
                 }
@@ -161,7 +168,20 @@ impl Writer {
                 waiters.push(tx);
                 return;
             }
-            WriteOp::Sample { target, sample, state } => Row::Sample { target, sample, state },
+            WriteOp::Maintain { now, reply } => {
+                // Only sent after a flush, so nothing is pending: safe to run right here.
+                let _ = reply.send(self.maintain(now).map_err(|e| e.to_string()));
+                return;
+            }
+            WriteOp::Sample {
+                target,
+                sample,
+                state,
+            } => Row::Sample {
+                target,
+                sample,
+                state,
+            },
             WriteOp::State { target, state } => Row::State { target, state },
             WriteOp::Incident { target, write } => Row::Incident { target, write },
         };
@@ -169,19 +189,34 @@ impl Writer {
         self.pending.push_back(row);
         if self.pending.len() > MAX_PENDING {
             // Drop the oldest sample; incidents and states are small and must not be lost.
-            if let Some(i) = self.pending.iter().position(|r| matches!(r, Row::Sample { .. })) {
+            if let Some(i) = self
+                .pending
+                .iter()
+                .position(|r| matches!(r, Row::Sample { .. }))
+            {
                 self.pending.remove(i);
                 self.health.rows_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    fn target_id(tx: &Transaction<'_>, ids: &mut HashMap<Arc<str>, i64>, key: &Arc<str>) -> rusqlite::Result<i64> {
+    fn target_id(
+        tx: &Transaction<'_>,
+        ids: &mut HashMap<Arc<str>, i64>,
+        key: &Arc<str>,
+    ) -> rusqlite::Result<i64> {
         if let Some(id) = ids.get(key) {
             return Ok(*id);
         }
-        tx.execute("INSERT OR IGNORE INTO targets(key) VALUES (?1)", [key.as_ref()])?;
-        let id: i64 = tx.query_row("SELECT id FROM targets WHERE key = ?1", [key.as_ref()], |r| r.get(0))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO targets(key) VALUES (?1)",
+            [key.as_ref()],
+        )?;
+        let id: i64 = tx.query_row(
+            "SELECT id FROM targets WHERE key = ?1",
+            [key.as_ref()],
+            |r| r.get(0),
+        )?;
         ids.insert(key.clone(), id);
         Ok(id)
     }
@@ -204,7 +239,7 @@ impl Writer {
     }
 
     /// Retention: raw samples and minute rollups past their age, in bounded chunks.
-    fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<()> {
+    fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<Pruned> {
         let raw_cutoff = ms(now) - self.retention.raw.as_millis() as i64;
         let minute_cutoff = ms(now) - self.retention.minute.as_millis() as i64;
         let mut deleted = 0;
@@ -227,9 +262,16 @@ impl Writer {
             [minute_cutoff],
         )?;
         if deleted > 0 || minutes > 0 {
-            tracing::debug!(samples = deleted, minute_buckets = minutes, "retention pass");
+            tracing::debug!(
+                samples = deleted,
+                minute_buckets = minutes,
+                "retention pass"
+            );
         }
-        Ok(())
+        Ok(Pruned {
+            samples: deleted,
+            minute_buckets: minutes,
+        })
     }
 }
 
@@ -241,7 +283,11 @@ fn write_rows<'a>(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for row in rows {
         match row {
-            Row::Sample { target, sample, state } => {
+            Row::Sample {
+                target,
+                sample,
+                state,
+            } => {
                 let id = Writer::target_id(&tx, ids, target)?;
                 insert_sample(&tx, id, sample)?;
                 upsert_state(&tx, id, state)?;
@@ -266,7 +312,15 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
         "INSERT INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![id, ms(s.at), s.ok, s.degraded, latency_us, error, s.detail])?;
+    .execute(params![
+        id,
+        ms(s.at),
+        s.ok,
+        s.degraded,
+        latency_us,
+        error,
+        s.detail
+    ])?;
 
     let ok_latency = s.ok.then_some(latency_us);
     for res in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
@@ -304,7 +358,8 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
 }
 
 fn upsert_state(tx: &Transaction<'_>, id: i64, st: &TargetState) -> rusqlite::Result<()> {
-    let data = serde_json::to_string(st).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let data = serde_json::to_string(st)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.prepare_cached(
         "INSERT INTO target_state(target_id, state, since_ms, consecutive_ok, consecutive_fail, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -351,7 +406,10 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
                 explained_by
             ])?;
         }
-        IncidentChange::Updated { worst, explained_by } => {
+        IncidentChange::Updated {
+            worst,
+            explained_by,
+        } => {
             tx.prepare_cached(
                 "UPDATE incidents SET worst_state = ?2, explained_by = ?3,
                         cause_error = coalesce(?4, cause_error), cause_detail = coalesce(?5, cause_detail)

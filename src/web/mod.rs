@@ -75,6 +75,32 @@ pub fn routes(
         .and(with_state(state.clone()))
         .and_then(api::target);
 
+    let q = || warp::query::<api::Query>();
+    let incidents = warp::path!("api" / "v1" / "incidents")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::incidents);
+    let availability = warp::path!("api" / "v1" / "targets" / String / "availability")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::target_availability);
+    let series = warp::path!("api" / "v1" / "targets" / String / "series")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::target_series);
+    let groups = warp::path!("api" / "v1" / "groups" / String / "availability")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::group_availability);
+    let status = warp::path!("api" / "v1" / "status")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and_then(api::status);
+
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -125,6 +151,16 @@ pub fn routes(
         .or(targets)
         .unify()
         .or(target)
+        .unify()
+        .or(incidents)
+        .unify()
+        .or(availability)
+        .unify()
+        .or(series)
+        .unify()
+        .or(groups)
+        .unify()
+        .or(status)
         .unify()
         .or(metrics)
         .unify()

@@ -16,7 +16,9 @@ pub async fn http_server(status: u16) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut read = 0;
@@ -50,7 +52,9 @@ pub async fn silent_server() -> SocketAddr {
     tokio::spawn(async move {
         let mut held = Vec::new();
         loop {
-            let Ok((sock, _)) = listener.accept().await else { return };
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
             held.push(sock);
         }
     });
@@ -71,7 +75,9 @@ pub async fn tcp_server() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { return };
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
             drop(sock);
         }
     });
@@ -84,7 +90,8 @@ pub async fn start_app(dir: &Path, toml: &str) -> App {
         "[storage]\npath = \"{}\"\n\n{toml}",
         dir.join("commwatch.db").display()
     );
-    let cfg = Config::from_str_at(&dir.join("commwatch.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let cfg =
+        Config::from_str_at(&dir.join("commwatch.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     App::start_with_listener(cfg, listener).await.unwrap()
 }
@@ -95,12 +102,20 @@ pub fn client() -> reqwest::Client {
 }
 
 pub async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
-    let r = client().get(format!("http://{addr}{path}")).send().await.unwrap();
+    let r = client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
     r.json().await.unwrap()
 }
 
 pub async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
-    let r = client().get(format!("http://{addr}{path}")).send().await.unwrap();
+    let r = client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
 }
@@ -147,11 +162,54 @@ pub fn promtool_check_metrics(text: &str) -> String {
         .unwrap_or_else(|e| {
             panic!("promtool is needed for this test (Debian package `prometheus`; .ci/run installs it): {e}")
         });
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// An HTTP server whose answer can be switched while it runs (a base station that goes dark
+/// and comes back).
+pub async fn switch_server(
+    initial: u16,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicU16>) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let status = std::sync::Arc::new(AtomicU16::new(initial));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = status.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let code = s.load(Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                    if read == buf.len() {
+                        return;
+                    }
+                }
+                let resp =
+                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = sock.write_all(resp.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (addr, status)
 }
