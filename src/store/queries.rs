@@ -222,8 +222,8 @@ impl Store {
                 "SELECT t.key, s.state, s.since_ms, s.consecutive_ok, s.consecutive_fail, s.data,
                         x.at_ms, x.ok, x.degraded, x.latency_us, x.error, x.detail
                  FROM target_state s JOIN targets t ON t.id = s.target_id
-                 LEFT JOIN samples x ON x.rowid =
-                     (SELECT rowid FROM samples WHERE target_id = s.target_id ORDER BY at_ms DESC LIMIT 1)",
+                 LEFT JOIN samples x ON x.target_id = s.target_id AND x.at_ms =
+                     (SELECT max(at_ms) FROM samples WHERE target_id = s.target_id)",
             )?;
             let rows = stmt.query_map([], |r| {
                 let key: String = r.get(0)?;

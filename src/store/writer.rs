@@ -29,10 +29,9 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const SHUTDOWN_ATTEMPTS: u32 = 5;
 /// How often retention runs.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
-/// Raw rows deleted per statement, and statements per maintenance pass: bounded work, so a
-/// large backlog of expired rows is cleared over several passes without a long pause.
-const PRUNE_CHUNK: i64 = 5_000;
-const PRUNE_ROUNDS: usize = 20;
+/// Rows deleted per target per pass: a day of one-minute samples. Bounded work, so a large
+/// backlog of expired rows is cleared over several passes without a long pause.
+const PRUNE_CHUNK: i64 = 1_440;
 
 enum Row {
     Sample {
@@ -238,40 +237,40 @@ impl Writer {
         }
     }
 
-    /// Retention: raw samples and minute rollups past their age, in bounded chunks.
+    /// Retention: raw samples and minute rollups past their age, target by target (each delete
+    /// is a range at the front of that target's rows in the primary key, so it touches only
+    /// what expires), bounded per pass so a large backlog is cleared over several passes.
     fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<Pruned> {
         let raw_cutoff = ms(now) - self.retention.raw.as_millis() as i64;
         let minute_cutoff = ms(now) - self.retention.minute.as_millis() as i64;
-        let mut deleted = 0;
-        for _ in 0..PRUNE_ROUNDS {
-            // Rows are inserted in time order, so the lowest rowids are the oldest: this
-            // deletes from the front without needing an index on time.
-            let n = self.conn.execute(
-                "DELETE FROM samples WHERE rowid IN
-                   (SELECT rowid FROM samples ORDER BY rowid LIMIT ?1) AND at_ms < ?2",
-                params![PRUNE_CHUNK, raw_cutoff],
+        let ids: Vec<i64> = {
+            let mut stmt = self.conn.prepare_cached("SELECT id FROM targets")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut pruned = Pruned::default();
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            // LIMIT on DELETE is not compiled into SQLite by default; bound by time instead.
+            let mut raw = tx.prepare_cached(
+                "DELETE FROM samples WHERE target_id = ?1 AND at_ms IN
+                   (SELECT at_ms FROM samples WHERE target_id = ?1 AND at_ms < ?2 ORDER BY at_ms LIMIT ?3)",
             )?;
-            deleted += n;
-            if (n as i64) < PRUNE_CHUNK {
-                break;
+            let mut minute = tx.prepare_cached(
+                "DELETE FROM rollup_minute WHERE target_id = ?1 AND bucket_ms IN
+                   (SELECT bucket_ms FROM rollup_minute WHERE target_id = ?1 AND bucket_ms < ?2
+                    ORDER BY bucket_ms LIMIT ?3)",
+            )?;
+            for id in ids {
+                pruned.samples += raw.execute(params![id, raw_cutoff, PRUNE_CHUNK])?;
+                pruned.minute_buckets += minute.execute(params![id, minute_cutoff, PRUNE_CHUNK])?;
             }
         }
-        let minutes = self.conn.execute(
-            "DELETE FROM rollup_minute WHERE bucket_ms IN
-               (SELECT DISTINCT bucket_ms FROM rollup_minute WHERE bucket_ms < ?1 ORDER BY bucket_ms LIMIT 10)",
-            [minute_cutoff],
-        )?;
-        if deleted > 0 || minutes > 0 {
-            tracing::debug!(
-                samples = deleted,
-                minute_buckets = minutes,
-                "retention pass"
-            );
+        tx.commit()?;
+        if pruned.samples > 0 || pruned.minute_buckets > 0 {
+            tracing::debug!(samples = pruned.samples, minute_buckets = pruned.minute_buckets, "retention pass");
         }
-        Ok(Pruned {
-            samples: deleted,
-            minute_buckets: minutes,
-        })
+        Ok(pruned)
     }
 }
 
@@ -309,7 +308,7 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
     let latency_us = s.latency.as_micros().min(i64::MAX as u128) as i64;
     let error = s.error.map(ErrorCode::as_str);
     tx.prepare_cached(
-        "INSERT INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail)
+        "INSERT OR REPLACE INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![

@@ -37,7 +37,6 @@ CREATE TABLE rollup_minute (
     loss_count     INTEGER NOT NULL,
     PRIMARY KEY (target_id, bucket_ms)
 ) WITHOUT ROWID;
-CREATE INDEX rollup_minute_by_bucket ON rollup_minute(bucket_ms);
 
 CREATE TABLE rollup_hour (
     target_id      INTEGER NOT NULL,
