@@ -24,10 +24,16 @@ fn sample(at: DateTime<Utc>, i: u64) -> SampleRow {
 }
 
 /// Samples per second through `Store::record` until committed.
-async fn write_throughput(dir: &std::path::Path, targets: usize, rounds: usize) -> (f64, u64, Sizes) {
+async fn write_throughput(
+    dir: &std::path::Path,
+    targets: usize,
+    rounds: usize,
+) -> (f64, u64, Sizes) {
     let path = dir.join("write.db");
     let (store, writer) = Store::open(&path, Retention::default()).unwrap();
-    let ids: Vec<Arc<str>> = (0..targets).map(|i| Arc::from(format!("ht-target-{i:05}"))).collect();
+    let ids: Vec<Arc<str>> = (0..targets)
+        .map(|i| Arc::from(format!("ht-target-{i:05}")))
+        .collect();
     let start_at = Utc::now() - chrono::Duration::days(1);
     let started = Instant::now();
     let mut n = 0u64;
@@ -63,7 +69,8 @@ struct Sizes {
 fn component_sizes(path: &std::path::Path) -> Sizes {
     let conn = rusqlite::Connection::open(path).unwrap();
     let size = |c: &rusqlite::Connection| {
-        c.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        c.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
         std::fs::metadata(path).unwrap().len()
     };
     let total = size(&conn);
@@ -89,7 +96,11 @@ async fn availability_30d(dir: &std::path::Path, targets: usize) -> (f64, f64, u
     let ids: Vec<String> = (0..targets).map(|i| format!("ht-target-{i:05}")).collect();
     for id in &ids {
         store
-            .record(Arc::from(id.as_str()), sample(now, 1), TargetState::new(now))
+            .record(
+                Arc::from(id.as_str()),
+                sample(now, 1),
+                TargetState::new(now),
+            )
             .await
             .unwrap();
     }
@@ -118,10 +129,30 @@ async fn availability_30d(dir: &std::path::Path, targets: usize) -> (f64, f64, u
     };
     // Days for the whole month, hours and minutes for the ragged edges the query reads.
     fill("rollup_day", Resolution::Day, from, now);
-    fill("rollup_hour", Resolution::Hour, from, from + chrono::Duration::days(1));
-    fill("rollup_hour", Resolution::Hour, now - chrono::Duration::days(1), now);
-    fill("rollup_minute", Resolution::Minute, from, from + chrono::Duration::hours(1));
-    fill("rollup_minute", Resolution::Minute, now - chrono::Duration::hours(1), now);
+    fill(
+        "rollup_hour",
+        Resolution::Hour,
+        from,
+        from + chrono::Duration::days(1),
+    );
+    fill(
+        "rollup_hour",
+        Resolution::Hour,
+        now - chrono::Duration::days(1),
+        now,
+    );
+    fill(
+        "rollup_minute",
+        Resolution::Minute,
+        from,
+        from + chrono::Duration::hours(1),
+    );
+    fill(
+        "rollup_minute",
+        Resolution::Minute,
+        now - chrono::Duration::hours(1),
+        now,
+    );
     conn.execute_batch("ANALYZE").unwrap();
     drop(conn);
 
@@ -135,7 +166,10 @@ async fn availability_30d(dir: &std::path::Path, targets: usize) -> (f64, f64, u
         per_target.push(t.elapsed().as_secs_f64());
         answered = all.len();
         let t = Instant::now();
-        store.group_availability(ids.clone(), from, now).await.unwrap();
+        store
+            .group_availability(ids.clone(), from, now)
+            .await
+            .unwrap();
         group.push(t.elapsed().as_secs_f64());
     }
     drop(store);
@@ -162,10 +196,13 @@ async fn main() {
     let kib = |b: f64| b / 1024.0;
     // Steady state at the default retention: 14 days of raw samples, 90 days of minute
     // rollups, and a year of hour and day rollups (which are tiny).
-    let steady = per_day(size.raw) * 14.0 + per_day(size.minute) * 90.0 + per_day(size.rest) * 365.0;
+    let steady =
+        per_day(size.raw) * 14.0 + per_day(size.minute) * 90.0 + per_day(size.rest) * 365.0;
     println!("| measurement | value |");
     println!("|---|---|");
-    println!("| store write throughput ({n} samples, {w_targets} targets, batched) | {rate:.0} samples/s |");
+    println!(
+        "| store write throughput ({n} samples, {w_targets} targets, batched) | {rate:.0} samples/s |"
+    );
     println!(
         "| database size per target per day at a 60 s interval | {:.1} KiB (raw {:.1}, minute rollups {:.1}, hour/day rollups and state {:.1}) |",
         kib(per_day(size.total)),
@@ -177,6 +214,12 @@ async fn main() {
         "| steady state per target at default retention (14 d raw, 90 d minutes, 1 y hours/days) | {:.2} MiB |",
         steady / 1024.0 / 1024.0
     );
-    println!("| 30-day availability, every target separately ({answered} targets) | {:.0} ms |", t_all * 1e3);
-    println!("| 30-day availability, all {a_targets} targets as one group | {:.0} ms |", t_group * 1e3);
+    println!(
+        "| 30-day availability, every target separately ({answered} targets) | {:.0} ms |",
+        t_all * 1e3
+    );
+    println!(
+        "| 30-day availability, all {a_targets} targets as one group | {:.0} ms |",
+        t_group * 1e3
+    );
 }

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -14,6 +14,7 @@ use crate::config::{Config, Target};
 use crate::engine::{Engine, Event};
 use crate::metrics::Metrics;
 use crate::probe::{Prober, ProberError};
+use crate::reload::{ReloadTask, Reloader};
 use crate::scheduler::Scheduler;
 use crate::state::TargetState;
 use crate::status::{Board, LastResult, TargetStatus};
@@ -22,16 +23,31 @@ use crate::store::{Store, StoreError, WriterHandle};
 /// Shared handles given to tasks and web filters. Cloning is cheap.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The configuration in force; replaced whole by a reload.
+    config: Arc<RwLock<Arc<Config>>>,
     pub board: Board,
     pub metrics: Metrics,
     pub store: Store,
     pub events: broadcast::Sender<Event>,
     /// Set once the scheduler is running; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    pub reloader: Reloader,
 }
 
 impl AppState {
+    /// The configuration in force right now.
+    pub fn config(&self) -> Arc<Config> {
+        // A poisoned lock still holds a whole Arc (replacing it is one assignment).
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_config(&self, c: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
     /// Copies gauges that live elsewhere (store health) into the registry before a scrape.
     pub fn refresh_gauges(&self) {
         let h = &self.store.health;
@@ -79,6 +95,7 @@ pub struct App {
     scheduler: JoinHandle<()>,
     engine: JoinHandle<()>,
     web: JoinHandle<()>,
+    reload: JoinHandle<()>,
     writer: WriterHandle,
 }
 
@@ -145,8 +162,12 @@ impl App {
 
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let board = Board::new(rows);
+        let (reloader, reload_requests) = Reloader::new();
+        let anchors = config.monitor.anchors.clone();
+        let max_concurrency = config.scheduler.max_concurrency;
         let state = AppState {
-            config: Arc::new(config),
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            reloader,
             board: board.clone(),
             metrics: metrics.clone(),
             store: store.clone(),
@@ -163,17 +184,28 @@ impl App {
             events,
             &targets,
             states,
-            &state.config.monitor.anchors,
+            &anchors,
         );
-        let engine = tokio::spawn(engine.run(rx));
+        let (engine_ctl, engine_ctl_rx) = mpsc::channel(4);
+        let engine = tokio::spawn(engine.run(rx, engine_ctl_rx));
         let scheduler = Scheduler {
             prober,
-            permits: Arc::new(Semaphore::new(state.config.scheduler.max_concurrency)),
+            permits: Arc::new(Semaphore::new(max_concurrency)),
             metrics,
             results: tx,
             shutdown: shutdown.clone(),
         };
-        let scheduler = tokio::spawn(scheduler.run(targets));
+        let (resched, resched_rx) = mpsc::channel(4);
+        let scheduler = tokio::spawn(scheduler.run(targets, resched_rx));
+        let reload = tokio::spawn(
+            ReloadTask {
+                state: state.clone(),
+                engine: engine_ctl,
+                scheduler: resched,
+                shutdown: shutdown.clone(),
+            }
+            .run(reload_requests),
+        );
         state.ready.store(true, Ordering::Relaxed);
 
         let web_stop = shutdown.clone();
@@ -188,6 +220,7 @@ impl App {
             scheduler,
             engine,
             web,
+            reload,
             writer,
         })
     }
@@ -207,6 +240,10 @@ impl App {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.state.ready.store(false, Ordering::Relaxed);
+        // No reload may start mid-shutdown.
+        if let Err(e) = self.reload.await {
+            tracing::error!(error = %e, "reload task failed");
+        }
         if let Err(e) = self.scheduler.await {
             tracing::error!(error = %e, "scheduler task failed");
         }

@@ -17,7 +17,7 @@ use crate::state::{
     Context, FlapChange, IncidentChange, Output, State, TargetState, Thresholds, Transition,
     Verdict,
 };
-use crate::status::{Board, LastResult};
+use crate::status::{Board, LastResult, TargetStatus};
 use crate::store::{IncidentWrite, SampleRow, Store};
 
 /// What the event bus carries to live pages, alerting and drills.
@@ -49,6 +49,15 @@ pub enum Event {
         ok: bool,
         latency_seconds: f64,
     },
+}
+
+/// A new target set for the engine (configuration reload).
+pub struct Reconfigure {
+    pub targets: Vec<Arc<Target>>,
+    pub anchors: Vec<String>,
+    /// Stored state for targets the engine does not know yet.
+    pub stored: HashMap<String, crate::store::StoredState>,
+    pub done: tokio::sync::oneshot::Sender<()>,
 }
 
 pub struct Engine {
@@ -98,11 +107,77 @@ impl Engine {
         }
     }
 
-    /// Consumes results until every sender (the scheduler) is gone.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<ProbeResult>) {
-        while let Some(r) = rx.recv().await {
-            self.apply(r).await;
+    /// Consumes results until every sender (the scheduler) is gone; applies reconfigurations
+    /// between results.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<ProbeResult>,
+        mut control: mpsc::Receiver<Reconfigure>,
+    ) {
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => self.apply(r).await,
+                    None => break,
+                },
+                Some(c) = control.recv() => self.reconfigure(c),
+            }
         }
+    }
+
+    /// Takes a new target set: kept targets keep their state, new ones start from what the
+    /// store remembers of them (a target removed and added back) or from UNKNOWN.
+    fn reconfigure(&mut self, c: Reconfigure) {
+        let now = crate::time::now_ms();
+        self.targets = c
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.clone()))
+            .collect();
+        self.children.clear();
+        for t in &c.targets {
+            for p in &t.depends_on {
+                self.children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(t.id.clone());
+            }
+        }
+        self.states.retain(|id, _| self.targets.contains_key(id));
+        let mut rows = Vec::with_capacity(c.targets.len());
+        let previous: HashMap<String, TargetStatus> = self
+            .board
+            .snapshot()
+            .into_iter()
+            .map(|r| (r.target.id.clone(), r))
+            .collect();
+        for t in &c.targets {
+            let stored = c.stored.get(&t.id);
+            let st = self
+                .states
+                .entry(t.id.clone())
+                .or_insert_with(|| {
+                    stored
+                        .map(|s| s.state.clone())
+                        .unwrap_or_else(|| TargetState::new(now))
+                })
+                .clone();
+            let last = previous
+                .get(&t.id)
+                .and_then(|p| p.last.clone())
+                .or_else(|| stored.and_then(|s| s.last.as_ref().map(LastResult::from)));
+            rows.push(TargetStatus {
+                target: t.clone(),
+                state: st,
+                last,
+            });
+        }
+        self.board.replace(rows);
+        self.anchors = c.anchors.into_iter().collect();
+        self.anchor_ok.retain(|id, _| self.anchors.contains(id));
+        let open = self.states.values().filter(|s| s.incident_open).count();
+        self.metrics.incidents_open.set(open as i64);
+        let _ = c.done.send(());
     }
 
     /// The first parent that is down (or itself unreachable), if any.
@@ -142,6 +217,14 @@ impl Engine {
 
     async fn apply(&mut self, r: ProbeResult) {
         let target = r.target;
+        // A result from a task stopped by a reload (target removed or changed) is stale.
+        if !self
+            .targets
+            .get(&target.id)
+            .is_some_and(|t| Arc::ptr_eq(t, &target))
+        {
+            return;
+        }
         let sample = check::judge(&target.checks, &r.observation);
         self.note_anchor(&target.id, sample.ok, sample.at);
         let verdict = Verdict {

@@ -42,6 +42,9 @@ pub struct Metrics {
     pub target_flapping: IntGaugeVec,
     pub incidents_open: IntGauge,
     pub monitor_isolated: IntGauge,
+    pub config_last_reload_successful: IntGauge,
+    pub config_last_reload_success_timestamp: Gauge,
+    pub config_reloads_total: IntCounterVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -139,6 +142,21 @@ impl Metrics {
             "commwatch_monitor_isolated",
             "1 while every anchor target fails: this monitor's own link looks cut",
         )?;
+        let config_last_reload_successful = IntGauge::new(
+            "commwatch_config_last_reload_successful",
+            "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
+        )?;
+        let config_last_reload_success_timestamp = Gauge::new(
+            "commwatch_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load or reload",
+        )?;
+        let config_reloads_total = IntCounterVec::new(
+            Opts::new(
+                "commwatch_config_reloads_total",
+                "Configuration reloads, by result",
+            ),
+            &["result"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
@@ -161,6 +179,9 @@ impl Metrics {
             Box::new(target_flapping.clone()),
             Box::new(incidents_open.clone()),
             Box::new(monitor_isolated.clone()),
+            Box::new(config_last_reload_successful.clone()),
+            Box::new(config_last_reload_success_timestamp.clone()),
+            Box::new(config_reloads_total.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c)?;
@@ -187,6 +208,9 @@ impl Metrics {
             target_flapping,
             incidents_open,
             monitor_isolated,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
+            config_reloads_total,
             build_info,
         })
     }
@@ -213,6 +237,31 @@ impl Metrics {
         }
         self.set_state(t, State::Unknown);
         self.target_flapping.with_label_values(&l).set(0);
+    }
+
+    /// Removes every series of a target (it left the configuration or its labels changed), so
+    /// dashboards do not show ghosts.
+    pub fn unregister_target(&self, t: &Target) {
+        let l = Self::labels(t);
+        // Err only means the series did not exist (never observed), which is fine.
+        let _ = self.probe_success.remove_label_values(&l);
+        let _ = self.probe_duration.remove_label_values(&l);
+        let _ = self.target_flapping.remove_label_values(&l);
+        for result in ["success", "failure"] {
+            let mut lr = l.to_vec();
+            lr.push(result);
+            let _ = self.probes_total.remove_label_values(&lr);
+        }
+        for code in crate::probe::ErrorCode::ALL {
+            let mut lc = l.to_vec();
+            lc.push(code.as_str());
+            let _ = self.probe_errors_total.remove_label_values(&lc);
+        }
+        for s in State::ALL {
+            let mut ls = l.to_vec();
+            ls.push(s.as_str());
+            let _ = self.target_state.remove_label_values(&ls);
+        }
     }
 
     pub fn set_flapping(&self, t: &Target, flapping: bool) {

@@ -133,3 +133,74 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
         .unwrap();
     assert!(n >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_running_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = http_server(200).await;
+    let port = refused_addr().await.port();
+    let one = format!(
+        "[[targets]]\nid = \"first\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n"
+    );
+    let cfg = write_config(dir.path(), &format!("127.0.0.1:{port}"), &one);
+    let mut child = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let ids = || async move {
+        let r = client()
+            .get(format!("http://{addr}/api/v1/targets"))
+            .send()
+            .await
+            .ok()?;
+        let v: serde_json::Value = r.json().await.ok()?;
+        Some(
+            v["targets"]
+                .as_array()?
+                .iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        )
+    };
+    wait_for(Duration::from_secs(15), "daemon up", || async {
+        ids().await.filter(|v| v.len() == 1)
+    })
+    .await;
+    let two = format!("{one}[[targets]]\nid = \"second\"\nkind = \"tcp\"\naddress = \"{ok}\"\n");
+    write_config(dir.path(), &format!("127.0.0.1:{port}"), &two);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let now = wait_for(
+        Duration::from_secs(15),
+        "second target after SIGHUP",
+        || async { ids().await.filter(|v| v.len() == 2) },
+    )
+    .await;
+    assert_eq!(now, vec!["first", "second"]);
+    // Still alive after the reload, and stops cleanly.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP stopped the daemon"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+}

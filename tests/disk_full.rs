@@ -28,14 +28,23 @@ fn is_root() -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_degrades_storage_and_drains_when_space_returns() {
     if !is_root() {
-        println!("SKIPPED: mounting a tmpfs needs root; run the tests as root to cover a full disk");
+        println!(
+            "SKIPPED: mounting a tmpfs needs root; run the tests as root to cover a full disk"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "commwatch-test", mnt.to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=4m",
+            "commwatch-test",
+            mnt.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(st.success(), "mount tmpfs failed");
@@ -55,23 +64,41 @@ async fn a_full_disk_degrades_storage_and_drains_when_space_returns() {
 
     // Take all but a sliver of the space.
     let free = {
-        let out = Command::new("df").args(["--output=avail", "-B1"]).arg(&mnt).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse::<u64>().unwrap()
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
     };
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![0u8; free.saturating_sub(8 * 1024) as usize]).ok();
-    wait_for(Duration::from_secs(60), "storage degraded by a full disk", || async {
-        let (code, body) = get_text(addr, "/readyz").await;
-        (code == 503 && body.contains("degraded")).then_some(())
-    })
+    wait_for(
+        Duration::from_secs(60),
+        "storage degraded by a full disk",
+        || async {
+            let (code, body) = get_text(addr, "/readyz").await;
+            (code == 503 && body.contains("degraded")).then_some(())
+        },
+    )
     .await;
     let degraded_at = chrono::Utc::now();
     // Probing continues while the disk is full.
-    wait_for(Duration::from_secs(10), "fresh results on a full disk", || async {
-        let st = states(addr).await;
-        let at = chrono::DateTime::parse_from_rfc3339(st["t0"]["last"]["at"].as_str()?).ok()?;
-        (at > degraded_at + chrono::Duration::seconds(1)).then_some(())
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "fresh results on a full disk",
+        || async {
+            let st = states(addr).await;
+            let at = chrono::DateTime::parse_from_rfc3339(st["t0"]["last"]["at"].as_str()?).ok()?;
+            (at > degraded_at + chrono::Duration::seconds(1)).then_some(())
+        },
+    )
     .await;
     let taken_while_full = app.state.board.get("t0").unwrap().last.unwrap().at;
 
@@ -83,7 +110,10 @@ async fn a_full_disk_degrades_storage_and_drains_when_space_returns() {
     let (code, _) = get_text(addr, "/readyz").await;
     assert_eq!(code, 200);
     let recent = store.recent_samples("t0", 10_000).await.unwrap();
-    assert!(recent.iter().any(|s| s.at == taken_while_full), "sample taken while the disk was full is lost");
+    assert!(
+        recent.iter().any(|s| s.at == taken_while_full),
+        "sample taken while the disk was full is lost"
+    );
     drop(store);
     app.shutdown().await;
 }

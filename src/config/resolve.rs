@@ -126,6 +126,14 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
 
     check_targets(&targets, &mut errors);
     let monitor = resolve_monitor(path, text, raw.monitor.as_ref(), &targets, &mut errors);
+    let auth = {
+        let mut ctx = Ctx {
+            file: path,
+            src: text,
+            errors: &mut errors,
+        };
+        resolve_auth(&mut ctx, raw.auth.as_ref())
+    };
 
     if errors.is_empty() {
         Ok(Config {
@@ -135,6 +143,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             defaults,
             scheduler,
             monitor,
+            auth,
             targets,
         })
     } else {
@@ -504,6 +513,69 @@ fn resolve_target(
             line: key_line(ctx.src, span.clone(), "id"),
         },
     })
+}
+
+fn resolve_auth(ctx: &mut Ctx<'_>, raw: Option<&Spanned<super::schema::RawAuth>>) -> AuthConfig {
+    use super::schema::RawRole;
+    let Some(raw) = raw else {
+        return AuthConfig::default();
+    };
+    let mut tokens: Vec<Token> = Vec::new();
+    for t in &raw.get_ref().tokens {
+        let r = t.get_ref();
+        let digest = parse_sha256(&r.sha256);
+        if digest.is_none() {
+            ctx.err_key(
+                t.span(),
+                "sha256",
+                "must be the 64 hex digits of the token's SHA-256 (e.g. `printf %s TOKEN | sha256sum`)",
+            );
+        }
+        if r.name.trim().is_empty() {
+            ctx.err_key(
+                t.span(),
+                "name",
+                "a token needs a name (it is recorded as the author of acknowledgements)",
+            );
+        }
+        if tokens.iter().any(|o| o.name == r.name) {
+            ctx.err_key(
+                t.span(),
+                "name",
+                format!("duplicate token name `{}`", r.name),
+            );
+        }
+        if let Some(sha256) = digest {
+            if tokens.iter().any(|o| o.sha256 == sha256) {
+                ctx.err_key(t.span(), "sha256", "two tokens have the same digest");
+            }
+            tokens.push(Token {
+                name: r.name.clone(),
+                role: match r.role {
+                    RawRole::Viewer => Role::Viewer,
+                    RawRole::Officer => Role::Officer,
+                    RawRole::Admin => Role::Admin,
+                },
+                sha256,
+            });
+        }
+    }
+    AuthConfig {
+        public: raw.get_ref().public.unwrap_or(true),
+        tokens,
+    }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn resolve_monitor(

@@ -22,7 +22,35 @@ pub struct RawRoot {
     #[serde(default)]
     pub monitor: Option<Spanned<RawMonitor>>,
     #[serde(default)]
+    pub auth: Option<Spanned<RawAuth>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
+}
+
+/// Who may do what. Tokens are stored as SHA-256 digests, never in clear.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// When false, reading the page and API also needs a token (role viewer or above).
+    pub public: Option<bool>,
+    #[serde(default)]
+    pub tokens: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub name: String,
+    pub role: RawRole,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawRole {
+    Viewer,
+    Officer,
+    Admin,
 }
 
 /// A file named by `include`: it may only hold targets.

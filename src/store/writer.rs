@@ -249,7 +249,9 @@ impl Writer {
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut pruned = Pruned::default();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             // LIMIT on DELETE is not compiled into SQLite by default; bound by time instead.
             let mut raw = tx.prepare_cached(
@@ -268,7 +270,11 @@ impl Writer {
         }
         tx.commit()?;
         if pruned.samples > 0 || pruned.minute_buckets > 0 {
-            tracing::debug!(samples = pruned.samples, minute_buckets = pruned.minute_buckets, "retention pass");
+            tracing::debug!(
+                samples = pruned.samples,
+                minute_buckets = pruned.minute_buckets,
+                "retention pass"
+            );
         }
         Ok(pruned)
     }

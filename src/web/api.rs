@@ -395,3 +395,22 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
     }))
     .into_response())
 }
+
+/// `POST /-/reload`: re-read the configuration; an invalid one is refused and the old one kept.
+pub async fn reload(
+    caller: super::auth::Caller,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    tracing::info!(by = %caller.name, "configuration reload requested over HTTP");
+    match state.reloader.reload().await {
+        Ok(report) => Ok(warp::reply::json(
+            &serde_json::json!({ "status": "reloaded", "report": report }),
+        )
+        .into_response()),
+        Err(crate::reload::ReloadError::Invalid(errors)) => Err(reject(ApiError::bad_request(
+            "invalid_config",
+            errors.to_string(),
+        ))),
+        Err(e) => Err(reject(ApiError::internal(e.to_string()))),
+    }
+}

@@ -2,6 +2,7 @@
 //! only read shared state; nothing here probes an address supplied by a request.
 
 mod api;
+pub mod auth;
 pub mod error;
 pub mod page;
 
@@ -101,6 +102,12 @@ pub fn routes(
         .and(with_state(state.clone()))
         .and_then(api::status);
 
+    let reload = warp::path!("-" / "reload")
+        .and(warp::post())
+        .and(auth::require(state.clone(), crate::config::Role::Admin))
+        .and(with_state(state.clone()))
+        .and_then(api::reload);
+
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -161,6 +168,8 @@ pub fn routes(
         .or(groups)
         .unify()
         .or(status)
+        .unify()
+        .or(reload)
         .unify()
         .or(metrics)
         .unify()
