@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Target};
-use crate::engine::{Engine, Event};
+use crate::engine::{Engine, EngineParts, Event};
 use crate::metrics::Metrics;
 use crate::probe::{Prober, ProberError};
 use crate::reload::{ReloadTask, Reloader};
@@ -32,6 +32,8 @@ pub struct AppState {
     /// Set once the scheduler is running; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
     pub reloader: Reloader,
+    /// The drill running now, if any (set by the drill module, read by engine and alerting).
+    pub drill: crate::alerting::ActiveDrill,
 }
 
 impl AppState {
@@ -96,6 +98,9 @@ pub struct App {
     engine: JoinHandle<()>,
     web: JoinHandle<()>,
     reload: JoinHandle<()>,
+    alert_stop: CancellationToken,
+    grouper: JoinHandle<()>,
+    delivery: JoinHandle<()>,
     writer: WriterHandle,
 }
 
@@ -165,9 +170,12 @@ impl App {
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
         let max_concurrency = config.scheduler.max_concurrency;
+        let maintenance = config.maintenance.clone();
+        let drill: crate::alerting::ActiveDrill = Arc::new(RwLock::new(None));
         let state = AppState {
             config: Arc::new(RwLock::new(Arc::new(config))),
             reloader,
+            drill: drill.clone(),
             board: board.clone(),
             metrics: metrics.clone(),
             store: store.clone(),
@@ -178,13 +186,17 @@ impl App {
 
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
         let engine = Engine::new(
-            board,
-            metrics.clone(),
-            store,
-            events,
+            EngineParts {
+                board,
+                metrics: metrics.clone(),
+                store,
+                events,
+                anchors,
+                maintenance,
+                drill: drill.clone(),
+            },
             &targets,
             states,
-            &anchors,
         );
         let (engine_ctl, engine_ctl_rx) = mpsc::channel(4);
         let engine = tokio::spawn(engine.run(rx, engine_ctl_rx));
@@ -208,6 +220,28 @@ impl App {
         );
         state.ready.store(true, Ordering::Relaxed);
 
+        // Alerting stops after the engine (so the last state changes are grouped) and before
+        // the store; it has a token of its own for that order.
+        let alert_stop = CancellationToken::new();
+        let wake = crate::alerting::Wake::default();
+        let grouper = tokio::spawn(
+            crate::alerting::group::Grouper {
+                state: state.clone(),
+                drill,
+                wake_delivery: wake.clone(),
+                shutdown: alert_stop.clone(),
+            }
+            .run(),
+        );
+        let delivery = tokio::spawn(
+            crate::alerting::delivery::Delivery {
+                state: state.clone(),
+                wake,
+                shutdown: alert_stop.clone(),
+            }
+            .run(),
+        );
+
         let web_stop = shutdown.clone();
         let web = tokio::spawn(crate::web::serve(state.clone(), listener, async move {
             web_stop.cancelled().await
@@ -221,6 +255,9 @@ impl App {
             engine,
             web,
             reload,
+            alert_stop,
+            grouper,
+            delivery,
             writer,
         })
     }
@@ -236,7 +273,8 @@ impl App {
     }
 
     /// Stops in order: scheduling (in-flight probes finish or time out), the engine (drains
-    /// results), the web server, then the store (commits everything) — and returns when done.
+    /// results), alert delivery (bounded grace), the web server, then the store (commits
+    /// everything) — and returns when done.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.state.ready.store(false, Ordering::Relaxed);
@@ -249,6 +287,17 @@ impl App {
         }
         if let Err(e) = self.engine.await {
             tracing::error!(error = %e, "engine task failed");
+        }
+        // Alerting: one last grouping pass has already run on its tick; delivery gets a
+        // bounded grace and whatever is left stays in the outbox for the next start.
+        self.alert_stop.cancel();
+        for (name, task) in [
+            ("alert grouping", self.grouper),
+            ("alert delivery", self.delivery),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, task = name, "task failed");
+            }
         }
         if let Err(e) = self.web.await {
             tracing::error!(error = %e, "web task failed");

@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::alerting::ActiveDrill;
 use crate::check::{self, Sample};
 use crate::config::Target;
+use crate::config::alerting::MaintenanceWindow;
 use crate::metrics::Metrics;
 use crate::scheduler::ProbeResult;
 use crate::state::{
@@ -18,7 +20,7 @@ use crate::state::{
     Verdict,
 };
 use crate::status::{Board, LastResult, TargetStatus};
-use crate::store::{IncidentWrite, SampleRow, Store};
+use crate::store::{AlertEventRow, Change, IncidentWrite, SampleRow, Store};
 
 /// What the event bus carries to live pages, alerting and drills.
 #[derive(Debug, Clone, Serialize)]
@@ -51,10 +53,22 @@ pub enum Event {
     },
 }
 
+/// The handles and settings an engine is built from.
+pub struct EngineParts {
+    pub board: Board,
+    pub metrics: Metrics,
+    pub store: Store,
+    pub events: broadcast::Sender<Event>,
+    pub anchors: Vec<String>,
+    pub maintenance: Vec<MaintenanceWindow>,
+    pub drill: ActiveDrill,
+}
+
 /// A new target set for the engine (configuration reload).
 pub struct Reconfigure {
     pub targets: Vec<Arc<Target>>,
     pub anchors: Vec<String>,
+    pub maintenance: Vec<MaintenanceWindow>,
     /// Stored state for targets the engine does not know yet.
     pub stored: HashMap<String, crate::store::StoredState>,
     pub done: tokio::sync::oneshot::Sender<()>,
@@ -73,18 +87,25 @@ pub struct Engine {
     /// Last result of each anchor.
     anchor_ok: HashMap<String, bool>,
     isolated: bool,
+    maintenance: Vec<MaintenanceWindow>,
+    drill: ActiveDrill,
 }
 
 impl Engine {
     pub fn new(
-        board: Board,
-        metrics: Metrics,
-        store: Store,
-        events: broadcast::Sender<Event>,
+        parts: EngineParts,
         targets: &[Arc<Target>],
         states: HashMap<String, TargetState>,
-        anchors: &[String],
     ) -> Engine {
+        let EngineParts {
+            board,
+            metrics,
+            store,
+            events,
+            anchors,
+            maintenance,
+            drill,
+        } = parts;
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         for t in targets {
             for p in &t.depends_on {
@@ -101,9 +122,11 @@ impl Engine {
             states,
             targets: targets.iter().map(|t| (t.id.clone(), t.clone())).collect(),
             children,
-            anchors: anchors.iter().cloned().collect(),
+            anchors: anchors.into_iter().collect(),
             anchor_ok: HashMap::new(),
             isolated: false,
+            maintenance,
+            drill,
         }
     }
 
@@ -174,6 +197,7 @@ impl Engine {
         }
         self.board.replace(rows);
         self.anchors = c.anchors.into_iter().collect();
+        self.maintenance = c.maintenance;
         self.anchor_ok.retain(|id, _| self.anchors.contains(id));
         let open = self.states.values().filter(|s| s.incident_open).count();
         self.metrics.incidents_open.set(open as i64);
@@ -212,6 +236,17 @@ impl Engine {
                 tracing::info!("an anchor target answers again: monitor connectivity restored");
             }
             let _ = self.events.send(Event::MonitorIsolation { isolated, at });
+            let row = AlertEventRow {
+                target: String::new(),
+                kind: if isolated { "isolated" } else { "reconnected" },
+                state: State::Unknown,
+                at,
+                started_at: None,
+                cause: None,
+                explained_by: None,
+                drill_id: None,
+            };
+            self.store.record_alert_event(row);
         }
     }
 
@@ -232,10 +267,11 @@ impl Engine {
             ok: sample.ok,
             degraded: false,
         };
+        let maintenance = self.in_maintenance(&target, sample.at);
         let ctx = Context {
             parent_down: self.parent_down(&target),
             isolated: self.isolated,
-            maintenance: false,
+            maintenance,
         };
         let th = thresholds(&target);
         let st = self
@@ -274,10 +310,17 @@ impl Engine {
             detail: sample.detail.clone(),
             loss: None,
         };
-        // The incident goes first so that a sample and the incident it opened are committed in
-        // the same batch, in order.
-        self.publish(&target, &out, Some(&sample), &state).await;
-        if let Err(e) = self.store.record(id, row, state).await {
+        // Sample, state, incident and alert events commit in one transaction: an alert is
+        // never recorded without the change that caused it, nor the change without its alert.
+        let (incident, alerts) = self.publish(&target, &out, Some(&sample), &state, maintenance);
+        let change = Change {
+            target: id,
+            sample: Some(row),
+            state,
+            incident,
+            alerts,
+        };
+        if let Err(e) = self.store.record_change(change).await {
             tracing::error!(error = %e, "cannot queue sample for the store");
         }
 
@@ -302,10 +345,11 @@ impl Engine {
                 let Some(target) = self.targets.get(&child).cloned() else {
                     continue;
                 };
+                let maintenance = self.in_maintenance(&target, at);
                 let ctx = Context {
                     parent_down: self.parent_down(&target),
                     isolated: self.isolated,
-                    maintenance: false,
+                    maintenance,
                 };
                 let Some(st) = self.states.get_mut(&child) else {
                     continue;
@@ -316,12 +360,15 @@ impl Engine {
                 }
                 let state = st.clone();
                 self.board.update_state(&child, state.clone());
-                self.publish(&target, &out, None, &state).await;
-                if let Err(e) = self
-                    .store
-                    .record_state(Arc::from(child.as_str()), state)
-                    .await
-                {
+                let (incident, alerts) = self.publish(&target, &out, None, &state, maintenance);
+                let change = Change {
+                    target: Arc::from(child.as_str()),
+                    sample: None,
+                    state,
+                    incident,
+                    alerts,
+                };
+                if let Err(e) = self.store.record_change(change).await {
                     tracing::error!(error = %e, "cannot queue state for the store");
                 }
                 queue.push(child);
@@ -329,15 +376,38 @@ impl Engine {
         }
     }
 
-    /// Sends what changed to metrics, the event bus and (for incidents) the store.
-    async fn publish(
+    /// Whether a maintenance window covers the target now.
+    fn in_maintenance(&self, target: &Target, at: DateTime<Utc>) -> bool {
+        self.maintenance
+            .iter()
+            .any(|w| w.matchers.matches(target) && w.active_at(at))
+    }
+
+    /// Sends what changed to metrics and the event bus, and returns the incident write and the
+    /// alert events to commit with the change.
+    fn publish(
         &mut self,
         target: &Target,
         out: &Output,
         sample: Option<&Sample>,
         state: &TargetState,
-    ) {
+        maintenance: bool,
+    ) -> (Option<IncidentWrite>, Vec<AlertEventRow>) {
         let detail = sample.and_then(|s| s.detail.clone());
+        let mut alerts = Vec::new();
+        let drill = self.drill_for(target);
+        let event = |kind: &'static str, at: DateTime<Utc>, started_at: Option<DateTime<Utc>>| {
+            AlertEventRow {
+                target: target.id.clone(),
+                kind,
+                state: state.state,
+                at,
+                started_at,
+                cause: detail.clone(),
+                explained_by: state.explained_by.clone(),
+                drill_id: drill.clone(),
+            }
+        };
         if let Some(t) = &out.transition {
             self.metrics.set_state(target, t.to);
             tracing::info!(target = %target.id, from = %t.from, to = %t.to, detail = ?detail, explained_by = ?state.explained_by, "state changed");
@@ -355,30 +425,70 @@ impl Engine {
                 target: target.id.clone(),
                 change: *f,
             });
+            // A flapping target notifies when flapping starts and when it stops, nothing between.
+            if !maintenance {
+                let kind = if f.flapping {
+                    "flapping_start"
+                } else {
+                    "flapping_stop"
+                };
+                alerts.push(event(kind, f.at, None));
+            }
         }
+        let mut incident = None;
         if let Some(change) = &out.incident {
             match change {
                 IncidentChange::Opened { .. } => self.metrics.incidents_open.inc(),
                 IncidentChange::Closed { .. } => self.metrics.incidents_open.dec(),
                 IncidentChange::Updated { .. } => {}
             }
-            let write = IncidentWrite {
+            // Maintenance and flapping mute notifications, never recording. UNREACHABLE
+            // targets never page on their own: their parent's alert names them.
+            let muted = maintenance || state.flapping;
+            match change {
+                IncidentChange::Opened {
+                    started_at,
+                    detected_at,
+                    state: s,
+                    ..
+                } if !muted && *s != State::Unreachable => {
+                    alerts.push(event("firing", *detected_at, Some(*started_at)));
+                }
+                IncidentChange::Updated { worst, .. }
+                    if !muted && *worst != State::Unreachable && state.state == *worst =>
+                {
+                    let at = out
+                        .transition
+                        .as_ref()
+                        .map_or_else(crate::time::now_ms, |t| t.at);
+                    alerts.push(event("firing", at, None));
+                }
+                IncidentChange::Closed { ended_at } if !maintenance => {
+                    // A resolution always goes out (even while flapping): an open alert must
+                    // never be left behind.
+                    alerts.push(event("resolved", *ended_at, None));
+                }
+                _ => {}
+            }
+            incident = Some(IncidentWrite {
                 change: change.clone(),
                 cause_error: sample.and_then(|s| s.error),
-                cause_detail: detail,
-            };
-            if let Err(e) = self
-                .store
-                .record_incident(Arc::from(target.id.as_str()), write)
-                .await
-            {
-                tracing::error!(error = %e, "cannot queue incident for the store");
-            }
+                cause_detail: detail.clone(),
+            });
             let _ = self.events.send(Event::Incident {
                 target: target.id.clone(),
                 change: change.clone(),
             });
         }
+        (incident, alerts)
+    }
+
+    /// The id of the running drill if it covers this target.
+    fn drill_for(&self, target: &Target) -> Option<String> {
+        let d = self.drill.read().unwrap_or_else(|p| p.into_inner());
+        d.as_ref()
+            .filter(|d| d.matchers.matches(target))
+            .map(|d| d.id.clone())
     }
 }
 

@@ -13,11 +13,13 @@
 //! - [`status`]: the live board of current states read by the web layer.
 //! - [`store`]: SQLite with one batching writer thread and numbered migrations.
 //! - [`metrics`]: every Prometheus family in one place.
+//! - [`alerting`]: routing, grouping, silences, the durable outbox and one file per receiver.
 //! - [`web`]: status page, JSON API, `/metrics`, health endpoints, error mapping.
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
 
+pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;

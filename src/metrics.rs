@@ -42,6 +42,12 @@ pub struct Metrics {
     pub target_flapping: IntGaugeVec,
     pub incidents_open: IntGauge,
     pub monitor_isolated: IntGauge,
+    pub alert_events_total: IntCounterVec,
+    pub alert_messages_total: IntCounterVec,
+    pub alert_deliveries_total: IntCounterVec,
+    pub alert_delivery_seconds: HistogramVec,
+    pub alert_queue_depth: IntGaugeVec,
+    pub alert_dead_letters: IntGaugeVec,
     pub config_last_reload_successful: IntGauge,
     pub config_last_reload_success_timestamp: Gauge,
     pub config_reloads_total: IntCounterVec,
@@ -142,6 +148,51 @@ impl Metrics {
             "commwatch_monitor_isolated",
             "1 while every anchor target fails: this monitor's own link looks cut",
         )?;
+        let alert_events_total = IntCounterVec::new(
+            Opts::new(
+                "commwatch_alert_events_total",
+                "State changes considered for alerting, by kind",
+            ),
+            &["kind"],
+        )?;
+        let alert_messages_total = IntCounterVec::new(
+            Opts::new(
+                "commwatch_alert_messages_total",
+                "Alert messages queued in the outbox, by receiver",
+            ),
+            &["receiver"],
+        )?;
+        let alert_deliveries_total = IntCounterVec::new(
+            Opts::new(
+                "commwatch_alert_deliveries_total",
+                "Alert delivery attempts by receiver and outcome (delivered, retry, dead)",
+            ),
+            &["receiver", "outcome"],
+        )?;
+        let alert_delivery_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "commwatch_alert_delivery_seconds",
+                "Time from queueing an alert message to its delivery",
+            )
+            .buckets(vec![
+                0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3_600.0,
+            ]),
+            &["receiver"],
+        )?;
+        let alert_queue_depth = IntGaugeVec::new(
+            Opts::new(
+                "commwatch_alert_queue_depth",
+                "Alert messages waiting for delivery, by receiver",
+            ),
+            &["receiver"],
+        )?;
+        let alert_dead_letters = IntGaugeVec::new(
+            Opts::new(
+                "commwatch_alert_dead_letters",
+                "Alert messages a receiver refused (dead letters), by receiver",
+            ),
+            &["receiver"],
+        )?;
         let config_last_reload_successful = IntGauge::new(
             "commwatch_config_last_reload_successful",
             "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
@@ -179,6 +230,12 @@ impl Metrics {
             Box::new(target_flapping.clone()),
             Box::new(incidents_open.clone()),
             Box::new(monitor_isolated.clone()),
+            Box::new(alert_events_total.clone()),
+            Box::new(alert_messages_total.clone()),
+            Box::new(alert_deliveries_total.clone()),
+            Box::new(alert_delivery_seconds.clone()),
+            Box::new(alert_queue_depth.clone()),
+            Box::new(alert_dead_letters.clone()),
             Box::new(config_last_reload_successful.clone()),
             Box::new(config_last_reload_success_timestamp.clone()),
             Box::new(config_reloads_total.clone()),
@@ -208,6 +265,12 @@ impl Metrics {
             target_flapping,
             incidents_open,
             monitor_isolated,
+            alert_events_total,
+            alert_messages_total,
+            alert_deliveries_total,
+            alert_delivery_seconds,
+            alert_queue_depth,
+            alert_dead_letters,
             config_last_reload_successful,
             config_last_reload_success_timestamp,
             config_reloads_total,

@@ -188,6 +188,7 @@ impl ReloadTask {
             .send(Reconfigure {
                 targets: targets.clone(),
                 anchors: new.monitor.anchors.clone(),
+                maintenance: new.maintenance.clone(),
                 stored,
                 done,
             })

@@ -25,6 +25,13 @@ pub fn local_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&Ho_Chi_Minh).format("%H:%M:%S").to_string()
 }
 
+/// `08:30 28/11 (+07)`: short enough for a chat line, still unambiguous.
+pub fn local_short(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh)
+        .format("%H:%M %d/%m (%Z)")
+        .to_string()
+}
+
 /// ISO 8601 with the local offset, for machine-readable attributes.
 pub fn local_rfc3339(t: DateTime<Utc>) -> String {
     t.with_timezone(&Ho_Chi_Minh).to_rfc3339()

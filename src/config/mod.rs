@@ -1,6 +1,7 @@
 //! Configuration: the TOML files operators write, loaded, merged with includes and validated in
 //! one pass so the daemon never starts (or reloads) with a half-understood config.
 
+pub mod alerting;
 pub mod error;
 mod resolve;
 mod schema;
@@ -35,6 +36,10 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub monitor: MonitorConfig,
     pub auth: AuthConfig,
+    pub alerting: alerting::AlertingConfig,
+    pub receivers: Vec<alerting::Receiver>,
+    pub routes: Vec<alerting::Route>,
+    pub maintenance: Vec<alerting::MaintenanceWindow>,
     pub targets: Vec<Target>,
 }
 
@@ -137,6 +142,8 @@ pub struct Target {
     /// Assertions evaluated on each observation; all must pass for the sample to be ok.
     pub checks: Vec<Check>,
     pub labels: Labels,
+    /// critical (default) | warning | info.
+    pub severity: String,
     pub depends_on: Vec<String>,
     pub origin: Origin,
 }

@@ -134,6 +134,24 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         };
         resolve_auth(&mut ctx, raw.auth.as_ref())
     };
+    let (alerting, receivers, routes, maintenance) = {
+        use super::alerting as a;
+        let mut ctx = a::Ctx {
+            file: path,
+            src: text,
+            errors: &mut errors,
+        };
+        let alerting = a::resolve_alerting(&mut ctx, raw.alerting.as_ref());
+        let receivers = a::resolve_receivers(&mut ctx, &raw.receivers);
+        let ids: Vec<String> = raw
+            .receivers
+            .iter()
+            .map(|r| r.get_ref().id.clone())
+            .collect();
+        let routes = a::resolve_routes(&mut ctx, &raw.routes, &receivers, &ids);
+        let maintenance = a::resolve_maintenance(&mut ctx, &raw.maintenance);
+        (alerting, receivers, routes, maintenance)
+    };
 
     if errors.is_empty() {
         Ok(Config {
@@ -144,6 +162,10 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             scheduler,
             monitor,
             auth,
+            alerting,
+            receivers,
+            routes,
+            maintenance,
             targets,
         })
     } else {
@@ -483,6 +505,16 @@ fn resolve_target(
         }
     }
 
+    if let Some(sev) = &r.severity
+        && !matches!(sev.as_str(), "critical" | "warning" | "info")
+    {
+        ctx.err_key(
+            span.clone(),
+            "severity",
+            format!("`{sev}` must be critical, warning or info"),
+        );
+    }
+
     if ctx.errors.len() > before {
         return None;
     }
@@ -507,6 +539,7 @@ fn resolve_target(
             commune: r.commune.clone().unwrap_or_default(),
             tags: r.tags.clone(),
         },
+        severity: r.severity.clone().unwrap_or_else(|| "critical".to_string()),
         depends_on: r.depends_on.clone(),
         origin: Origin {
             file: ctx.file.to_path_buf(),

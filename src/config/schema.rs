@@ -24,6 +24,14 @@ pub struct RawRoot {
     #[serde(default)]
     pub auth: Option<Spanned<RawAuth>>,
     #[serde(default)]
+    pub alerting: Option<Spanned<super::alerting::RawAlerting>>,
+    #[serde(default)]
+    pub receivers: Vec<Spanned<super::alerting::RawReceiver>>,
+    #[serde(default)]
+    pub routes: Vec<Spanned<super::alerting::RawRoute>>,
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<super::alerting::RawMaintenance>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
 }
 
@@ -138,6 +146,8 @@ pub struct RawTarget {
     pub commune: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// critical | warning | info: carried on alerts, matched by routes.
+    pub severity: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
 

@@ -25,6 +25,7 @@ use crate::state::{IncidentChange, TargetState};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history.sql"),
+    include_str!("migrations/0003_alerting.sql"),
 ];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.
@@ -87,9 +88,37 @@ pub struct IncidentWrite {
     pub cause_detail: Option<String>,
 }
 
-/// What the writer records, in order.
+/// A state change that may notify, recorded with the change itself (alerting reads these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEventRow {
+    /// Target id; empty for the monitor itself (isolation).
+    pub target: String,
+    /// firing | resolved | flapping_start | flapping_stop | isolated | reconnected
+    pub kind: &'static str,
+    pub state: crate::state::State,
+    pub at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub cause: Option<String>,
+    pub explained_by: Option<String>,
+    pub drill_id: Option<String>,
+}
+
+/// Everything one result changed for one target, committed in one transaction.
 #[derive(Debug)]
+pub struct Change {
+    pub target: Arc<str>,
+    pub sample: Option<SampleRow>,
+    pub state: TargetState,
+    pub incident: Option<IncidentWrite>,
+    pub alerts: Vec<AlertEventRow>,
+}
+
+/// Statements another module runs inside the writer's transaction.
+pub(crate) type ExecFn = Box<dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send>;
+
+/// What the writer records, in order.
 enum WriteOp {
+    Change(Box<Change>),
     Sample {
         target: Arc<str>,
         sample: SampleRow,
@@ -103,6 +132,12 @@ enum WriteOp {
     Incident {
         target: Arc<str>,
         write: IncidentWrite,
+    },
+    /// Statements of another module (alerting, drills), run inside the writer's transaction.
+    /// `Fn`, not `FnOnce`: a batch that fails to commit is retried whole.
+    Exec {
+        run: ExecFn,
+        committed: oneshot::Sender<Result<(), String>>,
     },
     /// Answered once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
@@ -267,6 +302,32 @@ impl Store {
         .await
     }
 
+    /// Queues everything one result changed (sample, state, incident, alert events); they are
+    /// committed together or not at all.
+    pub async fn record_change(&self, change: Change) -> Result<(), StoreError> {
+        self.send(WriteOp::Change(Box::new(change))).await
+    }
+
+    /// Queues an alert event that belongs to no target (the monitor's own isolation). Does not
+    /// wait: the engine must not block on a commit.
+    pub fn record_alert_event(&self, row: AlertEventRow) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let r = store
+                .write(move |tx| {
+                    tx.execute(
+                        "INSERT INTO alert_events(target, kind, state, at_ms, drill_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        rusqlite::params![row.target, row.kind, row.state.as_str(), ms(row.at), row.drill_id],
+                    )
+                    .map(|_| ())
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "cannot record the monitor's isolation alert");
+            }
+        });
+    }
+
     /// Queues a state change that came without a sample.
     pub async fn record_state(
         &self,
@@ -297,6 +358,43 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` inside the single writer's next transaction and returns its value once that
+    /// transaction is committed. Modules with tables of their own (alerting, drills) write
+    /// through this, so SQLite only ever has one writer and their rows commit in order with
+    /// the samples and states around them.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let (committed, done) = oneshot::channel();
+        self.send(WriteOp::Exec {
+            run: Box::new(move |tx| {
+                let v = f(tx)?;
+                *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
+                Ok(())
+            }),
+            committed,
+        })
+        .await?;
+        done.await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(StoreError::Task)?;
+        let v = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        v.ok_or(StoreError::Closed)
+    }
+
+    /// Runs a read on the read connection (for modules with tables of their own).
+    pub async fn query<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        self.read(f).await
     }
 
     /// Runs a retention pass as if the time were `now`, after everything queued is committed.

@@ -34,6 +34,7 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_CHUNK: i64 = 1_440;
 
 enum Row {
+    Change(Box<super::Change>),
     Sample {
         target: Arc<str>,
         sample: SampleRow,
@@ -46,6 +47,13 @@ enum Row {
     Incident {
         target: Arc<str>,
         write: IncidentWrite,
+    },
+    Exec {
+        run: super::ExecFn,
+        committed: Option<oneshot::Sender<Result<(), String>>>,
+        /// Set when the statements failed on their own (a constraint, a bug): they are rolled
+        /// back alone and the caller is told, instead of failing every batch after them.
+        failed: std::sync::Mutex<Option<String>>,
     },
 }
 
@@ -183,6 +191,12 @@ impl Writer {
             },
             WriteOp::State { target, state } => Row::State { target, state },
             WriteOp::Incident { target, write } => Row::Incident { target, write },
+            WriteOp::Change(c) => Row::Change(c),
+            WriteOp::Exec { run, committed } => Row::Exec {
+                run,
+                committed: Some(committed),
+                failed: std::sync::Mutex::new(None),
+            },
         };
         self.health.queue_depth.fetch_sub(1, Ordering::Relaxed);
         self.pending.push_back(row);
@@ -226,7 +240,17 @@ impl Writer {
         let r = write_rows(&mut self.conn, &mut self.ids, self.pending.iter().take(n));
         match r {
             Ok(()) => {
-                self.pending.drain(..n);
+                for row in self.pending.drain(..n) {
+                    if let Row::Exec {
+                        committed: Some(tx),
+                        failed,
+                        ..
+                    } = row
+                    {
+                        let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+                        let _ = tx.send(failed.map_or(Ok(()), Err));
+                    }
+                }
                 Ok(n)
             }
             Err(e) => {
@@ -305,9 +329,51 @@ fn write_rows<'a>(
                 let id = Writer::target_id(&tx, ids, target)?;
                 write_incident(&tx, id, write)?;
             }
+            Row::Change(c) => {
+                let id = Writer::target_id(&tx, ids, &c.target)?;
+                if let Some(i) = &c.incident {
+                    write_incident(&tx, id, i)?;
+                }
+                if let Some(s) = &c.sample {
+                    insert_sample(&tx, id, s)?;
+                }
+                upsert_state(&tx, id, &c.state)?;
+                for a in &c.alerts {
+                    insert_alert_event(&tx, a)?;
+                }
+            }
+            Row::Exec { run, failed, .. } => {
+                tx.execute_batch("SAVEPOINT exec")?;
+                match run(&tx) {
+                    Ok(()) => tx.execute_batch("RELEASE exec")?,
+                    // The database itself is failing: fail the batch so it is retried whole.
+                    Err(e) if is_storage_failure(&e) => return Err(e),
+                    Err(e) => {
+                        tx.execute_batch("ROLLBACK TO exec; RELEASE exec")?;
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                    }
+                }
+            }
         }
     }
     tx.commit()
+}
+
+/// Errors that mean the database cannot be written right now (as opposed to a bad statement).
+fn is_storage_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            C::DiskFull
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::SystemIoFailure
+                | C::ReadOnly
+                | C::CannotOpen
+                | C::OutOfMemory
+        )
+    )
 }
 
 fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Result<()> {
@@ -359,6 +425,24 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
             i64::from(s.loss.is_some()),
         ])?;
     }
+    Ok(())
+}
+
+fn insert_alert_event(tx: &Transaction<'_>, a: &super::AlertEventRow) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO alert_events(target, kind, state, at_ms, started_at_ms, cause, explained_by, drill_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        a.target,
+        a.kind,
+        a.state.as_str(),
+        ms(a.at),
+        a.started_at.map(ms),
+        a.cause,
+        a.explained_by,
+        a.drill_id
+    ])?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP surface (warp): status page, JSON API, `/metrics`, `/healthz`, `/readyz`. Routes
 //! only read shared state; nothing here probes an address supplied by a request.
 
+mod alerts;
 mod api;
 pub mod auth;
 pub mod error;
@@ -132,6 +133,7 @@ pub fn routes(
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
 
+    let alert_routes = alerts::routes(state.clone());
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(state))
@@ -170,6 +172,8 @@ pub fn routes(
         .or(status)
         .unify()
         .or(reload)
+        .unify()
+        .or(alert_routes)
         .unify()
         .or(metrics)
         .unify()

@@ -1,6 +1,8 @@
 //! Loopback servers and helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod collector;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
