@@ -7,7 +7,6 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::check;
 use crate::metrics::Metrics;
 use crate::scheduler::ProbeResult;
 use crate::state::{TargetState, Thresholds, Transition};
@@ -50,7 +49,8 @@ impl Engine {
 
     async fn apply(&mut self, r: ProbeResult) {
         let target = r.target;
-        let sample = check::judge(&target.checks, &r.observation);
+        let sample = target.judge(&r.observation);
+        self.metrics.observe_facts(&target, &r.observation);
         let th = Thresholds {
             failure: target.failure_threshold,
             success: target.success_threshold,

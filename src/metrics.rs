@@ -36,7 +36,15 @@ pub struct Metrics {
     pub store_queue_depth: IntGauge,
     pub store_degraded: IntGauge,
     pub build_info: IntGaugeVec,
+    /// Facts from the last probe (set only once a probe reported them).
+    pub http_status_code: IntGaugeVec,
+    pub icmp_loss_ratio: GaugeVec,
+    pub icmp_rtt_seconds: GaugeVec,
+    pub tls_cert_expiry: GaugeVec,
 }
+
+/// The RTT statistics exported per ICMP target: a closed set, so the label stays bounded.
+pub const RTT_STATS: [&str; 5] = ["min", "avg", "median", "max", "jitter"];
 
 impl Metrics {
     /// Builds the registry. Registration only fails on a duplicate or malformed family, which
@@ -108,8 +116,42 @@ impl Metrics {
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
         )?;
+        let http_status_code = IntGaugeVec::new(
+            Opts::new(
+                "commwatch_http_status_code",
+                "Status code of the last HTTP answer (after redirects)",
+            ),
+            &TARGET_LABELS,
+        )?;
+        let icmp_loss_ratio = GaugeVec::new(
+            Opts::new(
+                "commwatch_icmp_loss_ratio",
+                "Share of echo requests lost in the last ICMP burst, 0 to 1",
+            ),
+            &TARGET_LABELS,
+        )?;
+        let mut labels_stat = TARGET_LABELS.to_vec();
+        labels_stat.push("stat");
+        let icmp_rtt_seconds = GaugeVec::new(
+            Opts::new(
+                "commwatch_icmp_rtt_seconds",
+                "Round-trip time of the last ICMP burst by statistic (min, avg, median, max, jitter)",
+            ),
+            &labels_stat,
+        )?;
+        let tls_cert_expiry = GaugeVec::new(
+            Opts::new(
+                "commwatch_tls_cert_expiry_timestamp_seconds",
+                "Unix time of the earliest certificate end date in the chain the server presented",
+            ),
+            &TARGET_LABELS,
+        )?;
         for c in [
             Box::new(probe_success.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_status_code.clone()),
+            Box::new(icmp_loss_ratio.clone()),
+            Box::new(icmp_rtt_seconds.clone()),
+            Box::new(tls_cert_expiry.clone()),
             Box::new(probe_duration.clone()),
             Box::new(probes_total.clone()),
             Box::new(probe_errors_total.clone()),
@@ -139,6 +181,10 @@ impl Metrics {
             store_queue_depth,
             store_degraded,
             build_info,
+            http_status_code,
+            icmp_loss_ratio,
+            icmp_rtt_seconds,
+            tls_cert_expiry,
         })
     }
 
@@ -178,6 +224,40 @@ impl Metrics {
             let mut lc = l.to_vec();
             lc.push(code);
             self.probe_errors_total.with_label_values(&lc).inc();
+        }
+    }
+
+    /// Exports the facts of one observation that dashboards chart: HTTP status, ICMP loss and
+    /// RTT, certificate expiry. A fact the probe did not learn leaves its series as it was.
+    pub fn observe_facts(&self, t: &Target, obs: &crate::probe::Observation) {
+        let l = Self::labels(t);
+        if let Some(code) = obs.facts.http_status {
+            self.http_status_code
+                .with_label_values(&l)
+                .set(i64::from(code));
+        }
+        if let Some(i) = &obs.facts.icmp {
+            self.icmp_loss_ratio.with_label_values(&l).set(i.loss);
+            let stats = [i.rtt_min, i.rtt_avg, i.rtt_median, i.rtt_max, i.jitter];
+            for (name, v) in RTT_STATS.iter().zip(stats) {
+                let mut ls = l.to_vec();
+                ls.push(name);
+                match v {
+                    Some(d) => self
+                        .icmp_rtt_seconds
+                        .with_label_values(&ls)
+                        .set(d.as_secs_f64()),
+                    // No reply, no RTT: drop the series rather than report a stale value.
+                    None => {
+                        let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
+                    }
+                }
+            }
+        }
+        if let Some(tls) = &obs.facts.tls {
+            self.tls_cert_expiry
+                .with_label_values(&l)
+                .set(tls.earliest_expiry.timestamp() as f64);
         }
     }
 

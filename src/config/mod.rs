@@ -2,6 +2,7 @@
 //! one pass so the daemon never starts (or reloads) with a half-understood config.
 
 pub mod error;
+mod kinds;
 mod resolve;
 mod schema;
 
@@ -90,6 +91,8 @@ pub struct Target {
     pub success_threshold: u32,
     /// Assertions evaluated on each observation; all must pass for the sample to be ok.
     pub checks: Vec<Check>,
+    /// Assertions that, when failing on a passing sample, mark it degraded.
+    pub degraded: Vec<Check>,
     pub labels: Labels,
     pub depends_on: Vec<String>,
     pub origin: Origin,
@@ -99,6 +102,11 @@ impl Target {
     /// The probe kind name used in metrics, the API and the page.
     pub fn kind(&self) -> &'static str {
         self.spec.kind()
+    }
+
+    /// Judges one observation of this target with its failure and degraded checks.
+    pub fn judge(&self, obs: &crate::probe::Observation) -> crate::check::Sample {
+        crate::check::judge_with(&self.checks, &self.degraded, obs)
     }
 }
 
