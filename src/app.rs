@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Target};
 use crate::engine::{Engine, Event};
 use crate::metrics::Metrics;
-use crate::probe::{Prober, ProberError};
+use crate::probe::{HeartbeatRegistry, Prober, ProberError};
 use crate::scheduler::Scheduler;
 use crate::state::TargetState;
 use crate::status::{Board, LastResult, TargetStatus};
@@ -29,6 +29,8 @@ pub struct AppState {
     pub events: broadcast::Sender<Event>,
     /// Set once the scheduler is running; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    /// Last heartbeat push per target: written by `POST /api/v1/push/{target}`, read by probes.
+    pub heartbeats: HeartbeatRegistry,
 }
 
 impl AppState {
@@ -141,6 +143,7 @@ impl App {
             store: store.clone(),
             events: events.clone(),
             ready: Arc::new(AtomicBool::new(false)),
+            heartbeats: prober.heartbeats(),
         };
         let shutdown = CancellationToken::new();
 

@@ -4,6 +4,7 @@
 mod api;
 pub mod error;
 pub mod page;
+mod push;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -95,6 +96,15 @@ pub fn routes(
             }
         });
 
+    let push = warp::path!("api" / "v1" / "push" / String)
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::body::content_length_limit(push::MAX_BODY))
+        .and(warp::body::bytes())
+        .and(with_state(state.clone()))
+        .and_then(push::push);
+
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
@@ -127,6 +137,8 @@ pub fn routes(
         .or(target)
         .unify()
         .or(metrics)
+        .unify()
+        .or(push)
         .unify()
         .or(healthz)
         .unify()
