@@ -461,6 +461,13 @@ impl Prober {
         })
     }
 
+    /// Uses `registry` for heartbeat targets, so pushes received elsewhere (the web layer of
+    /// another component, a test) are what heartbeat probes read.
+    pub fn with_heartbeats(mut self, registry: HeartbeatRegistry) -> Prober {
+        self.heartbeats = registry;
+        self
+    }
+
     /// The registry heartbeat pushes are written to (by the web layer) and read from (by
     /// heartbeat probes). Clones share the same registry.
     pub fn heartbeats(&self) -> HeartbeatRegistry {
