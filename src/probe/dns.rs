@@ -144,7 +144,9 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
     let mut opts = ResolverOpts::default();
     // The answer to this query, now: no cache, no retry, no hosts file, no fallback to TCP.
     opts.cache_size = 0;
-    opts.attempts = 1;
+    // `attempts` counts retries after the first lookup: 0 means exactly one lookup. (Over UDP
+    // hickory may still resend the datagram inside the timeout, as any stub resolver does.)
+    opts.attempts = 0;
     opts.timeout = run.timeout;
     opts.use_hosts_file = ResolveHosts::Never;
     opts.try_tcp_on_error = false;
