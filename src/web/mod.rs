@@ -100,8 +100,7 @@ pub fn routes(
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
-        .and(warp::body::content_length_limit(push::MAX_BODY))
-        .and(warp::body::bytes())
+        .and(warp::body::stream())
         .and(with_state(state.clone()))
         .and_then(push::push);
 

@@ -5,17 +5,18 @@
 
 use std::collections::HashMap;
 
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
+use warp::Buf;
 use warp::Reply;
 use warp::http::StatusCode;
-use warp::hyper::body::Bytes;
 
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::probe::{ProbeSpec, Push, PushStatus};
 
 /// Pushes are tiny; anything larger is not a heartbeat.
-pub const MAX_BODY: u64 = 4 * 1024;
+const MAX_BODY: usize = 4 * 1024;
 /// Messages are shown on the page; keep them short.
 const MAX_MESSAGE: usize = 500;
 
@@ -44,9 +45,34 @@ pub async fn push(
     id: String,
     authorization: Option<String>,
     query: HashMap<String, String>,
-    body: Bytes,
+    body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
+    // Read at most MAX_BODY bytes whether or not the client sent a Content-Length.
+    let mut body_stream = body;
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = body_stream.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("reading the body: {e}"),
+            )
+        })?;
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            body.extend_from_slice(part);
+            chunk.advance(n);
+        }
+        if body.len() > MAX_BODY {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a push body is at most {MAX_BODY} bytes"),
+            ));
+        }
+    }
     let spec = match state.config.target(&id).map(|t| &t.spec) {
         Some(ProbeSpec::Heartbeat(s)) => s,
         _ => {
