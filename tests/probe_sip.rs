@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use commwatch::probe::ErrorCode;
-use support::{failing, probe, prober, target};
+use support::{failing, probe, prober, target_timed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -54,14 +54,11 @@ where
 }
 
 fn sip_target(addr: std::net::SocketAddr, extra: &str) -> commwatch::config::Target {
-    let timeout = if extra.contains("timeout") {
-        ""
-    } else {
-        "timeout = \"800ms\"\n"
-    };
-    target(&format!(
-        "id = \"sbc\"\nkind = \"sip\"\naddress = \"{addr}\"\ninterval = \"5s\"\n{timeout}{extra}"
-    ))
+    target_timed(
+        &format!("id = \"sbc\"\nkind = \"sip\"\naddress = \"{addr}\""),
+        "800ms",
+        extra,
+    )
 }
 
 #[tokio::test]

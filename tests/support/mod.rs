@@ -17,6 +17,19 @@ pub fn target(body: &str) -> Target {
     cfg.targets.into_iter().next().expect("one target")
 }
 
+/// A target from `head` (id, kind, endpoint) and `extra` keys, with `interval = "10s"` and
+/// `timeout` set to `timeout` unless `extra` sets them itself.
+pub fn target_timed(head: &str, timeout: &str, extra: &str) -> Target {
+    let mut body = head.to_string();
+    if !extra.contains("interval =") {
+        body.push_str("\ninterval = \"10s\"");
+    }
+    if !extra.contains("timeout =") {
+        body.push_str(&format!("\ntimeout = \"{timeout}\""));
+    }
+    target(&format!("{body}\n{extra}"))
+}
+
 /// Like [`target`], with `ca_file` resolved relative to `dir`.
 pub fn target_in(dir: &Path, body: &str) -> Target {
     let text = format!("[[targets]]\n{body}\n");
