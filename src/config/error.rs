@@ -82,7 +82,17 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 /// itself rather than at the table that holds it.
 pub fn key_line(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
     let start = span.start.min(src.len());
-    let end = span.end.min(src.len());
+    // The span of a `[[targets]]` table may cover only its header: the keys follow it up to
+    // the next table header, so search that far too.
+    let mut end = span.end.min(src.len());
+    let mut offset = start;
+    for (i, line) in src[start..].split_inclusive('\n').enumerate() {
+        if i > 0 && line.trim_start().starts_with('[') {
+            break;
+        }
+        offset += line.len();
+    }
+    end = end.max(offset);
     let text = &src[start..end];
     let mut offset = start;
     for line in text.split_inclusive('\n') {
@@ -160,6 +170,11 @@ mod tests {
         let inline = src.find("{").unwrap_or(0);
         assert_eq!(key_line(src, inline..src.len(), "url"), 5);
         assert_eq!(key_line(src, 0..src.len(), "missing"), 1);
+        // A span that covers only the table header still finds the table's keys, and stops at
+        // the next table.
+        let tables = "[[targets]]\nid = \"a\"\ncount = 0\n\n[[targets]]\nid = \"b\"\nurl = \"x\"\n";
+        assert_eq!(key_line(tables, 0..11, "count"), 3);
+        assert_eq!(key_line(tables, 0..11, "url"), 1);
     }
 
     #[test]
