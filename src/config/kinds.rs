@@ -135,10 +135,12 @@ pub(super) fn resolve(
         }
     }
 
+    // Checks implied by kind keys (expect_status, min_days ...) come first, then the target's.
+    let mut implied = Vec::new();
     let mut k = Kind {
         ctx,
         span: span.clone(),
-        checks: &mut checks,
+        checks: &mut implied,
     };
     let spec = match r.kind {
         RawKind::Http => k.http(r),
@@ -149,6 +151,8 @@ pub(super) fn resolve(
         RawKind::Heartbeat => k.heartbeat(r, id),
         RawKind::Sip => k.sip(r),
     };
+    implied.append(&mut checks);
+    let checks = implied;
     // The body is kept in memory only when a check reads it.
     let spec = spec.map(|s| match s {
         ProbeSpec::Http(mut h) => {
