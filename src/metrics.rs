@@ -279,3 +279,72 @@ impl Metrics {
         String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::{Facts, IcmpFacts, Observation, Phases};
+    use std::time::Duration;
+
+    #[test]
+    fn probe_facts_become_bounded_series() {
+        let cfg = Config::from_str_at(
+            std::path::Path::new("m.toml"),
+            "[[targets]]\nid = \"bts\"\nkind = \"icmp\"\nhost = \"127.0.0.1\"\nprovince = \"Hà Tĩnh\"\n",
+        )
+        .unwrap();
+        let t = &cfg.targets[0];
+        let m = Metrics::new().unwrap();
+        let mut obs = Observation {
+            kind: "icmp",
+            started_at: chrono::Utc::now(),
+            duration: Duration::from_millis(900),
+            error: None,
+            error_detail: None,
+            phases: Phases::default(),
+            facts: Facts {
+                http_status: Some(503),
+                icmp: Some(IcmpFacts {
+                    address: [127, 0, 0, 1].into(),
+                    socket: "raw",
+                    sent: 5,
+                    received: 3,
+                    loss: 0.4,
+                    rtt_min: Some(Duration::from_millis(10)),
+                    rtt_avg: Some(Duration::from_millis(20)),
+                    rtt_median: Some(Duration::from_millis(20)),
+                    rtt_max: Some(Duration::from_millis(30)),
+                    jitter: None,
+                }),
+                ..Facts::default()
+            },
+        };
+        m.observe_facts(t, &obs);
+        let text = m.render().unwrap();
+        let series = |name: &str| -> Vec<&str> {
+            text.lines().filter(|l| l.starts_with(name)).collect()
+        };
+        assert_eq!(series("commwatch_icmp_loss_ratio{").len(), 1);
+        assert!(series("commwatch_icmp_loss_ratio{")[0].ends_with(" 0.4"));
+        assert!(
+            series("commwatch_icmp_rtt_seconds{")
+                .iter()
+                .any(|l| l.contains("stat=\"median\"") && l.ends_with(" 0.02"))
+        );
+        assert!(!text.contains("stat=\"jitter\""), "no jitter without two replies");
+        assert!(series("commwatch_http_status_code{")[0].ends_with(" 503"));
+        // A later burst with no reply drops the RTT series instead of keeping stale values.
+        if let Some(i) = obs.facts.icmp.as_mut() {
+            (i.received, i.loss) = (0, 1.0);
+            (i.rtt_min, i.rtt_avg, i.rtt_median, i.rtt_max) = (None, None, None, None);
+        }
+        m.observe_facts(t, &obs);
+        let text = m.render().unwrap();
+        assert!(!text.contains("commwatch_icmp_rtt_seconds{"));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("commwatch_icmp_loss_ratio{") && l.ends_with(" 1"))
+        );
+    }
+}
