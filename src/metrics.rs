@@ -322,9 +322,8 @@ mod tests {
         };
         m.observe_facts(t, &obs);
         let text = m.render().unwrap();
-        let series = |name: &str| -> Vec<&str> {
-            text.lines().filter(|l| l.starts_with(name)).collect()
-        };
+        let series =
+            |name: &str| -> Vec<&str> { text.lines().filter(|l| l.starts_with(name)).collect() };
         assert_eq!(series("commwatch_icmp_loss_ratio{").len(), 1);
         assert!(series("commwatch_icmp_loss_ratio{")[0].ends_with(" 0.4"));
         assert!(
@@ -332,7 +331,10 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("stat=\"median\"") && l.ends_with(" 0.02"))
         );
-        assert!(!text.contains("stat=\"jitter\""), "no jitter without two replies");
+        assert!(
+            !text.contains("stat=\"jitter\""),
+            "no jitter without two replies"
+        );
         assert!(series("commwatch_http_status_code{")[0].ends_with(" 503"));
         // A later burst with no reply drops the RTT series instead of keeping stale values.
         if let Some(i) = obs.facts.icmp.as_mut() {

@@ -248,6 +248,54 @@ impl TlsClients {
     }
 }
 
+/// What a probe needs to run a TLS handshake as one of its phases.
+pub(super) struct TlsStep<'a> {
+    pub server_name: &'a str,
+    pub ca_file: Option<&'a Path>,
+    /// Offer ALPN `http/1.1`.
+    pub http: bool,
+    /// Fail the probe when verification fails (otherwise it is only reported).
+    pub verify: bool,
+}
+
+impl TlsClients {
+    /// Runs the handshake as the probe's `tls` phase: times it, records the certificate facts,
+    /// and marks the observation on failure (or on a failed verification, when verifying).
+    pub(super) async fn handshake_phase(
+        &self,
+        tcp: TcpStream,
+        step: TlsStep<'_>,
+        run: &super::Run,
+        obs: &mut super::Observation,
+    ) -> Option<TlsStream<TcpStream>> {
+        let before = run.start.elapsed();
+        let handshake = self.handshake(tcp, step.server_name, step.ca_file, step.http);
+        let (stream, facts, failure) = match run.within(handshake).await {
+            None => {
+                obs.fail(
+                    ErrorCode::Timeout,
+                    format!("TLS handshake not finished within {}", run.timeout_text()),
+                );
+                return None;
+            }
+            Some(Err(f)) => {
+                obs.fail(f.code, f.detail);
+                return None;
+            }
+            Some(Ok(x)) => x,
+        };
+        obs.phases.tls = Some(run.start.elapsed().saturating_sub(before));
+        obs.facts.tls = Some(facts);
+        match failure {
+            Some(f) if step.verify => {
+                obs.fail(f.code, f.detail);
+                None
+            }
+            _ => Some(stream),
+        }
+    }
+}
+
 /// Reads every certificate in a PEM file into a root store.
 pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();

@@ -180,7 +180,8 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
         answer_count: 0,
     };
     match result {
-        None => {
+        // Our deadline and hickory's own timeout mean the same thing: silence.
+        None | Some(Err(NetError::Timeout)) => {
             obs.fail(
                 ErrorCode::Timeout,
                 format!(
@@ -209,18 +210,6 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
         }
         Some(Err(NetError::Dns(DnsError::ResponseCode(code)))) => {
             facts.rcode = rcode_name(code);
-        }
-        Some(Err(NetError::Timeout)) => {
-            obs.fail(
-                ErrorCode::Timeout,
-                format!(
-                    "no answer from {} ({}) within {}",
-                    spec.server,
-                    spec.transport,
-                    run.timeout_text()
-                ),
-            );
-            return obs;
         }
         Some(Err(NetError::Io(e))) => {
             obs.fail(

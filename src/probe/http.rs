@@ -12,7 +12,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::certs::TlsClients;
+use super::certs::{TlsClients, TlsStep};
 use super::{ErrorCode, Observation, ProberError, Run, connect_addr, resolve_one};
 
 /// Default body cap: enough for any status page or JSON health document.
@@ -148,30 +148,13 @@ impl HttpProber {
         let addr = resolve_one(&host, port, run, obs).await?;
         let tcp = connect_addr(addr, run, obs).await?;
         if url.scheme() == "https" {
-            let before = run.start.elapsed();
-            let handshake = tls.handshake(tcp, &host, spec.ca_file.as_deref(), true);
-            let (stream, facts, failure) = match run.within(handshake).await {
-                None => {
-                    obs.fail(
-                        ErrorCode::Timeout,
-                        format!("TLS handshake not finished within {}", run.timeout_text()),
-                    );
-                    return None;
-                }
-                Some(Err(f)) => {
-                    obs.fail(f.code, f.detail);
-                    return None;
-                }
-                Some(Ok(x)) => x,
+            let step = TlsStep {
+                server_name: &host,
+                ca_file: spec.ca_file.as_deref(),
+                http: true,
+                verify: spec.verify,
             };
-            obs.phases.tls = Some(run.start.elapsed().saturating_sub(before));
-            obs.facts.tls = Some(facts);
-            if spec.verify
-                && let Some(f) = failure
-            {
-                obs.fail(f.code, f.detail);
-                return None;
-            }
+            let stream = tls.handshake_phase(tcp, step, run, obs).await?;
             self.exchange(stream, spec, url, method, run, obs).await
         } else {
             self.exchange(tcp, spec, url, method, run, obs).await

@@ -4,10 +4,8 @@
 
 use std::path::PathBuf;
 
-use tokio::net::TcpStream;
-
-use super::certs::TlsClients;
-use super::{ErrorCode, HostPort, Observation, Run, connect_host};
+use super::certs::{TlsClients, TlsStep};
+use super::{HostPort, Observation, Run, connect_host};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSpec {
@@ -25,33 +23,13 @@ pub(super) async fn probe(spec: &TlsSpec, clients: &TlsClients, run: &Run) -> Ob
     let Some(tcp) = connect_host(&spec.address, run, &mut obs).await else {
         return obs;
     };
-    tls_over(tcp, spec, clients, run, &mut obs).await;
+    let step = TlsStep {
+        server_name: &spec.server_name,
+        ca_file: spec.ca_file.as_deref(),
+        http: false,
+        verify: spec.verify,
+    };
+    // The stream is not used further: the handshake and the certificates are the facts.
+    let _ = clients.handshake_phase(tcp, step, run, &mut obs).await;
     obs
-}
-
-async fn tls_over(
-    tcp: TcpStream,
-    spec: &TlsSpec,
-    clients: &TlsClients,
-    run: &Run,
-    obs: &mut Observation,
-) {
-    let before = run.start.elapsed();
-    let handshake = clients.handshake(tcp, &spec.server_name, spec.ca_file.as_deref(), false);
-    match run.within(handshake).await {
-        None => obs.fail(
-            ErrorCode::Timeout,
-            format!("TLS handshake not finished within {}", run.timeout_text()),
-        ),
-        Some(Err(f)) => obs.fail(f.code, f.detail),
-        Some(Ok((_stream, facts, failure))) => {
-            obs.phases.tls = Some(run.start.elapsed().saturating_sub(before));
-            obs.facts.tls = Some(facts);
-            if spec.verify
-                && let Some(f) = failure
-            {
-                obs.fail(f.code, f.detail);
-            }
-        }
-    }
 }
