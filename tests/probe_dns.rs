@@ -52,9 +52,18 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
 
 /// Starts the server on UDP and TCP (same port); returns the address and a query counter.
 async fn dns_server() -> (SocketAddr, Arc<AtomicU32>) {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // One port for both transports: take a free TCP port, then the same UDP port (retrying in
+    // the rare case another socket already holds that UDP port).
+    let mut bound = None;
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        if let Ok(udp) = UdpSocket::bind(addr).await {
+            bound = Some((addr, udp, tcp));
+            break;
+        }
+    }
+    let (addr, udp, tcp) = bound.expect("a port free for both UDP and TCP");
     let queries = Arc::new(AtomicU32::new(0));
     let counter = queries.clone();
     tokio::spawn(async move {

@@ -25,7 +25,7 @@ const MAX_HEADER_VALUE: usize = 256;
 pub struct HttpSpec {
     pub url: url::Url,
     pub method: Method,
-    /// Request headers, in the order written.
+    /// Request headers (from the `headers` table, sorted by name).
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     /// Redirects to follow; 0 reports the 3xx itself.

@@ -478,17 +478,22 @@ impl Prober {
     /// and reported as [`ErrorCode::Timeout`], so a hung endpoint costs at most its timeout.
     pub async fn run(&self, spec: &ProbeSpec, timeout: Duration) -> Observation {
         let run = Run::new(spec.kind(), timeout);
-        let fut = async {
+        // Each kind's future is boxed: an in-flight probe then costs the size of its own kind's
+        // state (an ICMP burst is small, an HTTP exchange large), not the largest of all kinds.
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Observation> + Send + '_>> =
             match spec {
-                ProbeSpec::Http(s) => self.http.probe(s, &self.tls, &run).await,
-                ProbeSpec::Tcp(s) => tcp::probe(s, &run).await,
-                ProbeSpec::Icmp(s) => self.icmp.probe(s, &run).await,
-                ProbeSpec::Dns(s) => dns::probe(s, &run).await,
-                ProbeSpec::Tls(s) => tls::probe(s, &self.tls, &run).await,
-                ProbeSpec::Heartbeat(s) => heartbeat::probe(s, &self.heartbeats, &run),
-                ProbeSpec::Sip(s) => sip::probe(s, &run).await,
-            }
-        };
+                ProbeSpec::Http(s) => Box::pin(self.http.probe(s, &self.tls, &run)),
+                ProbeSpec::Tcp(s) => Box::pin(tcp::probe(s, &run)),
+                ProbeSpec::Icmp(s) => Box::pin(self.icmp.probe(s, &run)),
+                ProbeSpec::Dns(s) => Box::pin(dns::probe(s, &run)),
+                ProbeSpec::Tls(s) => Box::pin(tls::probe(s, &self.tls, &run)),
+                ProbeSpec::Heartbeat(s) => Box::pin(std::future::ready(heartbeat::probe(
+                    s,
+                    &self.heartbeats,
+                    &run,
+                ))),
+                ProbeSpec::Sip(s) => Box::pin(sip::probe(s, &run)),
+            };
         match tokio::time::timeout(timeout + DEADLINE_GRACE, fut).await {
             Ok(mut obs) => {
                 obs.duration = run.start.elapsed();
