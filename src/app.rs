@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -14,6 +14,7 @@ use crate::config::{Config, Target};
 use crate::engine::{Engine, Event};
 use crate::metrics::Metrics;
 use crate::probe::{HeartbeatRegistry, Prober, ProberError};
+use crate::reload::{ReloadTask, Reloader};
 use crate::scheduler::Scheduler;
 use crate::state::TargetState;
 use crate::status::{Board, LastResult, TargetStatus};
@@ -22,7 +23,8 @@ use crate::store::{Store, StoreError, WriterHandle};
 /// Shared handles given to tasks and web filters. Cloning is cheap.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The configuration in force; replaced whole by a reload.
+    config: Arc<RwLock<Arc<Config>>>,
     pub board: Board,
     pub metrics: Metrics,
     pub store: Store,
@@ -31,18 +33,42 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Last heartbeat push per target: written by `POST /api/v1/push/{target}`, read by probes.
     pub heartbeats: HeartbeatRegistry,
+    pub reloader: Reloader,
 }
 
 impl AppState {
+    /// The configuration in force right now.
+    pub fn config(&self) -> Arc<Config> {
+        // A poisoned lock still holds a whole Arc (replacing it is one assignment).
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_config(&self, c: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
     /// Copies gauges that live elsewhere (store health) into the registry before a scrape.
     pub fn refresh_gauges(&self) {
         let h = &self.store.health;
-        self.metrics
-            .store_queue_depth
+        let m = &self.metrics;
+        m.store_queue_depth
             .set(h.queue_depth.load(Ordering::Relaxed) as i64);
-        self.metrics
-            .store_degraded
+        m.store_degraded
             .set(i64::from(h.degraded.load(Ordering::Relaxed)));
+        m.store_backlog
+            .set(h.backlog.load(Ordering::Relaxed) as i64);
+        m.store_commit_seconds
+            .set(h.last_commit_us.load(Ordering::Relaxed) as f64 / 1e6);
+        // Counters cannot be set, only advanced: catch them up with the writer's totals.
+        let written = h.rows_written.load(Ordering::Relaxed);
+        m.store_rows_written
+            .inc_by(written.saturating_sub(m.store_rows_written.get()));
+        let dropped = h.rows_dropped.load(Ordering::Relaxed);
+        m.store_rows_dropped
+            .inc_by(dropped.saturating_sub(m.store_rows_dropped.get()));
     }
 }
 
@@ -71,6 +97,7 @@ pub struct App {
     scheduler: JoinHandle<()>,
     engine: JoinHandle<()>,
     web: JoinHandle<()>,
+    reload: JoinHandle<()>,
     writer: WriterHandle,
 }
 
@@ -91,7 +118,7 @@ impl App {
         let local_addr = listener
             .local_addr()
             .map_err(|e| AppError::Listen(config.server.listen, e))?;
-        let (store, writer) = Store::open(&config.storage.path)?;
+        let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
         let metrics = Metrics::new()?;
         let prober = Arc::new(Prober::new()?);
 
@@ -99,7 +126,7 @@ impl App {
         // already confirmed does not need to be confirmed again.
         let stored = store.load_states().await?;
         let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
-        let now = chrono::Utc::now();
+        let now = crate::time::now_ms();
         let mut states = HashMap::new();
         let mut rows = Vec::with_capacity(targets.len());
         for t in &targets {
@@ -118,6 +145,7 @@ impl App {
                 None => (TargetState::new(now), None),
             };
             metrics.set_state(t, st.state);
+            metrics.set_flapping(t, st.flapping);
             states.insert(t.id.clone(), st.clone());
             rows.push(TargetStatus {
                 target: t.clone(),
@@ -136,8 +164,12 @@ impl App {
 
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let board = Board::new(rows);
+        let (reloader, reload_requests) = Reloader::new();
+        let anchors = config.monitor.anchors.clone();
+        let max_concurrency = config.scheduler.max_concurrency;
         let state = AppState {
-            config: Arc::new(config),
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            reloader,
             board: board.clone(),
             metrics: metrics.clone(),
             store: store.clone(),
@@ -148,24 +180,35 @@ impl App {
         let shutdown = CancellationToken::new();
 
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
-        let engine = tokio::spawn(
-            Engine {
-                board,
-                metrics: metrics.clone(),
-                store,
-                events,
-                states,
-            }
-            .run(rx),
+        let engine = Engine::new(
+            board,
+            metrics.clone(),
+            store,
+            events,
+            &targets,
+            states,
+            &anchors,
         );
+        let (engine_ctl, engine_ctl_rx) = mpsc::channel(4);
+        let engine = tokio::spawn(engine.run(rx, engine_ctl_rx));
         let scheduler = Scheduler {
             prober,
-            permits: Arc::new(Semaphore::new(state.config.scheduler.max_concurrency)),
+            permits: Arc::new(Semaphore::new(max_concurrency)),
             metrics,
             results: tx,
             shutdown: shutdown.clone(),
         };
-        let scheduler = tokio::spawn(scheduler.run(targets));
+        let (resched, resched_rx) = mpsc::channel(4);
+        let scheduler = tokio::spawn(scheduler.run(targets, resched_rx));
+        let reload = tokio::spawn(
+            ReloadTask {
+                state: state.clone(),
+                engine: engine_ctl,
+                scheduler: resched,
+                shutdown: shutdown.clone(),
+            }
+            .run(reload_requests),
+        );
         state.ready.store(true, Ordering::Relaxed);
 
         let web_stop = shutdown.clone();
@@ -180,6 +223,7 @@ impl App {
             scheduler,
             engine,
             web,
+            reload,
             writer,
         })
     }
@@ -199,6 +243,10 @@ impl App {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.state.ready.store(false, Ordering::Relaxed);
+        // No reload may start mid-shutdown.
+        if let Err(e) = self.reload.await {
+            tracing::error!(error = %e, "reload task failed");
+        }
         if let Err(e) = self.scheduler.await {
             tracing::error!(error = %e, "scheduler task failed");
         }

@@ -1,19 +1,26 @@
 //! The engine: turns each probe result into a sample (checks), advances the target's state
-//! machine, and fans the outcome out to the board, metrics, the store and the event bus.
+//! machine with its dependencies and the monitor's own isolation in view, and fans the outcome
+//! out to the board, metrics, the store and the event bus.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::check::Sample;
+use crate::config::Target;
 use crate::metrics::Metrics;
 use crate::scheduler::ProbeResult;
-use crate::state::{TargetState, Thresholds, Transition};
-use crate::status::{Board, LastResult};
-use crate::store::Store;
+use crate::state::{
+    Context, FlapChange, IncidentChange, Output, State, TargetState, Thresholds, Transition,
+    Verdict,
+};
+use crate::status::{Board, LastResult, TargetStatus};
+use crate::store::{IncidentWrite, SampleRow, Store};
 
-/// What the event bus carries to live pages and, later, alerting and drills.
+/// What the event bus carries to live pages, alerting and drills.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -22,7 +29,21 @@ pub enum Event {
         #[serde(flatten)]
         transition: Transition,
         detail: Option<String>,
+        /// The parent that explains an UNREACHABLE state.
+        explained_by: Option<String>,
     },
+    Incident {
+        target: String,
+        #[serde(flatten)]
+        change: IncidentChange,
+    },
+    Flapping {
+        target: String,
+        #[serde(flatten)]
+        change: FlapChange,
+    },
+    /// Every anchor failed at once (`isolated: true`) or one answered again.
+    MonitorIsolation { isolated: bool, at: DateTime<Utc> },
     Sample {
         target: String,
         ok: bool,
@@ -30,50 +51,204 @@ pub enum Event {
     },
 }
 
+/// A new target set for the engine (configuration reload).
+pub struct Reconfigure {
+    pub targets: Vec<Arc<Target>>,
+    pub anchors: Vec<String>,
+    /// Stored state for targets the engine does not know yet.
+    pub stored: HashMap<String, crate::store::StoredState>,
+    pub done: tokio::sync::oneshot::Sender<()>,
+}
+
 pub struct Engine {
-    pub board: Board,
-    pub metrics: Metrics,
-    pub store: Store,
-    pub events: broadcast::Sender<Event>,
-    /// State per target, restored from the store at start.
-    pub states: HashMap<String, TargetState>,
+    board: Board,
+    metrics: Metrics,
+    store: Store,
+    events: broadcast::Sender<Event>,
+    states: HashMap<String, TargetState>,
+    targets: HashMap<String, Arc<Target>>,
+    /// parent id → children that depend on it.
+    children: HashMap<String, Vec<String>>,
+    anchors: HashSet<String>,
+    /// Last result of each anchor.
+    anchor_ok: HashMap<String, bool>,
+    isolated: bool,
 }
 
 impl Engine {
-    /// Consumes results until every sender (the scheduler) is gone.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<ProbeResult>) {
-        while let Some(r) = rx.recv().await {
-            self.apply(r).await;
+    pub fn new(
+        board: Board,
+        metrics: Metrics,
+        store: Store,
+        events: broadcast::Sender<Event>,
+        targets: &[Arc<Target>],
+        states: HashMap<String, TargetState>,
+        anchors: &[String],
+    ) -> Engine {
+        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        for t in targets {
+            for p in &t.depends_on {
+                children.entry(p.clone()).or_default().push(t.id.clone());
+            }
+        }
+        let open = states.values().filter(|s| s.incident_open).count();
+        metrics.incidents_open.set(open as i64);
+        Engine {
+            board,
+            metrics,
+            store,
+            events,
+            states,
+            targets: targets.iter().map(|t| (t.id.clone(), t.clone())).collect(),
+            children,
+            anchors: anchors.iter().cloned().collect(),
+            anchor_ok: HashMap::new(),
+            isolated: false,
+        }
+    }
+
+    /// Consumes results until every sender (the scheduler) is gone; applies reconfigurations
+    /// between results.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<ProbeResult>,
+        mut control: mpsc::Receiver<Reconfigure>,
+    ) {
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => self.apply(r).await,
+                    None => break,
+                },
+                Some(c) = control.recv() => self.reconfigure(c),
+            }
+        }
+    }
+
+    /// Takes a new target set: kept targets keep their state, new ones start from what the
+    /// store remembers of them (a target removed and added back) or from UNKNOWN.
+    fn reconfigure(&mut self, c: Reconfigure) {
+        let now = crate::time::now_ms();
+        self.targets = c
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.clone()))
+            .collect();
+        self.children.clear();
+        for t in &c.targets {
+            for p in &t.depends_on {
+                self.children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(t.id.clone());
+            }
+        }
+        self.states.retain(|id, _| self.targets.contains_key(id));
+        let mut rows = Vec::with_capacity(c.targets.len());
+        let previous: HashMap<String, TargetStatus> = self
+            .board
+            .snapshot()
+            .into_iter()
+            .map(|r| (r.target.id.clone(), r))
+            .collect();
+        for t in &c.targets {
+            let stored = c.stored.get(&t.id);
+            let st = self
+                .states
+                .entry(t.id.clone())
+                .or_insert_with(|| {
+                    stored
+                        .map(|s| s.state.clone())
+                        .unwrap_or_else(|| TargetState::new(now))
+                })
+                .clone();
+            let last = previous
+                .get(&t.id)
+                .and_then(|p| p.last.clone())
+                .or_else(|| stored.and_then(|s| s.last.as_ref().map(LastResult::from)));
+            rows.push(TargetStatus {
+                target: t.clone(),
+                state: st,
+                last,
+            });
+        }
+        self.board.replace(rows);
+        self.anchors = c.anchors.into_iter().collect();
+        self.anchor_ok.retain(|id, _| self.anchors.contains(id));
+        let open = self.states.values().filter(|s| s.incident_open).count();
+        self.metrics.incidents_open.set(open as i64);
+        let _ = c.done.send(());
+    }
+
+    /// The first parent that is down (or itself unreachable), if any.
+    fn parent_down(&self, target: &Target) -> Option<String> {
+        target
+            .depends_on
+            .iter()
+            .find(|p| {
+                self.states
+                    .get(p.as_str())
+                    .is_some_and(|s| matches!(s.state, State::Down | State::Unreachable))
+            })
+            .cloned()
+    }
+
+    fn note_anchor(&mut self, id: &str, ok: bool, at: DateTime<Utc>) {
+        if !self.anchors.contains(id) {
+            return;
+        }
+        self.anchor_ok.insert(id.to_string(), ok);
+        // Isolated only when every anchor has reported and every one is failing.
+        let isolated =
+            self.anchor_ok.len() == self.anchors.len() && self.anchor_ok.values().all(|ok| !ok);
+        if isolated != self.isolated {
+            self.isolated = isolated;
+            self.metrics.monitor_isolated.set(i64::from(isolated));
+            if isolated {
+                tracing::warn!(
+                    "every anchor target is failing: this monitor's own link looks cut; failures are reported as unknown"
+                );
+            } else {
+                tracing::info!("an anchor target answers again: monitor connectivity restored");
+            }
+            let _ = self.events.send(Event::MonitorIsolation { isolated, at });
         }
     }
 
     async fn apply(&mut self, r: ProbeResult) {
         let target = r.target;
+        // A result from a task stopped by a reload (target removed or changed) is stale.
+        if !self
+            .targets
+            .get(&target.id)
+            .is_some_and(|t| Arc::ptr_eq(t, &target))
+        {
+            return;
+        }
         let sample = target.judge(&r.observation);
         self.metrics.observe_facts(&target, &r.observation);
-        let th = Thresholds {
-            failure: target.failure_threshold,
-            success: target.success_threshold,
+        self.note_anchor(&target.id, sample.ok, sample.at);
+        let verdict = Verdict {
+            at: sample.at,
+            ok: sample.ok,
+            degraded: sample.degraded,
         };
+        let ctx = Context {
+            parent_down: self.parent_down(&target),
+            isolated: self.isolated,
+            maintenance: false,
+        };
+        let th = thresholds(&target);
         let st = self
             .states
             .entry(target.id.clone())
             .or_insert_with(|| TargetState::new(sample.at));
-        let transition = st.observe(sample.ok, sample.at, th);
+        let out = st.observe(verdict, &ctx, th);
         let state = st.clone();
 
         let code = sample.error.map(|c| c.as_str());
         self.metrics
             .observe_probe(&target, sample.ok, sample.latency.as_secs_f64(), code);
-        if let Some(t) = &transition {
-            self.metrics.set_state(&target, t.to);
-            tracing::info!(target = %target.id, from = %t.from, to = %t.to, detail = ?sample.detail, "state changed");
-            let _ = self.events.send(Event::StateChanged {
-                target: target.id.clone(),
-                transition: t.clone(),
-                detail: sample.detail.clone(),
-            });
-        }
         let _ = self.events.send(Event::Sample {
             target: target.id.clone(),
             ok: sample.ok,
@@ -91,8 +266,126 @@ impl Engine {
             },
         );
         let id: Arc<str> = Arc::from(target.id.as_str());
-        if let Err(e) = self.store.record(id, sample, state).await {
+        let row = SampleRow {
+            at: sample.at,
+            ok: sample.ok,
+            degraded: verdict.degraded,
+            latency: sample.latency,
+            error: sample.error,
+            detail: sample.detail.clone(),
+            loss: None,
+        };
+        // The incident goes first so that a sample and the incident it opened are committed in
+        // the same batch, in order.
+        self.publish(&target, &out, Some(&sample), &state).await;
+        if let Err(e) = self.store.record(id, row, state).await {
             tracing::error!(error = %e, "cannot queue sample for the store");
         }
+
+        // A parent just went down: children that are already failing are explained by it now,
+        // not at their next probe.
+        if let Some(t) = &out.transition
+            && matches!(t.to, State::Down | State::Unreachable)
+        {
+            self.reexplain_children(&target.id, t.at).await;
+        }
+    }
+
+    async fn reexplain_children(&mut self, parent: &str, at: DateTime<Utc>) {
+        let mut queue = vec![parent.to_string()];
+        let mut seen = HashSet::new();
+        while let Some(p) = queue.pop() {
+            if !seen.insert(p.clone()) {
+                continue;
+            }
+            let kids = self.children.get(&p).cloned().unwrap_or_default();
+            for child in kids {
+                let Some(target) = self.targets.get(&child).cloned() else {
+                    continue;
+                };
+                let ctx = Context {
+                    parent_down: self.parent_down(&target),
+                    isolated: self.isolated,
+                    maintenance: false,
+                };
+                let Some(st) = self.states.get_mut(&child) else {
+                    continue;
+                };
+                let out = st.reevaluate(&ctx, at, thresholds(&target));
+                if out.transition.is_none() {
+                    continue;
+                }
+                let state = st.clone();
+                self.board.update_state(&child, state.clone());
+                self.publish(&target, &out, None, &state).await;
+                if let Err(e) = self
+                    .store
+                    .record_state(Arc::from(child.as_str()), state)
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot queue state for the store");
+                }
+                queue.push(child);
+            }
+        }
+    }
+
+    /// Sends what changed to metrics, the event bus and (for incidents) the store.
+    async fn publish(
+        &mut self,
+        target: &Target,
+        out: &Output,
+        sample: Option<&Sample>,
+        state: &TargetState,
+    ) {
+        let detail = sample.and_then(|s| s.detail.clone());
+        if let Some(t) = &out.transition {
+            self.metrics.set_state(target, t.to);
+            tracing::info!(target = %target.id, from = %t.from, to = %t.to, detail = ?detail, explained_by = ?state.explained_by, "state changed");
+            let _ = self.events.send(Event::StateChanged {
+                target: target.id.clone(),
+                transition: t.clone(),
+                detail: detail.clone(),
+                explained_by: state.explained_by.clone(),
+            });
+        }
+        if let Some(f) = &out.flap {
+            self.metrics.set_flapping(target, f.flapping);
+            tracing::info!(target = %target.id, flapping = f.flapping, percent = f.percent, "flapping changed");
+            let _ = self.events.send(Event::Flapping {
+                target: target.id.clone(),
+                change: *f,
+            });
+        }
+        if let Some(change) = &out.incident {
+            match change {
+                IncidentChange::Opened { .. } => self.metrics.incidents_open.inc(),
+                IncidentChange::Closed { .. } => self.metrics.incidents_open.dec(),
+                IncidentChange::Updated { .. } => {}
+            }
+            let write = IncidentWrite {
+                change: change.clone(),
+                cause_error: sample.and_then(|s| s.error),
+                cause_detail: detail,
+            };
+            if let Err(e) = self
+                .store
+                .record_incident(Arc::from(target.id.as_str()), write)
+                .await
+            {
+                tracing::error!(error = %e, "cannot queue incident for the store");
+            }
+            let _ = self.events.send(Event::Incident {
+                target: target.id.clone(),
+                change: change.clone(),
+            });
+        }
+    }
+}
+
+fn thresholds(t: &Target) -> Thresholds {
+    Thresholds {
+        failure: t.failure_threshold,
+        success: t.success_threshold,
     }
 }

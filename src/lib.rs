@@ -15,6 +15,7 @@
 //! - [`metrics`]: every Prometheus family in one place.
 //! - [`web`]: status page, JSON API, `/metrics`, health endpoints, error mapping.
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
+//! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod probe;
+pub mod reload;
 pub mod scheduler;
 pub mod state;
 pub mod status;

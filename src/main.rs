@@ -105,6 +105,8 @@ async fn main() -> ExitCode {
                 tracing::info!("signal received; shutting down");
                 token.cancel();
             });
+            #[cfg(unix)]
+            reload_on_sighup(app.state.reloader.clone());
             app.run_until_stopped().await;
             ExitCode::SUCCESS
         }
@@ -151,6 +153,26 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// SIGHUP re-reads the configuration (systemd's `ExecReload`); a bad file is refused and logged.
+#[cfg(unix)]
+fn reload_on_sighup(reloader: commwatch::reload::Reloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload instead");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading configuration");
+            // The reload task logs the outcome itself.
+            let _ = reloader.reload().await;
+        }
+    });
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).

@@ -3,8 +3,8 @@
 //! or error text.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::config::Target;
@@ -35,6 +35,16 @@ pub struct Metrics {
     pub probes_in_flight: IntGauge,
     pub store_queue_depth: IntGauge,
     pub store_degraded: IntGauge,
+    pub store_backlog: IntGauge,
+    pub store_rows_written: IntCounter,
+    pub store_rows_dropped: IntCounter,
+    pub store_commit_seconds: Gauge,
+    pub target_flapping: IntGaugeVec,
+    pub incidents_open: IntGauge,
+    pub monitor_isolated: IntGauge,
+    pub config_last_reload_successful: IntGauge,
+    pub config_last_reload_success_timestamp: Gauge,
+    pub config_reloads_total: IntCounterVec,
     pub build_info: IntGaugeVec,
     /// Facts from the last probe (set only once a probe reported them).
     pub http_status_code: IntGaugeVec,
@@ -112,6 +122,49 @@ impl Metrics {
             "commwatch_store_degraded",
             "1 while the database cannot be written and results wait in memory",
         )?;
+        let store_backlog = IntGauge::new(
+            "commwatch_store_backlog",
+            "Rows held in memory because the database could not be written",
+        )?;
+        let store_rows_written = IntCounter::new(
+            "commwatch_store_rows_written_total",
+            "Rows (samples, states, incidents) committed to the database",
+        )?;
+        let store_rows_dropped = IntCounter::new(
+            "commwatch_store_rows_dropped_total",
+            "Samples dropped because the in-memory backlog was full while the database was unwritable",
+        )?;
+        let store_commit_seconds = Gauge::new(
+            "commwatch_store_commit_seconds",
+            "Duration of the store's last committed transaction",
+        )?;
+        let target_flapping = IntGaugeVec::new(
+            Opts::new(
+                "commwatch_target_flapping",
+                "1 while the target is flapping",
+            ),
+            &TARGET_LABELS,
+        )?;
+        let incidents_open = IntGauge::new("commwatch_incidents_open", "Incidents currently open")?;
+        let monitor_isolated = IntGauge::new(
+            "commwatch_monitor_isolated",
+            "1 while every anchor target fails: this monitor's own link looks cut",
+        )?;
+        let config_last_reload_successful = IntGauge::new(
+            "commwatch_config_last_reload_successful",
+            "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
+        )?;
+        let config_last_reload_success_timestamp = Gauge::new(
+            "commwatch_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load or reload",
+        )?;
+        let config_reloads_total = IntCounterVec::new(
+            Opts::new(
+                "commwatch_config_reloads_total",
+                "Configuration reloads, by result",
+            ),
+            &["result"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
@@ -161,6 +214,16 @@ impl Metrics {
             Box::new(probes_in_flight.clone()),
             Box::new(store_queue_depth.clone()),
             Box::new(store_degraded.clone()),
+            Box::new(store_backlog.clone()),
+            Box::new(store_rows_written.clone()),
+            Box::new(store_rows_dropped.clone()),
+            Box::new(store_commit_seconds.clone()),
+            Box::new(target_flapping.clone()),
+            Box::new(incidents_open.clone()),
+            Box::new(monitor_isolated.clone()),
+            Box::new(config_last_reload_successful.clone()),
+            Box::new(config_last_reload_success_timestamp.clone()),
+            Box::new(config_reloads_total.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c)?;
@@ -180,6 +243,16 @@ impl Metrics {
             probes_in_flight,
             store_queue_depth,
             store_degraded,
+            store_backlog,
+            store_rows_written,
+            store_rows_dropped,
+            store_commit_seconds,
+            target_flapping,
+            incidents_open,
+            monitor_isolated,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
+            config_reloads_total,
             build_info,
             http_status_code,
             icmp_loss_ratio,
@@ -209,6 +282,46 @@ impl Metrics {
             self.probes_total.with_label_values(&lr).inc_by(0);
         }
         self.set_state(t, State::Unknown);
+        self.target_flapping.with_label_values(&l).set(0);
+    }
+
+    /// Removes every series of a target (it left the configuration or its labels changed), so
+    /// dashboards do not show ghosts.
+    pub fn unregister_target(&self, t: &Target) {
+        let l = Self::labels(t);
+        // Err only means the series did not exist (never observed), which is fine.
+        let _ = self.probe_success.remove_label_values(&l);
+        let _ = self.probe_duration.remove_label_values(&l);
+        let _ = self.target_flapping.remove_label_values(&l);
+        for result in ["success", "failure"] {
+            let mut lr = l.to_vec();
+            lr.push(result);
+            let _ = self.probes_total.remove_label_values(&lr);
+        }
+        for code in crate::probe::ErrorCode::ALL {
+            let mut lc = l.to_vec();
+            lc.push(code.as_str());
+            let _ = self.probe_errors_total.remove_label_values(&lc);
+        }
+        for s in State::ALL {
+            let mut ls = l.to_vec();
+            ls.push(s.as_str());
+            let _ = self.target_state.remove_label_values(&ls);
+        }
+        let _ = self.http_status_code.remove_label_values(&l);
+        let _ = self.icmp_loss_ratio.remove_label_values(&l);
+        let _ = self.tls_cert_expiry.remove_label_values(&l);
+        for stat in RTT_STATS {
+            let mut ls = l.to_vec();
+            ls.push(stat);
+            let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
+        }
+    }
+
+    pub fn set_flapping(&self, t: &Target, flapping: bool) {
+        self.target_flapping
+            .with_label_values(&Self::labels(t))
+            .set(i64::from(flapping));
     }
 
     pub fn observe_probe(&self, t: &Target, ok: bool, seconds: f64, code: Option<&str>) {

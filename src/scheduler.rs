@@ -2,6 +2,7 @@
 //! over the interval, a global cap on probes in flight, and a hard deadline per probe. A target
 //! that hangs only ever delays itself.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,15 @@ pub fn first_offset(id: &str, interval: Duration) -> Duration {
     interval.mul_f64(frac)
 }
 
+/// Changes the set of scheduled targets (a configuration reload).
+#[derive(Debug)]
+pub struct Reschedule {
+    /// The full new set of targets.
+    pub targets: Vec<Arc<Target>>,
+    /// Ids whose task must restart even though the id stays (their probe changed).
+    pub restart: Vec<String>,
+}
+
 pub struct Scheduler {
     pub prober: Arc<Prober>,
     pub permits: Arc<Semaphore>,
@@ -42,25 +52,82 @@ pub struct Scheduler {
     pub shutdown: CancellationToken,
 }
 
+/// One running target task.
+struct Running {
+    stop: CancellationToken,
+}
+
 impl Scheduler {
+    fn spawn(&self, tasks: &mut JoinSet<()>, target: Arc<Target>, start: Instant) -> Running {
+        let stop = self.shutdown.child_token();
+        let ctx = TaskCtx {
+            prober: self.prober.clone(),
+            permits: self.permits.clone(),
+            metrics: self.metrics.clone(),
+            results: self.results.clone(),
+            shutdown: stop.clone(),
+        };
+        tasks.spawn(async move { ctx.run_target(target, start).await });
+        Running { stop }
+    }
+
     /// Runs until `shutdown` fires; in-flight probes finish (or hit their deadline) first.
-    pub async fn run(self, targets: Vec<Arc<Target>>) {
+    /// Reschedules arrive on `changes`: unchanged targets keep their task and their timing.
+    pub async fn run(self, targets: Vec<Arc<Target>>, mut changes: mpsc::Receiver<Reschedule>) {
         let mut tasks = JoinSet::new();
         let start = Instant::now();
+        let mut running: HashMap<String, Running> = HashMap::new();
         for target in targets {
-            let ctx = TaskCtx {
-                prober: self.prober.clone(),
-                permits: self.permits.clone(),
-                metrics: self.metrics.clone(),
-                results: self.results.clone(),
-                shutdown: self.shutdown.clone(),
-            };
-            tasks.spawn(async move { ctx.run_target(target, start).await });
+            let id = target.id.clone();
+            let r = self.spawn(&mut tasks, target, start);
+            running.insert(id, r);
+        }
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                change = changes.recv() => {
+                    let Some(change) = change else {
+                        // Nobody can reschedule any more; keep running until shutdown.
+                        self.shutdown.cancelled().await;
+                        break;
+                    };
+                    self.apply(change, &mut running, &mut tasks);
+                }
+                Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "a target task failed");
+                    }
+                }
+            }
         }
         drop(self.results);
         while let Some(r) = tasks.join_next().await {
             if let Err(e) = r {
                 tracing::error!(error = %e, "a target task failed");
+            }
+        }
+    }
+
+    fn apply(
+        &self,
+        change: Reschedule,
+        running: &mut HashMap<String, Running>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        let keep: HashSet<&str> = change.targets.iter().map(|t| t.id.as_str()).collect();
+        running.retain(|id, r| {
+            let stays = keep.contains(id.as_str()) && !change.restart.contains(id);
+            if !stays {
+                r.stop.cancel();
+            }
+            stays
+        });
+        let now = Instant::now();
+        for t in change.targets {
+            if !running.contains_key(&t.id) {
+                let id = t.id.clone();
+                let r = self.spawn(tasks, t, now);
+                running.insert(id, r);
             }
         }
     }

@@ -20,6 +20,18 @@ pub struct LastResult {
     pub detail: Option<String>,
 }
 
+impl From<&crate::store::StoredSample> for LastResult {
+    fn from(l: &crate::store::StoredSample) -> Self {
+        LastResult {
+            at: l.at,
+            ok: l.ok,
+            latency_seconds: l.latency_seconds,
+            error: l.error.clone(),
+            detail: l.detail.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TargetStatus {
     pub target: Arc<Target>,
@@ -63,6 +75,25 @@ impl Board {
             let row = &mut g.rows[i];
             row.state = state;
             row.last = Some(last);
+        }
+    }
+
+    /// Replaces every row (configuration reload).
+    pub fn replace(&self, rows: Vec<TargetStatus>) {
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.target.id.clone(), i))
+            .collect();
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        *g = Inner { rows, index };
+    }
+
+    /// Changes the state alone (a parent's fall re-explained this target without a new result).
+    pub fn update_state(&self, id: &str, state: TargetState) {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(&i) = g.index.get(id) {
+            g.rows[i].state = state;
         }
     }
 

@@ -6,6 +6,13 @@ use chrono_tz::Asia::Ho_Chi_Minh;
 /// The zone name shown next to times.
 pub const ZONE_NAME: &str = "Asia/Ho_Chi_Minh";
 
+/// The current time at millisecond precision, the precision the store keeps, so a time read
+/// back after a restart equals the one served before it.
+pub fn now_ms() -> DateTime<Utc> {
+    let now = Utc::now();
+    chrono::SubsecRound::trunc_subsecs(now, 3)
+}
+
 /// `28/11/2026 08:30:12 (+07)`: day-first as Vietnamese readers expect.
 pub fn local_datetime(t: DateTime<Utc>) -> String {
     t.with_timezone(&Ho_Chi_Minh)

@@ -58,8 +58,8 @@ timeout = "2s"
     assert_eq!(code, 1, "{text}");
     assert!(text.starts_with("FAIL  ht-portal (http)"), "{text}");
     for want in [
-        "status:      503",
-        "header:      retry-after: 60",
+        "status:    503",
+        "header:    retry-after: 60",
         "check FAIL: status (503) in [200]",
         r#"check FAIL: json /status ("down") == "ok""#,
         "connect:",

@@ -82,17 +82,7 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 /// itself rather than at the table that holds it.
 pub fn key_line(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
     let start = span.start.min(src.len());
-    // The span of a `[[targets]]` table may cover only its header: the keys follow it up to
-    // the next table header, so search that far too.
-    let mut end = span.end.min(src.len());
-    let mut offset = start;
-    for (i, line) in src[start..].split_inclusive('\n').enumerate() {
-        if i > 0 && line.trim_start().starts_with('[') {
-            break;
-        }
-        offset += line.len();
-    }
-    end = end.max(offset);
+    let end = section_end(src, start).max(span.end).min(src.len());
     let text = &src[start..end];
     let mut offset = start;
     for line in text.split_inclusive('\n') {
@@ -108,6 +98,23 @@ pub fn key_line(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
         offset += line.len();
     }
     line_of(src, start)
+}
+
+/// For a table written with a `[header]` or `[[header]]`, the span toml reports may cover only
+/// the header; the table's keys run until the next header line. Inline tables are exact already.
+fn section_end(src: &str, start: usize) -> usize {
+    let rest = &src[start..];
+    if !rest.starts_with('[') {
+        return start;
+    }
+    let mut offset = start;
+    for (i, line) in rest.split_inclusive('\n').enumerate() {
+        if i > 0 && line.trim_start().starts_with('[') {
+            return offset;
+        }
+        offset += line.len();
+    }
+    src.len()
 }
 
 /// Converts a `toml` parse or deserialisation error into our form, recovering the key from the
@@ -170,11 +177,11 @@ mod tests {
         let inline = src.find("{").unwrap_or(0);
         assert_eq!(key_line(src, inline..src.len(), "url"), 5);
         assert_eq!(key_line(src, 0..src.len(), "missing"), 1);
-        // A span that covers only the table header still finds the table's keys, and stops at
-        // the next table.
-        let tables = "[[targets]]\nid = \"a\"\ncount = 0\n\n[[targets]]\nid = \"b\"\nurl = \"x\"\n";
-        assert_eq!(key_line(tables, 0..11, "count"), 3);
-        assert_eq!(key_line(tables, 0..11, "url"), 1);
+        // A header-only span still finds keys below the header, but not past the next one.
+        let two = "[[targets]]\nid = \"a\"\n[[targets]]\nid = \"b\"\nurl = \"u\"\n";
+        assert_eq!(key_line(two, 0..11, "url"), 1);
+        let second = two.find("[[targets]]\nid = \"b\"").unwrap_or(0);
+        assert_eq!(key_line(two, second..second + 11, "url"), 5);
     }
 
     #[test]

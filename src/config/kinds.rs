@@ -179,21 +179,16 @@ impl Kind<'_, '_, '_> {
         self.ctx.err_key(self.span.clone(), key, message);
     }
 
-    fn need<'v>(
-        &mut self,
-        kind: &str,
-        key: &str,
-        v: &'v Option<String>,
-        hint: &str,
-    ) -> Option<&'v str> {
+    /// The value of a required key; `what` names it for the message ("a `url`").
+    fn need<'v>(&mut self, kind: &str, what: &str, v: &'v Option<String>) -> Option<&'v str> {
         if v.is_none() {
-            self.err("kind", format!("kind `{kind}` needs `{key}`{hint}"));
+            self.err("kind", format!("kind `{kind}` needs {what}"));
         }
         v.as_deref()
     }
 
     fn address(&mut self, kind: &str, v: &Option<String>) -> Option<HostPort> {
-        let a = self.need(kind, "address", v, " (\"host:port\")")?;
+        let a = self.need(kind, "an `address` (\"host:port\")", v)?;
         match HostPort::parse(a) {
             Ok(hp) => Some(hp),
             Err(e) => {
@@ -214,14 +209,15 @@ impl Kind<'_, '_, '_> {
         Some(path)
     }
 
-    fn expect_status(&mut self, v: &Option<Vec<u16>>, default: StatusExpect) {
+    /// `what` names the protocol for messages ("an HTTP"); codes above `max` are refused.
+    fn expect_status(&mut self, what: &str, max: u16, v: &Option<Vec<u16>>, default: StatusExpect) {
         match v {
             Some(list) if list.is_empty() => {
                 self.err("expect_status", "must list at least one status code");
             }
             Some(list) => {
-                if let Some(bad) = list.iter().find(|c| !(100..=699).contains(*c)) {
-                    self.err("expect_status", format!("{bad} is not a status code"));
+                if let Some(bad) = list.iter().find(|c| !(100..=max).contains(*c)) {
+                    self.err("expect_status", format!("{bad} is not {what} status code"));
                 }
                 self.checks
                     .push(Check::Status(StatusExpect::OneOf(list.clone())));
@@ -238,7 +234,7 @@ impl Kind<'_, '_, '_> {
     }
 
     fn http(&mut self, r: &RawTarget) -> Option<ProbeSpec> {
-        let u = self.need("http", "url", &r.url, "")?.to_string();
+        let u = self.need("http", "a `url`", &r.url)?.to_string();
         let url = match url::Url::parse(&u) {
             Ok(parsed)
                 if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
@@ -257,7 +253,7 @@ impl Kind<'_, '_, '_> {
                 None
             }
         };
-        self.expect_status(&r.expect_status, StatusExpect::Success);
+        self.expect_status("an HTTP", 599, &r.expect_status, StatusExpect::Success);
         let method = match r.method.as_deref().map(str::to_ascii_uppercase) {
             None => http::Method::GET,
             Some(m) => match m.as_str() {
@@ -347,7 +343,7 @@ impl Kind<'_, '_, '_> {
     }
 
     fn icmp(&mut self, r: &RawTarget, timeout: Duration) -> Option<ProbeSpec> {
-        let host = self.need("icmp", "host", &r.host, " (an IP address or a name)")?;
+        let host = self.need("icmp", "a `host` (an IP address or a name)", &r.host)?;
         let host_ok = host.parse::<IpAddr>().is_ok()
             || (!host.is_empty()
                 && host
@@ -403,9 +399,8 @@ impl Kind<'_, '_, '_> {
     fn dns(&mut self, r: &RawTarget) -> Option<ProbeSpec> {
         let server = self.need(
             "dns",
-            "server",
+            "a `server` (an IP address, optionally :port)",
             &r.server,
-            " (an IP address, optionally with :port)",
         );
         let server = server.and_then(|s| {
             let parsed = s
@@ -422,7 +417,7 @@ impl Kind<'_, '_, '_> {
             }
             parsed
         });
-        let query = self.need("dns", "query", &r.query, " (the name to look up)");
+        let query = self.need("dns", "a `query` (the name to look up)", &r.query);
         let query = query.and_then(|q| {
             let ok = !q.is_empty()
                 && q.len() <= 253
@@ -502,12 +497,7 @@ impl Kind<'_, '_, '_> {
     }
 
     fn heartbeat(&mut self, r: &RawTarget, id: &str) -> Option<ProbeSpec> {
-        let token = self.need(
-            "heartbeat",
-            "token",
-            &r.token,
-            " (a secret of 16+ characters)",
-        );
+        let token = self.need("heartbeat", "a `token` (16+ characters)", &r.token);
         if let Some(t) = token
             && (t.len() < MIN_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
@@ -549,6 +539,8 @@ impl Kind<'_, '_, '_> {
             }
         };
         self.expect_status(
+            "a SIP",
+            699,
             &r.expect_status,
             StatusExpect::OneOf(vec![DEFAULT_SIP_STATUS]),
         );

@@ -34,7 +34,45 @@ pub struct Config {
     pub storage: StorageConfig,
     pub defaults: Defaults,
     pub scheduler: SchedulerConfig,
+    pub monitor: MonitorConfig,
+    pub auth: AuthConfig,
     pub targets: Vec<Target>,
+}
+
+/// What a token allows, in increasing order: each role may do what the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read the page and API when they are private.
+    Viewer,
+    /// Acknowledge incidents, write notes.
+    Officer,
+    /// Run drills, silences, reload the configuration.
+    Admin,
+}
+
+/// A bearer token, known only by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub name: String,
+    pub role: Role,
+    pub sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Reading needs no token.
+    pub public: bool,
+    pub tokens: Vec<Token>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            public: true,
+            tokens: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +84,14 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    pub retention: crate::store::Retention,
+}
+
+/// The monitor's view of itself.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorConfig {
+    /// Anchor targets: all failing at once means our own link is cut.
+    pub anchors: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,26 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
     };
 
     let server = resolve_server(&mut ctx, raw.server.as_ref());
+    let mut retention = crate::store::Retention::default();
+    if let Some(s) = &raw.storage {
+        let r = s.get_ref();
+        retention.raw = r.retention.unwrap_or(retention.raw);
+        retention.minute = r.minute_retention.unwrap_or(retention.minute);
+        if retention.raw < Duration::from_secs(3_600) {
+            ctx.err_key(
+                s.span(),
+                "retention",
+                "raw samples must be kept at least 1h",
+            );
+        }
+        if retention.minute < Duration::from_secs(86_400) {
+            ctx.err_key(
+                s.span(),
+                "minute_retention",
+                "minute rollups must be kept at least 1d",
+            );
+        }
+    }
     let storage = StorageConfig {
         path: raw
             .storage
@@ -56,6 +76,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             .and_then(|s| s.get_ref().path.clone())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_PATH)),
+        retention,
     };
     if storage.path.as_os_str().is_empty()
         && let Some(s) = &raw.storage
@@ -107,6 +128,15 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
     }
 
     check_targets(&targets, &mut errors);
+    let monitor = resolve_monitor(path, text, raw.monitor.as_ref(), &targets, &mut errors);
+    let auth = {
+        let mut ctx = Ctx {
+            file: path,
+            src: text,
+            errors: &mut errors,
+        };
+        resolve_auth(&mut ctx, raw.auth.as_ref())
+    };
 
     if errors.is_empty() {
         Ok(Config {
@@ -115,6 +145,8 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             storage,
             defaults,
             scheduler,
+            monitor,
+            auth,
             targets,
         })
     } else {
@@ -393,6 +425,95 @@ fn resolve_target(
     })
 }
 
+fn resolve_auth(ctx: &mut Ctx<'_>, raw: Option<&Spanned<super::schema::RawAuth>>) -> AuthConfig {
+    use super::schema::RawRole;
+    let Some(raw) = raw else {
+        return AuthConfig::default();
+    };
+    let mut tokens: Vec<Token> = Vec::new();
+    for t in &raw.get_ref().tokens {
+        let r = t.get_ref();
+        let digest = parse_sha256(&r.sha256);
+        if digest.is_none() {
+            ctx.err_key(
+                t.span(),
+                "sha256",
+                "must be the 64 hex digits of the token's SHA-256 (e.g. `printf %s TOKEN | sha256sum`)",
+            );
+        }
+        if r.name.trim().is_empty() {
+            ctx.err_key(
+                t.span(),
+                "name",
+                "a token needs a name (it is recorded as the author of acknowledgements)",
+            );
+        }
+        if tokens.iter().any(|o| o.name == r.name) {
+            ctx.err_key(
+                t.span(),
+                "name",
+                format!("duplicate token name `{}`", r.name),
+            );
+        }
+        if let Some(sha256) = digest {
+            if tokens.iter().any(|o| o.sha256 == sha256) {
+                ctx.err_key(t.span(), "sha256", "two tokens have the same digest");
+            }
+            tokens.push(Token {
+                name: r.name.clone(),
+                role: match r.role {
+                    RawRole::Viewer => Role::Viewer,
+                    RawRole::Officer => Role::Officer,
+                    RawRole::Admin => Role::Admin,
+                },
+                sha256,
+            });
+        }
+    }
+    AuthConfig {
+        public: raw.get_ref().public.unwrap_or(true),
+        tokens,
+    }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn resolve_monitor(
+    path: &Path,
+    text: &str,
+    raw: Option<&Spanned<super::schema::RawMonitor>>,
+    targets: &[Target],
+    errors: &mut Vec<ConfigError>,
+) -> MonitorConfig {
+    let Some(raw) = raw else {
+        return MonitorConfig::default();
+    };
+    let line = key_line(text, raw.span(), "anchors");
+    for a in &raw.get_ref().anchors {
+        if !targets.iter().any(|t| &t.id == a) {
+            errors.push(ConfigError::new(
+                path,
+                Some(line),
+                Some("anchors"),
+                format!("anchor `{a}` is not a configured target"),
+            ));
+        }
+    }
+    MonitorConfig {
+        anchors: raw.get_ref().anchors.clone(),
+    }
+}
+
 /// Checks that span targets: unique ids and dependencies that exist.
 fn check_targets(targets: &[Target], errors: &mut Vec<ConfigError>) {
     let mut seen: HashMap<&str, &Origin> = HashMap::new();
@@ -413,6 +534,7 @@ fn check_targets(targets: &[Target], errors: &mut Vec<ConfigError>) {
             seen.insert(&t.id, &t.origin);
         }
     }
+    report_cycles(targets, errors);
     for t in targets {
         for dep in &t.depends_on {
             if dep == &t.id {
@@ -429,6 +551,51 @@ fn check_targets(targets: &[Target], errors: &mut Vec<ConfigError>) {
                     Some("depends_on"),
                     format!("target `{}` depends on unknown target `{dep}`", t.id),
                 ));
+            }
+        }
+    }
+}
+
+/// A dependency cycle would make every member explain every other's failure: refuse it.
+fn report_cycles(targets: &[Target], errors: &mut Vec<ConfigError>) {
+    let index: HashMap<&str, &Target> = targets.iter().map(|t| (t.id.as_str(), t)).collect();
+    // 0 unvisited, 1 on the current path, 2 done.
+    let mut mark: HashMap<&str, u8> = HashMap::new();
+    for start in targets {
+        if mark.get(start.id.as_str()).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        // Iterative depth-first search: (node, next dependency to visit).
+        let mut stack: Vec<(&Target, usize)> = vec![(start, 0)];
+        mark.insert(&start.id, 1);
+        while let Some((node, i)) = stack.pop() {
+            if let Some(dep) = node.depends_on.get(i) {
+                stack.push((node, i + 1));
+                let Some(next) = index.get(dep.as_str()) else {
+                    continue;
+                };
+                match mark.get(next.id.as_str()).copied().unwrap_or(0) {
+                    0 => {
+                        mark.insert(&next.id, 1);
+                        stack.push((next, 0));
+                    }
+                    1 if next.id != node.id => {
+                        let path: Vec<&str> = stack
+                            .iter()
+                            .map(|(t, _)| t.id.as_str())
+                            .skip_while(|id| *id != next.id)
+                            .collect();
+                        errors.push(ConfigError::new(
+                            &node.origin.file,
+                            Some(node.origin.line),
+                            Some("depends_on"),
+                            format!("dependency cycle: {} -> {}", path.join(" -> "), next.id),
+                        ));
+                    }
+                    _ => {}
+                }
+            } else {
+                mark.insert(&node.id, 2);
             }
         }
     }

@@ -20,7 +20,37 @@ pub struct RawRoot {
     #[serde(default)]
     pub scheduler: Option<Spanned<RawScheduler>>,
     #[serde(default)]
+    pub monitor: Option<Spanned<RawMonitor>>,
+    #[serde(default)]
+    pub auth: Option<Spanned<RawAuth>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
+}
+
+/// Who may do what. Tokens are stored as SHA-256 digests, never in clear.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// When false, reading the page and API also needs a token (role viewer or above).
+    pub public: Option<bool>,
+    #[serde(default)]
+    pub tokens: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub name: String,
+    pub role: RawRole,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawRole {
+    Viewer,
+    Officer,
+    Admin,
 }
 
 /// A file named by `include`: it may only hold targets.
@@ -43,6 +73,22 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub path: Option<String>,
+    /// How long raw samples are kept (rollups keep the history beyond it).
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// How long minute rollups are kept; hour and day rollups are kept for years.
+    #[serde(default, with = "humantime_serde")]
+    pub minute_retention: Option<Duration>,
+}
+
+/// The monitor's view of itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    /// Independent, well-known targets; when all of them fail at once the monitor assumes its
+    /// own link is cut.
+    #[serde(default)]
+    pub anchors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -329,7 +329,8 @@ impl Run {
         let start = Instant::now();
         Run {
             kind,
-            started_at: Utc::now(),
+            // Millisecond precision, as stored (see `time::now_ms`).
+            started_at: crate::time::now_ms(),
             start,
             deadline: tokio::time::Instant::from_std(start) + timeout,
             timeout,
@@ -556,7 +557,7 @@ pub fn describe(
         t.spec.endpoint()
     );
     let mut line = |k: &str, v: String| {
-        let _ = writeln!(s, "  {:<12} {v}", format!("{k}:"));
+        let _ = writeln!(s, "  {:<10} {v}", format!("{k}:"));
     };
     line("name", t.name.clone());
     line(

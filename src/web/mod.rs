@@ -2,6 +2,7 @@
 //! only read shared state; nothing here probes an address supplied by a request.
 
 mod api;
+pub mod auth;
 pub mod error;
 pub mod page;
 mod push;
@@ -76,6 +77,38 @@ pub fn routes(
         .and(with_state(state.clone()))
         .and_then(api::target);
 
+    let q = || warp::query::<api::Query>();
+    let incidents = warp::path!("api" / "v1" / "incidents")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::incidents);
+    let availability = warp::path!("api" / "v1" / "targets" / String / "availability")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::target_availability);
+    let series = warp::path!("api" / "v1" / "targets" / String / "series")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::target_series);
+    let groups = warp::path!("api" / "v1" / "groups" / String / "availability")
+        .and(warp::get())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::group_availability);
+    let status = warp::path!("api" / "v1" / "status")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and_then(api::status);
+
+    let reload = warp::path!("-" / "reload")
+        .and(warp::post())
+        .and(auth::require(state.clone(), crate::config::Role::Admin))
+        .and(with_state(state.clone()))
+        .and_then(api::reload);
+
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -134,6 +167,18 @@ pub fn routes(
         .or(targets)
         .unify()
         .or(target)
+        .unify()
+        .or(incidents)
+        .unify()
+        .or(availability)
+        .unify()
+        .or(series)
+        .unify()
+        .or(groups)
+        .unify()
+        .or(status)
+        .unify()
+        .or(reload)
         .unify()
         .or(metrics)
         .unify()

@@ -73,7 +73,9 @@ pub async fn push(
             ));
         }
     }
-    let spec = match state.config.target(&id).map(|t| &t.spec) {
+    // Read per request: a reload may add the target or change its token.
+    let config = state.config();
+    let spec = match config.target(&id).map(|t| &t.spec) {
         Some(ProbeSpec::Heartbeat(s)) => s,
         _ => {
             return Err(reject(

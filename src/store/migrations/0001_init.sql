@@ -4,16 +4,19 @@ CREATE TABLE targets (
     key TEXT NOT NULL UNIQUE
 );
 
--- Every probe result. Times are milliseconds since the Unix epoch (UTC).
+-- Every probe result. Times are milliseconds since the Unix epoch (UTC). Clustered by target and
+-- time (no rowid, no second index): the per-target history reads are range scans and the table
+-- is a third smaller than with a separate index. A target's probes are at least a second apart,
+-- so (target, time) is unique.
 CREATE TABLE samples (
     target_id  INTEGER NOT NULL REFERENCES targets(id),
     at_ms      INTEGER NOT NULL,
     ok         INTEGER NOT NULL,
     latency_us INTEGER NOT NULL,
     error      TEXT,
-    detail     TEXT
-);
-CREATE INDEX samples_by_target_time ON samples(target_id, at_ms);
+    detail     TEXT,
+    PRIMARY KEY (target_id, at_ms)
+) WITHOUT ROWID;
 
 -- The state engine's position per target, so a restart resumes instead of starting over.
 CREATE TABLE target_state (

@@ -1,0 +1,212 @@
+//! Configuration reload (SIGHUP, `POST /-/reload`): re-read the files, refuse an invalid config
+//! and keep the running one, or apply a valid one without touching targets that did not change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::AppState;
+use crate::config::{Config, ConfigErrors, Target};
+use crate::engine::Reconfigure;
+use crate::scheduler::Reschedule;
+
+/// What a successful reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    pub targets: usize,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// Settings that only take effect after a restart (listen address, storage).
+    pub needs_restart: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("configuration refused, the running one is kept:\n{0}")]
+    Invalid(ConfigErrors),
+    #[error("commwatch is shutting down")]
+    Stopped,
+    #[error("reading stored state failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+type Request = oneshot::Sender<Result<ReloadReport, ReloadError>>;
+
+/// Asks the reload task to reload; clone freely. Reloads run one at a time.
+#[derive(Clone)]
+pub struct Reloader {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Reloader {
+    pub fn new() -> (Reloader, mpsc::Receiver<Request>) {
+        let (tx, rx) = mpsc::channel(4);
+        (Reloader { tx }, rx)
+    }
+
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(tx).await.map_err(|_| ReloadError::Stopped)?;
+        rx.await.map_err(|_| ReloadError::Stopped)?
+    }
+}
+
+/// Everything but where it was written must match for a target to keep running untouched.
+fn same(a: &Target, b: &Target) -> bool {
+    a.id == b.id
+        && a.name == b.name
+        && a.spec == b.spec
+        && a.interval == b.interval
+        && a.timeout == b.timeout
+        && a.failure_threshold == b.failure_threshold
+        && a.success_threshold == b.success_threshold
+        && a.checks == b.checks
+        && a.labels == b.labels
+        && a.depends_on == b.depends_on
+}
+
+/// The handles a reload needs.
+pub struct ReloadTask {
+    pub state: AppState,
+    pub engine: mpsc::Sender<Reconfigure>,
+    pub scheduler: mpsc::Sender<Reschedule>,
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl ReloadTask {
+    /// Serves reload requests until shutdown; it holds an `AppState`, so it must end before the
+    /// store can close.
+    pub async fn run(self, mut requests: mpsc::Receiver<Request>) {
+        loop {
+            let reply = tokio::select! {
+                r = requests.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                _ = self.shutdown.cancelled() => return,
+            };
+            let r = self.reload_once().await;
+            let m = &self.state.metrics;
+            let ok = r.is_ok();
+            m.config_last_reload_successful.set(i64::from(ok));
+            m.config_reloads_total
+                .with_label_values(&[if ok { "success" } else { "failure" }])
+                .inc();
+            match &r {
+                Ok(report) => {
+                    m.config_last_reload_success_timestamp
+                        .set(chrono::Utc::now().timestamp_millis() as f64 / 1e3);
+                    tracing::info!(
+                        targets = report.targets,
+                        added = report.added.len(),
+                        removed = report.removed.len(),
+                        changed = report.changed.len(),
+                        "configuration reloaded"
+                    );
+                    for s in &report.needs_restart {
+                        tracing::warn!(setting = %s, "changed setting takes effect only after a restart");
+                    }
+                }
+                Err(e) => tracing::error!("{e}"),
+            }
+            let _ = reply.send(r);
+        }
+    }
+
+    async fn reload_once(&self) -> Result<ReloadReport, ReloadError> {
+        let old = self.state.config();
+        let path = old.source.clone();
+        let new = tokio::task::spawn_blocking(move || Config::load(&path))
+            .await
+            .map_err(|_| ReloadError::Stopped)?
+            .map_err(ReloadError::Invalid)?;
+
+        let mut report = ReloadReport {
+            targets: new.targets.len(),
+            ..ReloadReport::default()
+        };
+        if new.server.listen != old.server.listen {
+            report.needs_restart.push("server.listen".into());
+        }
+        if new.storage.path != old.storage.path {
+            report.needs_restart.push("storage.path".into());
+        }
+        if new.storage.retention != old.storage.retention {
+            report.needs_restart.push("storage.retention".into());
+        }
+        if new.scheduler.max_concurrency != old.scheduler.max_concurrency {
+            report
+                .needs_restart
+                .push("scheduler.max_concurrency".into());
+        }
+
+        // Keep the running Arc for unchanged targets: the engine recognises results by it.
+        let current: HashMap<String, Arc<Target>> = self
+            .state
+            .board
+            .snapshot()
+            .into_iter()
+            .map(|r| (r.target.id.clone(), r.target))
+            .collect();
+        let mut targets = Vec::with_capacity(new.targets.len());
+        for t in &new.targets {
+            match current.get(&t.id) {
+                Some(c) if same(c, t) => targets.push(c.clone()),
+                Some(c) => {
+                    report.changed.push(t.id.clone());
+                    self.state.metrics.unregister_target(c);
+                    self.state.metrics.register_target(t);
+                    targets.push(Arc::new(t.clone()));
+                }
+                None => {
+                    report.added.push(t.id.clone());
+                    self.state.metrics.register_target(t);
+                    targets.push(Arc::new(t.clone()));
+                }
+            }
+        }
+        for (id, c) in &current {
+            if !new.targets.iter().any(|t| &t.id == id) {
+                report.removed.push(id.clone());
+                self.state.metrics.unregister_target(c);
+            }
+        }
+        report.added.sort();
+        report.removed.sort();
+        report.changed.sort();
+
+        let stored = if report.added.is_empty() {
+            HashMap::new()
+        } else {
+            self.state.store.load_states().await?
+        };
+        let (done, wait) = oneshot::channel();
+        self.engine
+            .send(Reconfigure {
+                targets: targets.clone(),
+                anchors: new.monitor.anchors.clone(),
+                stored,
+                done,
+            })
+            .await
+            .map_err(|_| ReloadError::Stopped)?;
+        wait.await.map_err(|_| ReloadError::Stopped)?;
+        // Targets keep their state; restore each one's series to its current state.
+        for row in self.state.board.snapshot() {
+            self.state.metrics.set_state(&row.target, row.state.state);
+        }
+        self.state.metrics.targets.set(targets.len() as i64);
+        self.scheduler
+            .send(Reschedule {
+                targets,
+                restart: report.changed.clone(),
+            })
+            .await
+            .map_err(|_| ReloadError::Stopped)?;
+        self.state.set_config(new);
+        Ok(report)
+    }
+}

@@ -1,0 +1,447 @@
+//! Typed read queries: restored state, recent samples, incidents, and availability and latency
+//! over any range from rollups.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params_from_iter, types::Value};
+use serde::Serialize;
+
+use super::rollup::{Resolution, plan};
+use super::{Store, StoreError, from_ms, ms};
+use crate::state::{State, TargetState};
+
+/// A stored sample, as read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredSample {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub degraded: bool,
+    pub latency_seconds: f64,
+    pub error: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The engine's position for one target plus its last result, as restored at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredState {
+    pub state: TargetState,
+    pub last: Option<StoredSample>,
+}
+
+/// One incident row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub target: String,
+    pub started_at: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub open: bool,
+    pub first_state: State,
+    pub worst_state: State,
+    pub cause_error: Option<String>,
+    pub cause_detail: Option<String>,
+    pub explained_by: Option<String>,
+    /// Seconds from start to end (or to now while open).
+    pub duration_seconds: f64,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    /// `Some(true)` open only, `Some(false)` closed only.
+    pub open: Option<bool>,
+    pub targets: Option<Vec<String>>,
+    /// Incidents overlapping `[from, to)`.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// Counts and latency over a range, summed from rollups.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Availability {
+    pub count: u64,
+    pub ok: u64,
+    pub degraded: u64,
+    /// ok / count; `None` when there were no samples.
+    pub ratio: Option<f64>,
+    pub latency_avg_seconds: Option<f64>,
+    pub latency_min_seconds: Option<f64>,
+    pub latency_max_seconds: Option<f64>,
+    pub loss_avg: Option<f64>,
+}
+
+/// Raw sums, before ratios are derived.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    count: i64,
+    ok: i64,
+    degraded: i64,
+    lat_sum: i64,
+    lat_min: Option<i64>,
+    lat_max: Option<i64>,
+    loss_sum: f64,
+    loss_count: i64,
+}
+
+impl Sums {
+    fn add(&mut self, o: &Sums) {
+        self.count += o.count;
+        self.ok += o.ok;
+        self.degraded += o.degraded;
+        self.lat_sum += o.lat_sum;
+        self.lat_min = match (self.lat_min, o.lat_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.lat_max = match (self.lat_max, o.lat_max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.loss_sum += o.loss_sum;
+        self.loss_count += o.loss_count;
+    }
+
+    fn finish(&self) -> Availability {
+        Availability {
+            count: self.count as u64,
+            ok: self.ok as u64,
+            degraded: self.degraded as u64,
+            ratio: (self.count > 0).then(|| self.ok as f64 / self.count as f64),
+            latency_avg_seconds: (self.ok > 0).then(|| self.lat_sum as f64 / self.ok as f64 / 1e6),
+            latency_min_seconds: self.lat_min.map(|v| v as f64 / 1e6),
+            latency_max_seconds: self.lat_max.map(|v| v as f64 / 1e6),
+            loss_avg: (self.loss_count > 0).then(|| self.loss_sum / self.loss_count as f64),
+        }
+    }
+}
+
+/// One rollup bucket of a series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub availability: Availability,
+}
+
+const SUM_COLUMNS: &str = "sum(count), sum(ok), sum(degraded), sum(latency_sum_us), min(latency_min_us), max(latency_max_us), sum(loss_sum), sum(loss_count)";
+
+fn sums_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sums> {
+    Ok(Sums {
+        count: r.get::<_, Option<i64>>(first)?.unwrap_or(0),
+        ok: r.get::<_, Option<i64>>(first + 1)?.unwrap_or(0),
+        degraded: r.get::<_, Option<i64>>(first + 2)?.unwrap_or(0),
+        lat_sum: r.get::<_, Option<i64>>(first + 3)?.unwrap_or(0),
+        lat_min: r.get(first + 4)?,
+        lat_max: r.get(first + 5)?,
+        loss_sum: r.get::<_, Option<f64>>(first + 6)?.unwrap_or(0.0),
+        loss_count: r.get::<_, Option<i64>>(first + 7)?.unwrap_or(0),
+    })
+}
+
+/// Availability per target key over `[from, to)`; `targets = None` means every target.
+fn availability_by_target(
+    c: &Connection,
+    targets: Option<&[String]>,
+    from: i64,
+    to: i64,
+) -> rusqlite::Result<HashMap<String, Availability>> {
+    let mut totals: HashMap<i64, Sums> = HashMap::new();
+    let ids = target_ids(c, targets)?;
+    for seg in plan(from, to) {
+        let mut sql = format!(
+            "SELECT target_id, {SUM_COLUMNS} FROM {} WHERE bucket_ms >= ?1 AND bucket_ms < ?2",
+            seg.resolution.table()
+        );
+        let mut args: Vec<Value> = vec![Value::Integer(seg.from), Value::Integer(seg.to)];
+        if let Some(ids) = &ids {
+            if ids.is_empty() {
+                continue;
+            }
+            sql.push_str(" AND target_id IN (");
+            for (i, (id, _)) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("?{}", i + 3));
+                args.push(Value::Integer(*id));
+            }
+            sql.push(')');
+        }
+        sql.push_str(" GROUP BY target_id");
+        let mut stmt = c.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, sums_from(r, 1)?))
+        })?;
+        for row in rows {
+            let (id, s) = row?;
+            totals.entry(id).or_default().add(&s);
+        }
+    }
+    let names = match ids {
+        Some(ids) => ids.into_iter().collect::<HashMap<i64, String>>(),
+        None => all_targets(c)?,
+    };
+    Ok(names
+        .into_iter()
+        .map(|(id, key)| (key, totals.get(&id).copied().unwrap_or_default().finish()))
+        .collect())
+}
+
+fn all_targets(c: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
+    let mut stmt = c.prepare("SELECT id, key FROM targets")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Maps keys to ids; keys never seen by the store are left out.
+fn target_ids(
+    c: &Connection,
+    targets: Option<&[String]>,
+) -> rusqlite::Result<Option<Vec<(i64, String)>>> {
+    let Some(keys) = targets else { return Ok(None) };
+    let mut stmt = c.prepare_cached("SELECT id FROM targets WHERE key = ?1")?;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let mut rows = stmt.query([k])?;
+        if let Some(r) = rows.next()? {
+            out.push((r.get(0)?, k.clone()));
+        }
+    }
+    Ok(Some(out))
+}
+
+impl Store {
+    /// The stored state of every target, keyed by target id.
+    pub async fn load_states(&self) -> Result<HashMap<String, StoredState>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT t.key, s.state, s.since_ms, s.consecutive_ok, s.consecutive_fail, s.data,
+                        x.at_ms, x.ok, x.degraded, x.latency_us, x.error, x.detail
+                 FROM target_state s JOIN targets t ON t.id = s.target_id
+                 LEFT JOIN samples x ON x.target_id = s.target_id AND x.at_ms =
+                     (SELECT max(at_ms) FROM samples WHERE target_id = s.target_id)",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let key: String = r.get(0)?;
+                let data: Option<String> = r.get(5)?;
+                // Rows written before the full state was stored carry only the basic columns.
+                let state = match data.and_then(|d| serde_json::from_str::<TargetState>(&d).ok()) {
+                    Some(s) => s,
+                    None => {
+                        let mut s = TargetState::new(from_ms(r.get(2)?));
+                        s.state = State::parse(&r.get::<_, String>(1)?).unwrap_or(State::Unknown);
+                        s.consecutive_ok = r.get(3)?;
+                        s.consecutive_fail = r.get(4)?;
+                        s
+                    }
+                };
+                let last = match r.get::<_, Option<i64>>(6)? {
+                    Some(at) => Some(StoredSample {
+                        at: from_ms(at),
+                        ok: r.get(7)?,
+                        degraded: r.get(8)?,
+                        latency_seconds: r.get::<_, i64>(9)? as f64 / 1e6,
+                        error: r.get(10)?,
+                        detail: r.get(11)?,
+                    }),
+                    None => None,
+                };
+                Ok((key, StoredState { state, last }))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// The most recent samples of one target, newest first.
+    pub async fn recent_samples(
+        &self,
+        target: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        let target = target.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT s.at_ms, s.ok, s.degraded, s.latency_us, s.error, s.detail
+                 FROM samples s JOIN targets t ON t.id = s.target_id
+                 WHERE t.key = ?1 ORDER BY s.at_ms DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![target, limit as i64], |r| {
+                Ok(StoredSample {
+                    at: from_ms(r.get(0)?),
+                    ok: r.get(1)?,
+                    degraded: r.get(2)?,
+                    latency_seconds: r.get::<_, i64>(3)? as f64 / 1e6,
+                    error: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// How many raw samples are stored for one target.
+    pub async fn sample_count(&self, target: &str) -> Result<u64, StoreError> {
+        let target = target.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT count(*) FROM samples s JOIN targets t ON t.id = s.target_id WHERE t.key = ?1",
+                [target],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
+    /// Incidents matching `f`, newest first.
+    pub async fn incidents(&self, f: IncidentFilter) -> Result<Vec<IncidentRow>, StoreError> {
+        self.read(move |c| {
+            let mut sql = String::from(
+                "SELECT i.id, t.key, i.started_at_ms, i.detected_at_ms, i.ended_at_ms, i.first_state,
+                        i.worst_state, i.cause_error, i.cause_detail, i.explained_by
+                 FROM incidents i JOIN targets t ON t.id = i.target_id WHERE 1 = 1",
+            );
+            let mut args: Vec<Value> = Vec::new();
+            match f.open {
+                Some(true) => sql.push_str(" AND i.ended_at_ms IS NULL"),
+                Some(false) => sql.push_str(" AND i.ended_at_ms IS NOT NULL"),
+                None => {}
+            }
+            if let Some(to) = f.to {
+                args.push(Value::Integer(ms(to)));
+                sql.push_str(&format!(" AND i.started_at_ms < ?{}", args.len()));
+            }
+            if let Some(from) = f.from {
+                args.push(Value::Integer(ms(from)));
+                sql.push_str(&format!(" AND (i.ended_at_ms IS NULL OR i.ended_at_ms >= ?{})", args.len()));
+            }
+            if let Some(targets) = &f.targets {
+                sql.push_str(" AND t.key IN (");
+                for (i, k) in targets.iter().enumerate() {
+                    args.push(Value::Text(k.clone()));
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("?{}", args.len()));
+                }
+                if targets.is_empty() {
+                    sql.push_str("NULL");
+                }
+                sql.push(')');
+            }
+            args.push(Value::Integer(f.limit.max(1) as i64));
+            sql.push_str(&format!(" ORDER BY i.started_at_ms DESC, i.id DESC LIMIT ?{}", args.len()));
+            args.push(Value::Integer(f.offset as i64));
+            sql.push_str(&format!(" OFFSET ?{}", args.len()));
+            let now = ms(Utc::now());
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |r| {
+                let started: i64 = r.get(2)?;
+                let ended: Option<i64> = r.get(4)?;
+                Ok(IncidentRow {
+                    id: r.get(0)?,
+                    target: r.get(1)?,
+                    started_at: from_ms(started),
+                    detected_at: from_ms(r.get(3)?),
+                    ended_at: ended.map(from_ms),
+                    open: ended.is_none(),
+                    first_state: State::parse(&r.get::<_, String>(5)?).unwrap_or(State::Down),
+                    worst_state: State::parse(&r.get::<_, String>(6)?).unwrap_or(State::Down),
+                    cause_error: r.get(7)?,
+                    cause_detail: r.get(8)?,
+                    explained_by: r.get(9)?,
+                    duration_seconds: (ended.unwrap_or(now) - started).max(0) as f64 / 1e3,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Availability per target over `[from, to)`, from rollups. `None` means every target the
+    /// store has seen; targets without samples in the range have a count of zero.
+    pub async fn availability(
+        &self,
+        targets: Option<Vec<String>>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<String, Availability>, StoreError> {
+        self.read(move |c| availability_by_target(c, targets.as_deref(), ms(from), ms(to)))
+            .await
+    }
+
+    /// Availability of a set of targets summed together (an operator, a commune, a drill scope).
+    pub async fn group_availability(
+        &self,
+        targets: Vec<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Availability, StoreError> {
+        self.read(move |c| {
+            let ids = target_ids(c, Some(&targets))?.unwrap_or_default();
+            let mut total = Sums::default();
+            if ids.is_empty() {
+                return Ok(total.finish());
+            }
+            let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
+            for seg in plan(ms(from), ms(to)) {
+                // Ids are integers from our own table, so inlining them is safe and lets one
+                // statement cover thousands of targets.
+                let sql = format!(
+                    "SELECT {SUM_COLUMNS} FROM {} WHERE bucket_ms >= ?1 AND bucket_ms < ?2 AND target_id IN ({list})",
+                    seg.resolution.table()
+                );
+                let s = c.query_row(&sql, [seg.from, seg.to], |r| sums_from(r, 0))?;
+                total.add(&s);
+            }
+            Ok(total.finish())
+        })
+        .await
+    }
+
+    /// One target's buckets of `resolution` over `[from, to)`, oldest first.
+    pub async fn series(
+        &self,
+        target: &str,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        let target = target.to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT r.bucket_ms, r.count, r.ok, r.degraded, r.latency_sum_us, r.latency_min_us,
+                        r.latency_max_us, r.loss_sum, r.loss_count
+                 FROM {} r JOIN targets t ON t.id = r.target_id
+                 WHERE t.key = ?1 AND r.bucket_ms >= ?2 AND r.bucket_ms < ?3 ORDER BY r.bucket_ms",
+                resolution.table()
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let from = resolution.floor(ms(from));
+            let rows = stmt.query_map(rusqlite::params![target, from, ms(to)], |r| {
+                Ok(Bucket {
+                    at: from_ms(r.get(0)?),
+                    availability: sums_from(r, 1)?.finish(),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Database size in bytes (main file; the WAL is checkpointed regularly).
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok((pages * size) as u64)
+        })
+        .await
+    }
+}

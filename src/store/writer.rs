@@ -1,0 +1,431 @@
+//! The single writer. It owns the write connection and runs on its own thread so a slow disk
+//! never stalls the async runtime; it batches rows into transactions, keeps rows in memory
+//! (bounded) while the database cannot be written, and runs retention between batches.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::rollup::Resolution;
+use super::{IncidentWrite, Pruned, Retention, SampleRow, StoreHealth, WriteOp, ms};
+use crate::probe::ErrorCode;
+use crate::state::{IncidentChange, TargetState};
+
+/// Rows per transaction at most: large enough to amortise the commit, small enough that a
+/// reader is never starved for long.
+const MAX_BATCH: usize = 4_000;
+/// How long the writer waits for more rows before committing a partial batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// Rows kept in memory while the database cannot be written (disk full, locked): about an hour
+/// of a province at drill intervals. Beyond it the oldest samples are dropped, never incidents.
+const MAX_PENDING: usize = 500_000;
+/// Pause between attempts while the database cannot be written.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Attempts at shutdown before giving up on an unwritable database, so exit is never blocked.
+const SHUTDOWN_ATTEMPTS: u32 = 5;
+/// How often retention runs.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// Rows deleted per target per pass: a day of one-minute samples. Bounded work, so a large
+/// backlog of expired rows is cleared over several passes without a long pause.
+const PRUNE_CHUNK: i64 = 1_440;
+
+enum Row {
+    Sample {
+        target: Arc<str>,
+        sample: SampleRow,
+        state: Box<TargetState>,
+    },
+    State {
+        target: Arc<str>,
+        state: Box<TargetState>,
+    },
+    Incident {
+        target: Arc<str>,
+        write: IncidentWrite,
+    },
+}
+
+pub(super) struct Writer {
+    conn: Connection,
+    ids: HashMap<Arc<str>, i64>,
+    health: Arc<StoreHealth>,
+    pending: VecDeque<Row>,
+    retention: Retention,
+    last_maintenance: Instant,
+}
+
+impl Writer {
+    pub(super) fn new(conn: Connection, health: Arc<StoreHealth>, retention: Retention) -> Self {
+        Self {
+            conn,
+            ids: HashMap::new(),
+            health,
+            pending: VecDeque::new(),
+            retention,
+            last_maintenance: Instant::now(),
+        }
+    }
+
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<WriteOp>) {
+        let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut open = true;
+        let mut shutdown_attempts = 0;
+        loop {
+            if self.pending.is_empty() && waiters.is_empty() {
+                if !open {
+                    break;
+                }
+                // Idle: block until the next row arrives.
+                match rx.blocking_recv() {
+                    Some(op) => self.accept(op, &mut waiters),
+                    None => break,
+                }
+            }
+            // Gather more rows for up to BATCH_WINDOW. While the database is failing, drain
+            // everything available without waiting so senders (and so probing) never block.
+            let deadline = Instant::now() + BATCH_WINDOW;
+            let failing = self.health.degraded.load(Ordering::Relaxed);
+            while open {
+                match rx.try_recv() {
+                    Ok(op) => self.accept(op, &mut waiters),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        if failing
+                            || !waiters.is_empty()
+                            || self.pending.len() >= MAX_BATCH
+                            || Instant::now() >= deadline
+                        {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+                }
+            }
+
+            while !self.pending.is_empty() {
+                let started = Instant::now();
+                match self.commit_chunk() {
+                    Ok(n) => {
+                        self.health
+                            .last_commit_us
+                            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        self.health
+                            .rows_written
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        if self.health.degraded.swap(false, Ordering::Relaxed) {
+                            tracing::info!("store writable again; backlog drained");
+                        }
+                    }
+                    Err(e) => {
+                        if !self.health.degraded.swap(true, Ordering::Relaxed) {
+                            tracing::error!(error = %e, backlog = self.pending.len(), "store write failed; keeping results in memory and retrying");
+                        }
+                        break;
+                    }
+                }
+            }
+            self.health
+                .backlog
+                .store(self.pending.len(), Ordering::Relaxed);
+
+            if self.pending.is_empty() {
+                for w in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+                if self.last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+                    self.last_maintenance = Instant::now();
+                    if let Err(e) = self.maintain(chrono::Utc::now()) {
+                        tracing::warn!(error = %e, "store retention pass failed; will retry");
+                    }
+                }
+            } else {
+                if !open {
+                    shutdown_attempts += 1;
+                    if shutdown_attempts >= SHUTDOWN_ATTEMPTS {
+                        tracing::error!(
+                            lost = self.pending.len(),
+                            "store unwritable at shutdown; giving up"
+                        );
+                        break;
+                    }
+                }
+                std::thread::sleep(RETRY_PAUSE);
+            }
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+
+    fn accept(&mut self, op: WriteOp, waiters: &mut Vec<oneshot::Sender<()>>) {
+        let row = match op {
+            WriteOp::Flush(tx) => {
+                waiters.push(tx);
+                return;
+            }
+            WriteOp::Maintain { now, reply } => {
+                // Only sent after a flush, so nothing is pending: safe to run right here.
+                let _ = reply.send(self.maintain(now).map_err(|e| e.to_string()));
+                return;
+            }
+            WriteOp::Sample {
+                target,
+                sample,
+                state,
+            } => Row::Sample {
+                target,
+                sample,
+                state,
+            },
+            WriteOp::State { target, state } => Row::State { target, state },
+            WriteOp::Incident { target, write } => Row::Incident { target, write },
+        };
+        self.health.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        self.pending.push_back(row);
+        if self.pending.len() > MAX_PENDING {
+            // Drop the oldest sample; incidents and states are small and must not be lost.
+            if let Some(i) = self
+                .pending
+                .iter()
+                .position(|r| matches!(r, Row::Sample { .. }))
+            {
+                self.pending.remove(i);
+                self.health.rows_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn target_id(
+        tx: &Transaction<'_>,
+        ids: &mut HashMap<Arc<str>, i64>,
+        key: &Arc<str>,
+    ) -> rusqlite::Result<i64> {
+        if let Some(id) = ids.get(key) {
+            return Ok(*id);
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO targets(key) VALUES (?1)",
+            [key.as_ref()],
+        )?;
+        let id: i64 = tx.query_row(
+            "SELECT id FROM targets WHERE key = ?1",
+            [key.as_ref()],
+            |r| r.get(0),
+        )?;
+        ids.insert(key.clone(), id);
+        Ok(id)
+    }
+
+    /// Writes up to MAX_BATCH rows in one transaction and removes them from the queue.
+    fn commit_chunk(&mut self) -> rusqlite::Result<usize> {
+        let n = self.pending.len().min(MAX_BATCH);
+        let r = write_rows(&mut self.conn, &mut self.ids, self.pending.iter().take(n));
+        match r {
+            Ok(()) => {
+                self.pending.drain(..n);
+                Ok(n)
+            }
+            Err(e) => {
+                // The transaction rolled back, so ids cached during it may not exist on disk.
+                self.ids.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Retention: raw samples and minute rollups past their age, target by target (each delete
+    /// is a range at the front of that target's rows in the primary key, so it touches only
+    /// what expires), bounded per pass so a large backlog is cleared over several passes.
+    fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<Pruned> {
+        let raw_cutoff = ms(now) - self.retention.raw.as_millis() as i64;
+        let minute_cutoff = ms(now) - self.retention.minute.as_millis() as i64;
+        let ids: Vec<i64> = {
+            let mut stmt = self.conn.prepare_cached("SELECT id FROM targets")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut pruned = Pruned::default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            // LIMIT on DELETE is not compiled into SQLite by default; bound by time instead.
+            let mut raw = tx.prepare_cached(
+                "DELETE FROM samples WHERE target_id = ?1 AND at_ms IN
+                   (SELECT at_ms FROM samples WHERE target_id = ?1 AND at_ms < ?2 ORDER BY at_ms LIMIT ?3)",
+            )?;
+            let mut minute = tx.prepare_cached(
+                "DELETE FROM rollup_minute WHERE target_id = ?1 AND bucket_ms IN
+                   (SELECT bucket_ms FROM rollup_minute WHERE target_id = ?1 AND bucket_ms < ?2
+                    ORDER BY bucket_ms LIMIT ?3)",
+            )?;
+            for id in ids {
+                pruned.samples += raw.execute(params![id, raw_cutoff, PRUNE_CHUNK])?;
+                pruned.minute_buckets += minute.execute(params![id, minute_cutoff, PRUNE_CHUNK])?;
+            }
+        }
+        tx.commit()?;
+        if pruned.samples > 0 || pruned.minute_buckets > 0 {
+            tracing::debug!(
+                samples = pruned.samples,
+                minute_buckets = pruned.minute_buckets,
+                "retention pass"
+            );
+        }
+        Ok(pruned)
+    }
+}
+
+fn write_rows<'a>(
+    conn: &mut Connection,
+    ids: &mut HashMap<Arc<str>, i64>,
+    rows: impl Iterator<Item = &'a Row>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for row in rows {
+        match row {
+            Row::Sample {
+                target,
+                sample,
+                state,
+            } => {
+                let id = Writer::target_id(&tx, ids, target)?;
+                insert_sample(&tx, id, sample)?;
+                upsert_state(&tx, id, state)?;
+            }
+            Row::State { target, state } => {
+                let id = Writer::target_id(&tx, ids, target)?;
+                upsert_state(&tx, id, state)?;
+            }
+            Row::Incident { target, write } => {
+                let id = Writer::target_id(&tx, ids, target)?;
+                write_incident(&tx, id, write)?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Result<()> {
+    let latency_us = s.latency.as_micros().min(i64::MAX as u128) as i64;
+    let error = s.error.map(ErrorCode::as_str);
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        ms(s.at),
+        s.ok,
+        s.degraded,
+        latency_us,
+        error,
+        s.detail
+    ])?;
+
+    let ok_latency = s.ok.then_some(latency_us);
+    for res in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
+        let sql = format!(
+            "INSERT INTO {t}(target_id, bucket_ms, count, ok, degraded, latency_sum_us, latency_min_us,
+                             latency_max_us, loss_sum, loss_count)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+             ON CONFLICT(target_id, bucket_ms) DO UPDATE SET
+                count = count + 1,
+                ok = ok + excluded.ok,
+                degraded = degraded + excluded.degraded,
+                latency_sum_us = latency_sum_us + excluded.latency_sum_us,
+                latency_min_us = CASE WHEN excluded.latency_min_us IS NULL THEN latency_min_us
+                                      WHEN latency_min_us IS NULL THEN excluded.latency_min_us
+                                      ELSE min(latency_min_us, excluded.latency_min_us) END,
+                latency_max_us = CASE WHEN excluded.latency_max_us IS NULL THEN latency_max_us
+                                      WHEN latency_max_us IS NULL THEN excluded.latency_max_us
+                                      ELSE max(latency_max_us, excluded.latency_max_us) END,
+                loss_sum = loss_sum + excluded.loss_sum,
+                loss_count = loss_count + excluded.loss_count",
+            t = res.table()
+        );
+        tx.prepare_cached(&sql)?.execute(params![
+            id,
+            res.floor(ms(s.at)),
+            s.ok,
+            s.ok && s.degraded,
+            ok_latency.unwrap_or(0),
+            ok_latency,
+            s.loss.unwrap_or(0.0),
+            i64::from(s.loss.is_some()),
+        ])?;
+    }
+    Ok(())
+}
+
+fn upsert_state(tx: &Transaction<'_>, id: i64, st: &TargetState) -> rusqlite::Result<()> {
+    let data = serde_json::to_string(st)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.prepare_cached(
+        "INSERT INTO target_state(target_id, state, since_ms, consecutive_ok, consecutive_fail, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(target_id) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
+             consecutive_ok = excluded.consecutive_ok, consecutive_fail = excluded.consecutive_fail,
+             data = excluded.data",
+    )?
+    .execute(params![
+        id,
+        st.state.as_str(),
+        ms(st.since),
+        st.consecutive_ok,
+        st.consecutive_fail,
+        data
+    ])?;
+    Ok(())
+}
+
+fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite::Result<()> {
+    let cause_error = w.cause_error.map(ErrorCode::as_str);
+    match &w.change {
+        IncidentChange::Opened {
+            started_at,
+            detected_at,
+            state,
+            explained_by,
+        } => {
+            // At most one open incident per target: close a stale one (left by a crash between
+            // two commits) at the new one's start rather than fail the whole batch.
+            tx.prepare_cached("UPDATE incidents SET ended_at_ms = ?2 WHERE target_id = ?1 AND ended_at_ms IS NULL")?
+                .execute(params![id, ms(*started_at)])?;
+            tx.prepare_cached(
+                "INSERT INTO incidents(target_id, started_at_ms, detected_at_ms, first_state, worst_state,
+                                       cause_error, cause_detail, explained_by)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                id,
+                ms(*started_at),
+                ms(*detected_at),
+                state.as_str(),
+                cause_error,
+                w.cause_detail,
+                explained_by
+            ])?;
+        }
+        IncidentChange::Updated {
+            worst,
+            explained_by,
+        } => {
+            tx.prepare_cached(
+                "UPDATE incidents SET worst_state = ?2, explained_by = ?3,
+                        cause_error = coalesce(?4, cause_error), cause_detail = coalesce(?5, cause_detail)
+                 WHERE target_id = ?1 AND ended_at_ms IS NULL",
+            )?
+            .execute(params![id, worst.as_str(), explained_by, cause_error, w.cause_detail])?;
+        }
+        IncidentChange::Closed { ended_at } => {
+            tx.prepare_cached("UPDATE incidents SET ended_at_ms = ?2 WHERE target_id = ?1 AND ended_at_ms IS NULL")?
+                .execute(params![id, ms(*ended_at)])?;
+        }
+    }
+    Ok(())
+}

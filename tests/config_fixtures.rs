@@ -1,0 +1,137 @@
+//! Every invalid-config fixture is refused with the message recorded next to it, naming file,
+//! line and key; the valid fixtures load with the values written in them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use commwatch::config::Config;
+
+fn fixtures(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(dir)
+}
+
+#[test]
+fn every_invalid_fixture_is_refused_with_its_message() {
+    let dir = fixtures("invalid");
+    let mut cases = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
+        cases += 1;
+        let expected_path = path.with_extension("expected");
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} has no .expected file", path.display()));
+        let expected = expected.trim();
+        let err = match Config::load(&path) {
+            Ok(_) => panic!("{} was accepted", path.display()),
+            Err(e) => e,
+        };
+        // Messages name files by the path they were loaded from; compare relative to the folder.
+        let text = err.to_string().replace(&format!("{}/", dir.display()), "");
+        assert!(
+            text.contains(expected),
+            "{}:\n  expected to contain: {expected}\n  got: {text}",
+            path.display()
+        );
+        for e in &err.0 {
+            assert!(
+                e.line.is_some(),
+                "{}: error without a line: {e}",
+                path.display()
+            );
+            assert!(
+                e.key.is_some(),
+                "{}: error without a key: {e}",
+                path.display()
+            );
+        }
+    }
+    assert!(cases >= 20, "only {cases} invalid fixtures found");
+}
+
+#[test]
+fn the_valid_fixture_loads_with_includes_and_defaults() {
+    let cfg = Config::load(&fixtures("valid").join("full.toml")).unwrap();
+    assert_eq!(cfg.targets.len(), 3);
+    let portal = cfg.target("ht-thanh-sen-portal").unwrap();
+    assert_eq!(portal.name, "Cổng thông tin điện tử tỉnh Hà Tĩnh");
+    assert_eq!(portal.interval, Duration::from_secs(30));
+    assert_eq!(portal.timeout, Duration::from_secs(5));
+    assert_eq!(portal.failure_threshold, 3);
+    assert_eq!(portal.labels.commune, "Thành Sen");
+    assert_eq!(portal.labels.tags, vec!["government", "level-4"]);
+    assert_eq!(portal.depends_on, vec!["ht-core-uplink"]);
+    let included = cfg.target("ht-ky-anh-viettel").unwrap();
+    assert_eq!(included.interval, Duration::from_secs(60));
+    assert!(included.origin.file.ends_with("targets/ky-anh.toml"));
+    assert_eq!(included.origin.line, 2);
+    assert_eq!(cfg.scheduler.max_concurrency, 64);
+    assert_eq!(
+        cfg.server.external_url.as_deref(),
+        Some("https://status.example.invalid")
+    );
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let text = r#"
+[[targets]]
+id = "a"
+kind = "http"
+url = "nope"
+
+[[targets]]
+id = "b"
+kind = "tcp"
+address = "x"
+"#;
+    let err = Config::from_str_at(Path::new("multi.toml"), text).unwrap_err();
+    assert_eq!(err.0.len(), 2, "{err}");
+    assert_eq!(err.0[0].line, Some(5));
+    assert_eq!(err.0[1].line, Some(10));
+}
+
+#[test]
+fn the_default_listen_address_is_the_documented_one() {
+    let cfg = Config::from_str_at(Path::new("empty.toml"), "").unwrap();
+    assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:9800");
+}
+
+#[test]
+fn example_configs_pass_check_and_the_cli_exit_codes_follow() {
+    let bin = env!("CARGO_BIN_EXE_commwatch");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for example in ["config/minimal.toml", "config/ha-tinh.toml"] {
+        let out = Command::new(bin)
+            .args(["check", "-c"])
+            .arg(root.join(example))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let bad = fixtures("invalid").join("unknown-key.toml");
+    let out = Command::new(bin)
+        .args(["check", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown-key.toml:4: key `adress`"),
+        "{stderr}"
+    );
+}

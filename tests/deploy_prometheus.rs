@@ -1,0 +1,326 @@
+//! commwatch in the Prometheus world, with the real tools from Debian's packages: promtool on
+//! the real `/metrics` and on deploy/prometheus/, and a real Prometheus on loopback scraping a
+//! real commwatch, evaluating our rules and answering every dashboard query.
+
+mod deploy_common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use deploy_common::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_check_metrics_is_clean_on_the_real_exposition() {
+    let promtool = tool("promtool", "prometheus");
+    let cw = start_commwatch().await;
+    let exposition = fetch_metrics(cw.addr).await;
+    cw.stop().await;
+
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(exposition.as_bytes())
+            .expect("write exposition");
+    }
+    let out = child.wait_with_output().expect("promtool output");
+    assert_success("promtool check metrics", &out);
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.trim().is_empty(),
+        "promtool check metrics reported problems:\n{report}\n--- exposition ---\n{exposition}"
+    );
+}
+
+/// Runs `promtool SUBCOMMAND... FILES...` and checks it reported one SUCCESS per file.
+fn promtool_per_file(subcommand: &[&str], files: &[std::path::PathBuf]) {
+    let promtool = tool("promtool", "prometheus");
+    let what = format!("promtool {}", subcommand.join(" "));
+    let out = run(Command::new(&promtool).args(subcommand).args(files));
+    assert_success(&what, &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("SUCCESS").count(),
+        files.len(),
+        "{what}: every file should pass:\n{stdout}"
+    );
+}
+
+#[test]
+fn promtool_checks_and_unit_tests_the_rules() {
+    promtool_per_file(&["check", "rules"], &rule_files());
+    let tests = files_in("deploy/prometheus/tests", ".yml");
+    assert!(
+        tests.len() >= 2,
+        "expected rule unit tests in deploy/prometheus/tests"
+    );
+    promtool_per_file(&["test", "rules"], &tests);
+}
+
+#[test]
+fn promtool_accepts_both_scrape_configurations() {
+    let promtool = tool("promtool", "prometheus");
+    // The example for several instances, next to the rule files it names.
+    let out = run(Command::new(&promtool)
+        .args(["check", "config"])
+        .arg(repo().join("deploy/prometheus/prometheus.yml")));
+    assert_success(
+        "promtool check config deploy/prometheus/prometheus.yml",
+        &out,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rule files found"));
+
+    // The compose stack's, laid out as compose.yaml mounts it: rules under rules/.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir rules");
+    std::fs::copy(
+        repo().join("deploy/container/prometheus.yml"),
+        dir.path().join("prometheus.yml"),
+    )
+    .expect("copy container prometheus.yml");
+    for r in rule_files() {
+        let name = r.file_name().expect("file name");
+        std::fs::copy(&r, dir.path().join("rules").join(name)).expect("copy rules");
+    }
+    let out = run(Command::new(&promtool)
+        .args(["check", "config"])
+        .arg(dir.path().join("prometheus.yml")));
+    assert_success(
+        "promtool check config deploy/container/prometheus.yml",
+        &out,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rule files found"));
+}
+
+/// Replaces the dashboards' Grafana variables with values that select the test's series.
+fn substitute(expr: &str) -> String {
+    const VARS: &[(&str, &str)] = &[
+        ("__rate_interval", "15s"),
+        ("__interval", "15s"),
+        ("__range", "1h"),
+        ("instance", INSTANCE),
+        ("province", ".*"),
+        ("operator", ".*"),
+        ("target", FAILING_TARGET),
+        ("job", "commwatch"),
+    ];
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, len) = if let Some(inner) = after.strip_prefix('{') {
+            let end = inner
+                .find('}')
+                .unwrap_or_else(|| panic!("unclosed ${{ in `{expr}`"));
+            (&inner[..end], end + 2)
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        let value = VARS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| {
+                panic!("dashboard variable `${name}` in `{expr}` has no test value")
+            });
+        out.push_str(value);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn label<'a>(sample: &'a Value, name: &str) -> &'a str {
+    sample["metric"][name].as_str().unwrap_or("")
+}
+
+fn value(sample: &Value) -> &str {
+    sample["value"][1].as_str().unwrap_or("")
+}
+
+/// Number of `- record:` and `- alert:` entries in the rule files.
+fn rules_in_files() -> usize {
+    rule_files()
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read rules")
+                .lines()
+                .filter(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("- record:") || l.starts_with("- alert:")
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_prometheus_scrapes_commwatch_and_answers_rules_and_dashboards() {
+    let cw = start_commwatch().await;
+    let exposition = fetch_metrics(cw.addr).await;
+    let exported = sample_names(&exposition);
+    let prom = Prometheus::start(cw.addr, &rule_files()).await;
+    let wait = Duration::from_secs(30);
+
+    // Our series, through PromQL, with the labels operators group by.
+    let ok = prom
+        .wait_for(
+            &format!("commwatch_probe_success{{target=\"{OK_TARGET}\"}} == 1"),
+            wait,
+            |r| r.len() == 1,
+        )
+        .await;
+    for (name, want) in [
+        ("job", "commwatch"),
+        ("instance", INSTANCE),
+        ("kind", "http"),
+        ("operator", "vnpt"),
+        ("province", "Hà Tĩnh"),
+        ("commune", "Thành Sen"),
+    ] {
+        assert_eq!(label(&ok[0], name), want, "label {name} of {:?}", ok[0]);
+    }
+    prom.wait_for(
+        &format!("commwatch_probe_success{{target=\"{FAILING_TARGET}\"}} == 0"),
+        wait,
+        |r| r.len() == 1,
+    )
+    .await;
+
+    // Recording rules evaluate on the real series.
+    prom.wait_for(
+        &format!("target:commwatch_probe_availability:ratio_rate5m{{target=\"{OK_TARGET}\"}}"),
+        wait,
+        |r| r.len() == 1 && value(&r[0]) == "1",
+    )
+    .await;
+    prom.wait_for(
+        &format!("target:commwatch_probe_availability:ratio_rate5m{{target=\"{FAILING_TARGET}\"}}"),
+        wait,
+        |r| r.len() == 1 && value(&r[0]) == "0",
+    )
+    .await;
+    prom.wait_for(
+        "province_operator:commwatch_probe_availability:ratio_rate5m",
+        wait,
+        |r| r.len() == 2,
+    )
+    .await;
+
+    // The target alert fires for the closed port, and only for it.
+    let firing = prom
+        .wait_for(
+            "ALERTS{alertname=\"CommwatchTargetDown\", alertstate=\"firing\"}",
+            wait,
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(label(&firing[0], "target"), FAILING_TARGET);
+    assert_eq!(label(&firing[0], "operator"), "viettel");
+    assert_eq!(label(&firing[0], "commune"), "Kỳ Anh");
+    let daemon_alerts = prom
+        .query("ALERTS{alertname=~\"CommwatchDown|CommwatchStorageDegraded|CommwatchAbsent\"}")
+        .await;
+    assert!(daemon_alerts.is_empty(), "{daemon_alerts:?}");
+
+    // Every rule in the files is loaded and evaluates without error.
+    let expected = rules_in_files();
+    let deadline = std::time::Instant::now() + wait;
+    let rules: Vec<Value> = loop {
+        let data = prom.api("/api/v1/rules", &[]).await;
+        let rules: Vec<Value> = data["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if rules.len() == expected && rules.iter().all(|r| r["health"] == "ok") {
+            break rules;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {expected} healthy rules, got: {}",
+            serde_json::to_string_pretty(&rules).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+
+    // Every metric a rule reads is in the real /metrics, a recording rule or a scrape series.
+    let records: BTreeSet<String> = rules
+        .iter()
+        .filter(|r| r["type"] == "recording")
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect();
+    let mut unknown = Vec::new();
+    for r in &rules {
+        let query = r["query"].as_str().expect("rule query");
+        let names = metric_names(query);
+        assert!(!names.is_empty(), "no metric found in rule query `{query}`");
+        for n in names {
+            if !exported.contains(&n)
+                && !records.contains(&n)
+                && !PROMETHEUS_SERIES.contains(&n.as_str())
+            {
+                unknown.push(format!("{} reads `{n}`", r["name"]));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "rules read metrics commwatch does not export:\n{}\nexported: {exported:?}",
+        unknown.join("\n")
+    );
+
+    // The scrape series dashboards may use really exist for the commwatch job.
+    for s in PROMETHEUS_SERIES {
+        prom.wait_for(&format!("{s}{{job=\"commwatch\"}}"), wait, |r| r.len() == 1)
+            .await;
+    }
+
+    // Every dashboard query is valid PromQL and returns data from the real series.
+    let queries = dashboard_queries();
+    assert!(
+        queries.len() >= 30,
+        "only {} dashboard queries",
+        queries.len()
+    );
+    for q in &queries {
+        let promql = substitute(&q.expr);
+        let result = prom
+            .wait_for(&promql, wait, |r| {
+                !r.is_empty()
+                    && q.label
+                        .as_ref()
+                        .is_none_or(|l| r.iter().any(|s| !label(s, l).is_empty()))
+            })
+            .await;
+        assert!(
+            !result.is_empty(),
+            "{} {}: `{promql}` is empty",
+            q.file,
+            q.place
+        );
+    }
+
+    drop(prom);
+    cw.stop().await;
+}
