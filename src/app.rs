@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Target};
 use crate::engine::{Engine, EngineParts, Event};
 use crate::metrics::Metrics;
-use crate::probe::{Prober, ProberError};
+use crate::probe::{HeartbeatRegistry, Prober, ProberError};
 use crate::reload::{ReloadTask, Reloader};
 use crate::scheduler::Scheduler;
 use crate::state::TargetState;
@@ -31,6 +31,8 @@ pub struct AppState {
     pub events: broadcast::Sender<Event>,
     /// Set once the scheduler is running; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    /// Last heartbeat push per target: written by `POST /api/v1/push/{target}`, read by probes.
+    pub heartbeats: HeartbeatRegistry,
     pub reloader: Reloader,
     /// The drill running now, if any (set by the drill module, read by engine and alerting).
     pub drill: crate::alerting::ActiveDrill,
@@ -181,6 +183,7 @@ impl App {
             store: store.clone(),
             events: events.clone(),
             ready: Arc::new(AtomicBool::new(false)),
+            heartbeats: prober.heartbeats(),
         };
         let shutdown = CancellationToken::new();
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::alerting::ActiveDrill;
-use crate::check::{self, Sample};
+use crate::check::Sample;
 use crate::config::Target;
 use crate::config::alerting::MaintenanceWindow;
 use crate::metrics::Metrics;
@@ -260,12 +260,13 @@ impl Engine {
         {
             return;
         }
-        let sample = check::judge(&target.checks, &r.observation);
+        let sample = target.judge(&r.observation);
+        self.metrics.observe_facts(&target, &r.observation);
         self.note_anchor(&target.id, sample.ok, sample.at);
         let verdict = Verdict {
             at: sample.at,
             ok: sample.ok,
-            degraded: false,
+            degraded: sample.degraded,
         };
         let maintenance = self.in_maintenance(&target, sample.at);
         let ctx = Context {
@@ -308,7 +309,7 @@ impl Engine {
             latency: sample.latency,
             error: sample.error,
             detail: sample.detail.clone(),
-            loss: None,
+            loss: r.observation.facts.icmp.as_ref().map(|i| i.loss),
         };
         // Sample, state, incident and alert events commit in one transaction: an alert is
         // never recorded without the change that caused it, nor the change without its alert.

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use commwatch::app::App;
-use commwatch::check;
 use commwatch::config::Config;
 use commwatch::probe::Prober;
 
@@ -132,13 +131,14 @@ async fn main() -> ExitCode {
                 }
             };
             let obs = prober.run(&t.spec, t.timeout).await;
-            let sample = check::judge(&t.checks, &obs);
+            let sample = t.judge(&obs);
             if json {
                 let out = serde_json::json!({
                     "target": t.id,
                     "kind": t.kind(),
                     "endpoint": t.spec.endpoint(),
                     "ok": sample.ok,
+                    "degraded": sample.degraded,
                     "observation": obs,
                     "checks": sample.checks,
                 });

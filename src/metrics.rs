@@ -52,7 +52,15 @@ pub struct Metrics {
     pub config_last_reload_success_timestamp: Gauge,
     pub config_reloads_total: IntCounterVec,
     pub build_info: IntGaugeVec,
+    /// Facts from the last probe (set only once a probe reported them).
+    pub http_status_code: IntGaugeVec,
+    pub icmp_loss_ratio: GaugeVec,
+    pub icmp_rtt_seconds: GaugeVec,
+    pub tls_cert_expiry: GaugeVec,
 }
+
+/// The RTT statistics exported per ICMP target: a closed set, so the label stays bounded.
+pub const RTT_STATS: [&str; 5] = ["min", "avg", "median", "max", "jitter"];
 
 impl Metrics {
     /// Builds the registry. Registration only fails on a duplicate or malformed family, which
@@ -212,8 +220,42 @@ impl Metrics {
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
         )?;
+        let http_status_code = IntGaugeVec::new(
+            Opts::new(
+                "commwatch_http_status_code",
+                "Status code of the last HTTP answer (after redirects)",
+            ),
+            &TARGET_LABELS,
+        )?;
+        let icmp_loss_ratio = GaugeVec::new(
+            Opts::new(
+                "commwatch_icmp_loss_ratio",
+                "Share of echo requests lost in the last ICMP burst, 0 to 1",
+            ),
+            &TARGET_LABELS,
+        )?;
+        let mut labels_stat = TARGET_LABELS.to_vec();
+        labels_stat.push("stat");
+        let icmp_rtt_seconds = GaugeVec::new(
+            Opts::new(
+                "commwatch_icmp_rtt_seconds",
+                "Round-trip time of the last ICMP burst by statistic (min, avg, median, max, jitter)",
+            ),
+            &labels_stat,
+        )?;
+        let tls_cert_expiry = GaugeVec::new(
+            Opts::new(
+                "commwatch_tls_cert_expiry_timestamp_seconds",
+                "Unix time of the earliest certificate end date in the chain the server presented",
+            ),
+            &TARGET_LABELS,
+        )?;
         for c in [
             Box::new(probe_success.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_status_code.clone()),
+            Box::new(icmp_loss_ratio.clone()),
+            Box::new(icmp_rtt_seconds.clone()),
+            Box::new(tls_cert_expiry.clone()),
             Box::new(probe_duration.clone()),
             Box::new(probes_total.clone()),
             Box::new(probe_errors_total.clone()),
@@ -275,6 +317,10 @@ impl Metrics {
             config_last_reload_success_timestamp,
             config_reloads_total,
             build_info,
+            http_status_code,
+            icmp_loss_ratio,
+            icmp_rtt_seconds,
+            tls_cert_expiry,
         })
     }
 
@@ -325,6 +371,14 @@ impl Metrics {
             ls.push(s.as_str());
             let _ = self.target_state.remove_label_values(&ls);
         }
+        let _ = self.http_status_code.remove_label_values(&l);
+        let _ = self.icmp_loss_ratio.remove_label_values(&l);
+        let _ = self.tls_cert_expiry.remove_label_values(&l);
+        for stat in RTT_STATS {
+            let mut ls = l.to_vec();
+            ls.push(stat);
+            let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
+        }
     }
 
     pub fn set_flapping(&self, t: &Target, flapping: bool) {
@@ -349,6 +403,40 @@ impl Metrics {
         }
     }
 
+    /// Exports the facts of one observation that dashboards chart: HTTP status, ICMP loss and
+    /// RTT, certificate expiry. A fact the probe did not learn leaves its series as it was.
+    pub fn observe_facts(&self, t: &Target, obs: &crate::probe::Observation) {
+        let l = Self::labels(t);
+        if let Some(code) = obs.facts.http_status {
+            self.http_status_code
+                .with_label_values(&l)
+                .set(i64::from(code));
+        }
+        if let Some(i) = &obs.facts.icmp {
+            self.icmp_loss_ratio.with_label_values(&l).set(i.loss);
+            let stats = [i.rtt_min, i.rtt_avg, i.rtt_median, i.rtt_max, i.jitter];
+            for (name, v) in RTT_STATS.iter().zip(stats) {
+                let mut ls = l.to_vec();
+                ls.push(name);
+                match v {
+                    Some(d) => self
+                        .icmp_rtt_seconds
+                        .with_label_values(&ls)
+                        .set(d.as_secs_f64()),
+                    // No reply, no RTT: drop the series rather than report a stale value.
+                    None => {
+                        let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
+                    }
+                }
+            }
+        }
+        if let Some(tls) = &obs.facts.tls {
+            self.tls_cert_expiry
+                .with_label_values(&l)
+                .set(tls.earliest_expiry.timestamp() as f64);
+        }
+    }
+
     pub fn set_state(&self, t: &Target, state: State) {
         let l = Self::labels(t);
         for s in State::ALL {
@@ -365,5 +453,76 @@ impl Metrics {
         let mut buf = Vec::with_capacity(64 * 1024);
         TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
         String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::{Facts, IcmpFacts, Observation, Phases};
+    use std::time::Duration;
+
+    #[test]
+    fn probe_facts_become_bounded_series() {
+        let cfg = Config::from_str_at(
+            std::path::Path::new("m.toml"),
+            "[[targets]]\nid = \"bts\"\nkind = \"icmp\"\nhost = \"127.0.0.1\"\nprovince = \"Hà Tĩnh\"\n",
+        )
+        .unwrap();
+        let t = &cfg.targets[0];
+        let m = Metrics::new().unwrap();
+        let mut obs = Observation {
+            kind: "icmp",
+            started_at: chrono::Utc::now(),
+            duration: Duration::from_millis(900),
+            error: None,
+            error_detail: None,
+            phases: Phases::default(),
+            facts: Facts {
+                http_status: Some(503),
+                icmp: Some(IcmpFacts {
+                    address: [127, 0, 0, 1].into(),
+                    socket: "raw",
+                    sent: 5,
+                    received: 3,
+                    loss: 0.4,
+                    rtt_min: Some(Duration::from_millis(10)),
+                    rtt_avg: Some(Duration::from_millis(20)),
+                    rtt_median: Some(Duration::from_millis(20)),
+                    rtt_max: Some(Duration::from_millis(30)),
+                    jitter: None,
+                }),
+                ..Facts::default()
+            },
+        };
+        m.observe_facts(t, &obs);
+        let text = m.render().unwrap();
+        let series =
+            |name: &str| -> Vec<&str> { text.lines().filter(|l| l.starts_with(name)).collect() };
+        assert_eq!(series("commwatch_icmp_loss_ratio{").len(), 1);
+        assert!(series("commwatch_icmp_loss_ratio{")[0].ends_with(" 0.4"));
+        assert!(
+            series("commwatch_icmp_rtt_seconds{")
+                .iter()
+                .any(|l| l.contains("stat=\"median\"") && l.ends_with(" 0.02"))
+        );
+        assert!(
+            !text.contains("stat=\"jitter\""),
+            "no jitter without two replies"
+        );
+        assert!(series("commwatch_http_status_code{")[0].ends_with(" 503"));
+        // A later burst with no reply drops the RTT series instead of keeping stale values.
+        if let Some(i) = obs.facts.icmp.as_mut() {
+            (i.received, i.loss) = (0, 1.0);
+            (i.rtt_min, i.rtt_avg, i.rtt_median, i.rtt_max) = (None, None, None, None);
+        }
+        m.observe_facts(t, &obs);
+        let text = m.render().unwrap();
+        assert!(!text.contains("commwatch_icmp_rtt_seconds{"));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("commwatch_icmp_loss_ratio{") && l.ends_with(" 1"))
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod alerting;
 pub mod error;
+mod kinds;
 mod resolve;
 mod schema;
 
@@ -141,6 +142,8 @@ pub struct Target {
     pub success_threshold: u32,
     /// Assertions evaluated on each observation; all must pass for the sample to be ok.
     pub checks: Vec<Check>,
+    /// Assertions that, when failing on a passing sample, mark it degraded.
+    pub degraded: Vec<Check>,
     pub labels: Labels,
     /// critical (default) | warning | info.
     pub severity: String,
@@ -152,6 +155,11 @@ impl Target {
     /// The probe kind name used in metrics, the API and the page.
     pub fn kind(&self) -> &'static str {
         self.spec.kind()
+    }
+
+    /// Judges one observation of this target with its failure and degraded checks.
+    pub fn judge(&self, obs: &crate::probe::Observation) -> crate::check::Sample {
+        crate::check::judge_with(&self.checks, &self.degraded, obs)
     }
 }
 

@@ -9,21 +9,24 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors, from_toml, key_line, line_of};
-use super::schema::{RawInclude, RawKind, RawRoot, RawTarget};
+use super::schema::{RawInclude, RawRoot, RawTarget};
 use super::*;
-use crate::check::{Check, StatusExpect};
-use crate::probe::{HostPort, HttpSpec, ProbeSpec, TcpSpec};
 
 /// Collects errors while walking one file.
-struct Ctx<'a> {
-    file: &'a Path,
-    src: &'a str,
-    errors: &'a mut Vec<ConfigError>,
+pub(super) struct Ctx<'a> {
+    pub file: &'a Path,
+    pub src: &'a str,
+    pub errors: &'a mut Vec<ConfigError>,
 }
 
 impl Ctx<'_> {
-    fn err_key(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
+    pub fn err_key(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
         let line = key_line(self.src, span, key);
+        self.err_at(line, key, message);
+    }
+
+    /// An error at a known line (an element of a list such as `checks`).
+    pub fn err_at(&mut self, line: usize, key: &str, message: impl Into<String>) {
         self.errors
             .push(ConfigError::new(self.file, Some(line), Some(key), message));
     }
@@ -396,101 +399,7 @@ fn resolve_target(
     check_threshold(ctx, span.clone(), "failure_threshold", failure_threshold);
     check_threshold(ctx, span.clone(), "success_threshold", success_threshold);
 
-    let kind_name = match r.kind {
-        RawKind::Http => "http",
-        RawKind::Tcp => "tcp",
-    };
-    // Keys that belong to another kind are mistakes, not options.
-    let foreign: &[(&str, bool)] = match r.kind {
-        RawKind::Http => &[("address", r.address.is_some())],
-        RawKind::Tcp => &[
-            ("url", r.url.is_some()),
-            ("expect_status", r.expect_status.is_some()),
-        ],
-    };
-    for (key, set) in foreign {
-        if *set {
-            ctx.err_key(
-                span.clone(),
-                key,
-                format!("does not apply to kind `{kind_name}`"),
-            );
-        }
-    }
-
-    let mut checks = Vec::new();
-    let spec = match r.kind {
-        RawKind::Http => {
-            let url = match &r.url {
-                None => {
-                    ctx.err_key(span.clone(), "kind", "kind `http` needs a `url`");
-                    None
-                }
-                Some(u) => match url::Url::parse(u) {
-                    Ok(parsed)
-                        if matches!(parsed.scheme(), "http" | "https")
-                            && parsed.host().is_some() =>
-                    {
-                        Some(parsed)
-                    }
-                    Ok(_) => {
-                        ctx.err_key(
-                            span.clone(),
-                            "url",
-                            format!("`{u}` must be an http:// or https:// URL with a host"),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        ctx.err_key(
-                            span.clone(),
-                            "url",
-                            format!("`{u}` is not a valid URL: {e}"),
-                        );
-                        None
-                    }
-                },
-            };
-            match &r.expect_status {
-                Some(list) if list.is_empty() => {
-                    ctx.err_key(
-                        span.clone(),
-                        "expect_status",
-                        "must list at least one status code",
-                    );
-                }
-                Some(list) => {
-                    if let Some(bad) = list.iter().find(|c| !(100..=599).contains(*c)) {
-                        ctx.err_key(
-                            span.clone(),
-                            "expect_status",
-                            format!("{bad} is not an HTTP status code"),
-                        );
-                    }
-                    checks.push(Check::Status(StatusExpect::OneOf(list.clone())));
-                }
-                None => checks.push(Check::Status(StatusExpect::Success)),
-            }
-            url.map(|url| ProbeSpec::Http(HttpSpec { url }))
-        }
-        RawKind::Tcp => match &r.address {
-            None => {
-                ctx.err_key(
-                    span.clone(),
-                    "kind",
-                    "kind `tcp` needs an `address` (\"host:port\")",
-                );
-                None
-            }
-            Some(a) => match HostPort::parse(a) {
-                Ok(address) => Some(ProbeSpec::Tcp(TcpSpec { address })),
-                Err(e) => {
-                    ctx.err_key(span.clone(), "address", e);
-                    None
-                }
-            },
-        },
-    };
+    let parts = super::kinds::resolve(ctx, raw, &r.id, timeout);
 
     for (key, value) in [
         ("operator", &r.operator),
@@ -518,7 +427,7 @@ fn resolve_target(
     if ctx.errors.len() > before {
         return None;
     }
-    let spec = spec?;
+    let spec = parts.spec?;
     Some(Target {
         id: r.id.clone(),
         name: r
@@ -531,7 +440,8 @@ fn resolve_target(
         timeout,
         failure_threshold,
         success_threshold,
-        checks,
+        checks: parts.checks,
+        degraded: parts.degraded,
         labels: Labels {
             operator: r.operator.clone().unwrap_or_default(),
             service: r.service.clone().unwrap_or_default(),

@@ -123,6 +123,25 @@ pub struct RawScheduler {
 pub enum RawKind {
     Http,
     Tcp,
+    Icmp,
+    Dns,
+    Tls,
+    Heartbeat,
+    Sip,
+}
+
+impl RawKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RawKind::Http => "http",
+            RawKind::Tcp => "tcp",
+            RawKind::Icmp => "icmp",
+            RawKind::Dns => "dns",
+            RawKind::Tls => "tls",
+            RawKind::Heartbeat => "heartbeat",
+            RawKind::Sip => "sip",
+        }
+    }
 }
 
 /// One target. Kind-specific keys live side by side; `resolve` rejects keys that do not apply to
@@ -151,9 +170,48 @@ pub struct RawTarget {
     #[serde(default)]
     pub depends_on: Vec<String>,
 
+    /// Checks in the check language; all must pass (see `check.rs`).
+    pub checks: Option<Vec<Spanned<String>>>,
+    /// Checks that, when failing on a passing sample, mark the target degraded.
+    pub degraded: Option<Vec<Spanned<String>>>,
+
     // http
     pub url: Option<String>,
+    /// http and sip: status codes that count as success.
     pub expect_status: Option<Vec<u16>>,
-    // tcp (and later tls, sip)
+    pub method: Option<String>,
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub body: Option<String>,
+    /// Redirects to follow (0: report the 3xx itself).
+    pub redirects: Option<u32>,
+    pub max_body_bytes: Option<u64>,
+    // http and tls
+    pub tls_verify: Option<bool>,
+    pub ca_file: Option<String>,
+    // tcp, tls and sip
     pub address: Option<String>,
+    // tcp dialogue
+    pub send: Option<String>,
+    pub expect: Option<String>,
+    // icmp
+    pub host: Option<String>,
+    pub count: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    pub spacing: Option<Duration>,
+    // dns
+    pub server: Option<String>,
+    pub query: Option<String>,
+    pub record: Option<String>,
+    pub expect_rcode: Option<Vec<String>>,
+    // dns and sip
+    pub transport: Option<String>,
+    // tls
+    pub server_name: Option<String>,
+    pub min_days: Option<i64>,
+    // heartbeat
+    pub token: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub period: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub grace: Option<Duration>,
 }

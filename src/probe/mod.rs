@@ -1,8 +1,14 @@
 //! Probes: each kind gathers facts about one endpoint and returns an [`Observation`]; checks
 //! (in `check.rs`) decide what the facts mean. This file holds the one `match` over probe kinds.
 
+mod certs;
+mod dns;
+mod heartbeat;
 mod http;
+mod icmp;
+mod sip;
 mod tcp;
+mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,14 +17,31 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use http::HttpSpec;
+pub use dns::{DnsSpec, DnsTransport, RCODES, RecordKind};
+pub use heartbeat::{HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
+pub use http::{DEFAULT_BODY_CAP, HttpSpec};
+pub use icmp::{
+    DEFAULT_COUNT as DEFAULT_ICMP_COUNT, DEFAULT_SPACING as DEFAULT_ICMP_SPACING, IcmpSpec,
+};
+
+/// Reads a PEM bundle of trusted certificates (`ca_file`); the error says what is wrong.
+pub fn load_ca_file(path: &std::path::Path) -> Result<(), String> {
+    certs::load_roots(path).map(|_| ())
+}
+pub use sip::{SipSpec, SipTransport};
 pub use tcp::TcpSpec;
+pub use tls::TlsSpec;
 
 /// What to probe and how: the kind-specific part of a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeSpec {
     Http(HttpSpec),
     Tcp(TcpSpec),
+    Icmp(IcmpSpec),
+    Dns(DnsSpec),
+    Tls(TlsSpec),
+    Heartbeat(HeartbeatSpec),
+    Sip(SipSpec),
 }
 
 impl ProbeSpec {
@@ -26,6 +49,11 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(_) => "http",
             ProbeSpec::Tcp(_) => "tcp",
+            ProbeSpec::Icmp(_) => "icmp",
+            ProbeSpec::Dns(_) => "dns",
+            ProbeSpec::Tls(_) => "tls",
+            ProbeSpec::Heartbeat(_) => "heartbeat",
+            ProbeSpec::Sip(_) => "sip",
         }
     }
 
@@ -34,6 +62,11 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Http(s) => s.url.to_string(),
             ProbeSpec::Tcp(s) => s.address.to_string(),
+            ProbeSpec::Icmp(s) => s.host.clone(),
+            ProbeSpec::Dns(s) => format!("{} {} @{}", s.query, s.record, s.server),
+            ProbeSpec::Tls(s) => s.address.to_string(),
+            ProbeSpec::Heartbeat(s) => format!("push /api/v1/push/{}", s.target),
+            ProbeSpec::Sip(s) => format!("sip:{} ({})", s.address, s.transport),
         }
     }
 }
@@ -51,24 +84,36 @@ pub enum ErrorCode {
     /// No route to the host or network (ICMP unreachable, interface down).
     Unreachable,
     TlsError,
+    /// The certificate (or one in its chain) is past its end date.
+    TlsExpired,
+    /// The certificate does not name the host we asked for.
+    TlsNameMismatch,
+    /// The chain does not lead to a trusted root (self-signed, unknown issuer).
+    TlsUntrusted,
     /// A malformed or unexpected protocol exchange.
     ProtocolError,
     /// The probe ran but a check on its facts failed.
     CheckFailed,
+    /// The process may not open the socket it needs (ICMP without CAP_NET_RAW).
+    PermissionDenied,
     /// Any other I/O failure.
     IoError,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Timeout,
         ErrorCode::ConnRefused,
         ErrorCode::ConnReset,
         ErrorCode::DnsError,
         ErrorCode::Unreachable,
         ErrorCode::TlsError,
+        ErrorCode::TlsExpired,
+        ErrorCode::TlsNameMismatch,
+        ErrorCode::TlsUntrusted,
         ErrorCode::ProtocolError,
         ErrorCode::CheckFailed,
+        ErrorCode::PermissionDenied,
         ErrorCode::IoError,
     ];
 
@@ -80,8 +125,12 @@ impl ErrorCode {
             ErrorCode::DnsError => "dns_error",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::TlsError => "tls_error",
+            ErrorCode::TlsExpired => "tls_expired",
+            ErrorCode::TlsNameMismatch => "tls_name_mismatch",
+            ErrorCode::TlsUntrusted => "tls_untrusted",
             ErrorCode::ProtocolError => "protocol_error",
             ErrorCode::CheckFailed => "check_failed",
+            ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::IoError => "io_error",
         }
     }
@@ -102,6 +151,7 @@ impl ErrorCode {
             K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => {
                 ErrorCode::Unreachable
             }
+            K::PermissionDenied => ErrorCode::PermissionDenied,
             _ => ErrorCode::IoError,
         }
     }
@@ -114,6 +164,13 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Time spent in each phase of a probe, where the kind has that phase.
+///
+/// - `dns`: resolving the host name (for the dns kind: the query itself, sent to answer).
+/// - `connect`: the TCP three-way handshake.
+/// - `tls`: the TLS handshake, from ClientHello to the server's Finished.
+/// - `first_byte`: from the request being written to the first byte of the answer (HTTP:
+///   the response head; SIP: the final response; TCP dialogue: the matching reply).
+/// - `transfer`: from the response head to the end of the body (or the body cap).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Phases {
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_secs")]
@@ -121,10 +178,18 @@ pub struct Phases {
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_secs")]
     pub connect: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_secs")]
+    pub tls: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_secs")]
     pub first_byte: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_secs")]
     pub transfer: Option<Duration>,
 }
+
+pub use certs::{CertFacts, TlsFacts};
+pub use dns::DnsFacts;
+pub use heartbeat::HeartbeatFacts;
+pub use icmp::IcmpFacts;
+pub use sip::SipFacts;
 
 /// Facts a probe learned; each kind fills what it knows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -137,6 +202,34 @@ pub struct Facts {
     pub http_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_bytes: Option<u64>,
+    /// True when the body was longer than the cap and reading stopped there.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+    /// Redirects followed before the final response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u32>,
+    /// The final URL after redirects, when it differs from the configured one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    /// Response headers (names lower-case), bounded in count and length.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// The body as text, kept only when a check reads it; never serialised (it can be large).
+    #[serde(skip)]
+    pub body: Option<String>,
+    /// The start of what a TCP service said (banner or reply), for people and checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip: Option<SipFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatFacts>,
 }
 
 /// Everything one probe run saw. It carries no verdict: checks decide.
@@ -220,9 +313,133 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// One probe run in progress: when it started and when it must end. Each kind checks the
+/// deadline itself so that a timeout still reports what was learned before it (connected,
+/// headers received, 3 of 5 replies ...).
+pub(crate) struct Run {
+    pub kind: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub start: Instant,
+    pub deadline: tokio::time::Instant,
+    pub timeout: Duration,
+}
+
+impl Run {
+    fn new(kind: &'static str, timeout: Duration) -> Run {
+        let start = Instant::now();
+        Run {
+            kind,
+            // Millisecond precision, as stored (see `time::now_ms`).
+            started_at: crate::time::now_ms(),
+            start,
+            deadline: tokio::time::Instant::from_std(start) + timeout,
+            timeout,
+        }
+    }
+
+    pub fn observation(&self) -> Observation {
+        Observation::new(self.kind, self.started_at)
+    }
+
+    /// Awaits `fut` until the deadline; `None` when the deadline came first.
+    pub async fn within<F: std::future::Future>(&self, fut: F) -> Option<F::Output> {
+        tokio::time::timeout_at(self.deadline, fut).await.ok()
+    }
+
+    /// The timeout as people write it ("2s", "500ms").
+    pub fn timeout_text(&self) -> String {
+        humantime::format_duration(self.timeout).to_string()
+    }
+}
+
+/// Resolves `host:port` (timed as the `dns` phase) to its first address. On failure the
+/// observation is marked and `None` returned.
+pub(crate) async fn resolve_one(
+    host: &str,
+    port: u16,
+    run: &Run,
+    obs: &mut Observation,
+) -> Option<SocketAddr> {
+    let before = run.start.elapsed();
+    let addrs: Vec<SocketAddr> = match run.within(tokio::net::lookup_host((host, port))).await {
+        None => {
+            obs.fail(
+                ErrorCode::Timeout,
+                format!("{host} did not resolve within {}", run.timeout_text()),
+            );
+            return None;
+        }
+        Some(Err(e)) => {
+            obs.fail(ErrorCode::DnsError, format!("cannot resolve {host}: {e}"));
+            return None;
+        }
+        Some(Ok(a)) => a.collect(),
+    };
+    obs.phases.dns = Some(run.start.elapsed().saturating_sub(before));
+    let first = addrs.first().copied();
+    if first.is_none() {
+        obs.fail(ErrorCode::DnsError, format!("{host} has no addresses"));
+    }
+    first
+}
+
+/// Resolves and connects to `address` within the run's deadline, filling the `dns` and
+/// `connect` phases and the remote address.
+pub(crate) async fn connect_host(
+    address: &HostPort,
+    run: &Run,
+    obs: &mut Observation,
+) -> Option<tokio::net::TcpStream> {
+    let addr = resolve_one(&address.host, address.port, run, obs).await?;
+    connect_addr(addr, run, obs).await
+}
+
+/// Connects to one address (timed as the `connect` phase). One address only: a monitor should
+/// report the endpoint it was told about, not hide a dead primary behind a working fallback.
+pub(crate) async fn connect_addr(
+    addr: SocketAddr,
+    run: &Run,
+    obs: &mut Observation,
+) -> Option<tokio::net::TcpStream> {
+    let before = run.start.elapsed();
+    match run.within(tokio::net::TcpStream::connect(addr)).await {
+        None => {
+            obs.fail(
+                ErrorCode::Timeout,
+                format!("no TCP connection to {addr} within {}", run.timeout_text()),
+            );
+            None
+        }
+        Some(Err(e)) => {
+            obs.fail(ErrorCode::from_io(&e), format!("connect to {addr}: {e}"));
+            None
+        }
+        Some(Ok(stream)) => {
+            obs.phases.connect = Some(run.start.elapsed().saturating_sub(before));
+            obs.facts.remote_addr = stream.peer_addr().ok();
+            // Probes write small requests once; Nagle would only add delay.
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        }
+    }
+}
+
+/// The start of a reply as printable text, for people and checks (bounded).
+pub(crate) fn excerpt(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
 /// Shared probe machinery: built once per process so clients and sockets are reused.
 pub struct Prober {
     http: http::HttpProber,
+    tls: certs::TlsClients,
+    icmp: icmp::IcmpProber,
+    heartbeats: HeartbeatRegistry,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -231,36 +448,64 @@ pub enum ProberError {
     HttpClient(String),
 }
 
+/// Extra time granted past a probe's own deadline before the run is cut off from outside; the
+/// probe normally ends itself at its deadline with whatever it learned.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
 impl Prober {
     pub fn new() -> Result<Prober, ProberError> {
         Ok(Prober {
             http: http::HttpProber::new()?,
+            tls: certs::TlsClients::new(),
+            icmp: icmp::IcmpProber::new(),
+            heartbeats: HeartbeatRegistry::new(),
         })
+    }
+
+    /// Uses `registry` for heartbeat targets, so pushes received elsewhere (the web layer of
+    /// another component, a test) are what heartbeat probes read.
+    pub fn with_heartbeats(mut self, registry: HeartbeatRegistry) -> Prober {
+        self.heartbeats = registry;
+        self
+    }
+
+    /// The registry heartbeat pushes are written to (by the web layer) and read from (by
+    /// heartbeat probes). Clones share the same registry.
+    pub fn heartbeats(&self) -> HeartbeatRegistry {
+        self.heartbeats.clone()
     }
 
     /// Runs one probe with a hard deadline. A probe that does not finish by `timeout` is cut off
     /// and reported as [`ErrorCode::Timeout`], so a hung endpoint costs at most its timeout.
     pub async fn run(&self, spec: &ProbeSpec, timeout: Duration) -> Observation {
-        let started_at = crate::time::now_ms();
-        let start = Instant::now();
-        let kind = spec.kind();
-        let fut = async {
+        let run = Run::new(spec.kind(), timeout);
+        // Each kind's future is boxed: an in-flight probe then costs the size of its own kind's
+        // state (an ICMP burst is small, an HTTP exchange large), not the largest of all kinds.
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Observation> + Send + '_>> =
             match spec {
-                ProbeSpec::Http(s) => self.http.probe(s, kind, started_at, start).await,
-                ProbeSpec::Tcp(s) => tcp::probe(s, kind, started_at, start).await,
-            }
-        };
-        match tokio::time::timeout(timeout, fut).await {
+                ProbeSpec::Http(s) => Box::pin(self.http.probe(s, &self.tls, &run)),
+                ProbeSpec::Tcp(s) => Box::pin(tcp::probe(s, &run)),
+                ProbeSpec::Icmp(s) => Box::pin(self.icmp.probe(s, &run)),
+                ProbeSpec::Dns(s) => Box::pin(dns::probe(s, &run)),
+                ProbeSpec::Tls(s) => Box::pin(tls::probe(s, &self.tls, &run)),
+                ProbeSpec::Heartbeat(s) => Box::pin(std::future::ready(heartbeat::probe(
+                    s,
+                    &self.heartbeats,
+                    &run,
+                ))),
+                ProbeSpec::Sip(s) => Box::pin(sip::probe(s, &run)),
+            };
+        match tokio::time::timeout(timeout + DEADLINE_GRACE, fut).await {
             Ok(mut obs) => {
-                obs.duration = start.elapsed();
+                obs.duration = run.start.elapsed();
                 obs
             }
             Err(_) => {
-                let mut obs = Observation::new(kind, started_at);
-                obs.duration = start.elapsed();
+                let mut obs = run.observation();
+                obs.duration = run.start.elapsed();
                 obs.fail(
                     ErrorCode::Timeout,
-                    format!("no answer within {}", humantime::format_duration(timeout)),
+                    format!("no answer within {}", run.timeout_text()),
                 );
                 obs
             }
@@ -287,15 +532,23 @@ mod opt_secs {
     }
 }
 
-/// Human-readable report of one probe run, for `commwatch probe`.
+/// Human-readable report of one probe run, for `commwatch probe`: every fact the probe learned
+/// and every check in resolved form.
 pub fn describe(
     t: &crate::config::Target,
     obs: &Observation,
     sample: &crate::check::Sample,
 ) -> String {
+    use crate::check::fmt_secs;
     use std::fmt::Write;
+    let ms = |d: Duration| fmt_secs(d.as_secs_f64());
+    let opt = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), ms);
     let mut s = String::new();
-    let verdict = if sample.ok { "OK" } else { "FAIL" };
+    let verdict = match (sample.ok, sample.degraded) {
+        (true, false) => "OK",
+        (true, true) => "DEGRADED",
+        (false, _) => "FAIL",
+    };
     let _ = writeln!(
         s,
         "{verdict}  {} ({}) {}",
@@ -303,42 +556,157 @@ pub fn describe(
         t.kind(),
         t.spec.endpoint()
     );
-    let _ = writeln!(s, "  name:      {}", t.name);
-    let _ = writeln!(
-        s,
-        "  at:        {}",
-        crate::time::local_datetime(obs.started_at)
+    let mut line = |k: &str, v: String| {
+        let _ = writeln!(s, "  {:<10} {v}", format!("{k}:"));
+    };
+    line("name", t.name.clone());
+    line(
+        "at",
+        crate::time::local_datetime(obs.started_at).to_string(),
     );
-    let _ = writeln!(s, "  duration:  {:.1} ms", obs.duration.as_secs_f64() * 1e3);
+    line("duration", ms(obs.duration));
     if let Some(e) = obs.error {
-        let _ = writeln!(
-            s,
-            "  error:     {e}: {}",
-            obs.error_detail.as_deref().unwrap_or("")
+        line(
+            "error",
+            format!("{e}: {}", obs.error_detail.as_deref().unwrap_or("")),
         );
     }
-    let phases = [
-        ("dns", obs.phases.dns),
-        ("connect", obs.phases.connect),
-        ("first byte", obs.phases.first_byte),
-        ("transfer", obs.phases.transfer),
-    ];
-    for (name, d) in phases {
+    let p = &obs.phases;
+    for (name, d) in [
+        ("dns", p.dns),
+        ("connect", p.connect),
+        ("tls", p.tls),
+        ("first byte", p.first_byte),
+        ("transfer", p.transfer),
+    ] {
         if let Some(d) = d {
-            let _ = writeln!(s, "  {name:<10} {:.1} ms", d.as_secs_f64() * 1e3);
+            line(name, ms(d));
         }
     }
-    if let Some(a) = obs.facts.remote_addr {
-        let _ = writeln!(s, "  remote:    {a}");
+    let f = &obs.facts;
+    if let Some(a) = f.remote_addr {
+        line("remote", a.to_string());
     }
-    if let Some(code) = obs.facts.http_status {
-        let _ = writeln!(s, "  status:    {code}");
+    if let Some(code) = f.http_status {
+        line(
+            "status",
+            format!("{code} ({})", f.http_version.as_deref().unwrap_or("")),
+        );
     }
-    if let Some(b) = obs.facts.body_bytes {
-        let _ = writeln!(s, "  body:      {b} bytes");
+    if let Some(n) = f.redirects {
+        line(
+            "redirects",
+            format!("{n}, ended at {}", f.final_url.as_deref().unwrap_or("")),
+        );
+    }
+    if let Some(b) = f.body_bytes {
+        let cut = if f.body_truncated {
+            " (cap reached, rest not read)"
+        } else {
+            ""
+        };
+        line("body", format!("{b} bytes{cut}"));
+    }
+    for (k, v) in &f.headers {
+        line("header", format!("{k}: {v}"));
+    }
+    if let Some(r) = &f.reply {
+        line("reply", format!("{r:?}"));
+    }
+    if let Some(i) = &f.icmp {
+        line("address", format!("{} ({} socket)", i.address, i.socket));
+        line(
+            "packets",
+            format!(
+                "{} sent, {} received, loss {:.2}",
+                i.sent, i.received, i.loss
+            ),
+        );
+        line(
+            "rtt",
+            format!(
+                "min {} / avg {} / median {} / max {}, jitter {}",
+                opt(i.rtt_min),
+                opt(i.rtt_avg),
+                opt(i.rtt_median),
+                opt(i.rtt_max),
+                opt(i.jitter)
+            ),
+        );
+    }
+    if let Some(d) = &f.dns {
+        line(
+            "rcode",
+            format!("{} (from {} over {})", d.rcode, d.server, d.transport),
+        );
+        line("answers", format!("{}", d.answer_count));
+        for a in &d.answers {
+            line("answer", a.clone());
+        }
+    }
+    if let Some(tls) = &f.tls {
+        line("tls", format!("{} {}", tls.version, tls.cipher));
+        let verified = match &tls.verify_error {
+            None => "yes".to_string(),
+            Some(e) => format!("no: {e}"),
+        };
+        line("verified", verified);
+        line(
+            "expires",
+            format!(
+                "{} ({} days left, earliest in chain)",
+                crate::time::local_datetime(tls.earliest_expiry),
+                tls.days_left
+            ),
+        );
+        for (i, c) in tls.chain.iter().enumerate() {
+            let role = if i == 0 { "leaf" } else { "chain" };
+            line(
+                role,
+                format!(
+                    "{} — issuer {} — until {} ({} days)",
+                    c.subject,
+                    c.issuer,
+                    c.not_after.format("%Y-%m-%d"),
+                    c.days_left
+                ),
+            );
+        }
+    }
+    if let Some(sip) = &f.sip {
+        line("sip", format!("{} {}", sip.status, sip.reason));
+        if let Some(server) = &sip.server {
+            line("server", server.clone());
+        }
+        line("retransmits", sip.retransmits.to_string());
+    }
+    if let Some(h) = &f.heartbeat {
+        match &h.last {
+            Some(p) => {
+                line(
+                    "last push",
+                    format!(
+                        "{} ({} ago), status {}",
+                        crate::time::local_datetime(p.at),
+                        ms(h.age),
+                        p.status.as_str()
+                    ),
+                );
+                if let Some(m) = &p.message {
+                    line("message", m.clone());
+                }
+            }
+            None => line("last push", format!("none since start ({} ago)", ms(h.age))),
+        }
+        line("pushes", h.pushes.to_string());
+        line("allowed", format!("{} of silence", ms(h.allowed_silence)));
     }
     for c in &sample.checks {
-        let mark = if c.ok { "pass" } else { "FAIL" };
+        let mark = match (c.ok, c.degraded) {
+            (true, _) => "pass",
+            (false, false) => "FAIL",
+            (false, true) => "DEGRADED",
+        };
         let _ = writeln!(s, "  check {mark}: {}", c.resolved);
     }
     s

@@ -1,55 +1,109 @@
-//! TCP probe: resolve the address and complete a three-way handshake within the deadline.
+//! TCP probe: resolve, complete a three-way handshake, then an optional dialogue — send bytes,
+//! and read until the reply matches a regex (an SMTP `220`, POP3 `+OK` or IMAP `* OK` banner).
 
-use std::time::Instant;
+use regex::bytes::Regex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use chrono::{DateTime, Utc};
-use tokio::net::TcpStream;
+use super::{ErrorCode, HostPort, Observation, Run, connect_host, excerpt};
 
-use super::{ErrorCode, HostPort, Observation};
+/// Replies are read up to this many bytes while looking for a match: banners are short, and a
+/// service that streams endlessly must not hold memory.
+const REPLY_CAP: usize = 16 * 1024;
+/// How much of the reply is kept as a fact.
+const REPLY_EXCERPT: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TcpSpec {
     pub address: HostPort,
+    /// Bytes written right after connecting (TOML escapes such as `\r\n` already applied).
+    pub send: Option<String>,
+    /// The reply must match this before the deadline.
+    pub expect: Option<Regex>,
 }
 
-pub(super) async fn probe(
-    spec: &TcpSpec,
-    kind: &'static str,
-    started_at: DateTime<Utc>,
-    start: Instant,
-) -> Observation {
-    let mut obs = Observation::new(kind, started_at);
-    let addrs: Vec<_> =
-        match tokio::net::lookup_host((spec.address.host.as_str(), spec.address.port)).await {
-            Ok(a) => a.collect(),
-            Err(e) => {
-                obs.fail(
-                    ErrorCode::DnsError,
-                    format!("cannot resolve {}: {e}", spec.address.host),
-                );
-                return obs;
-            }
-        };
-    let resolved = start.elapsed();
-    obs.phases.dns = Some(resolved);
-    let Some(addr) = addrs.first().copied() else {
-        obs.fail(
-            ErrorCode::DnsError,
-            format!("{} has no addresses", spec.address.host),
-        );
+impl PartialEq for TcpSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.address == other.address
+            && self.send == other.send
+            && self.expect.as_ref().map(Regex::as_str) == other.expect.as_ref().map(Regex::as_str)
+    }
+}
+
+impl Eq for TcpSpec {}
+
+pub(super) async fn probe(spec: &TcpSpec, run: &Run) -> Observation {
+    let mut obs = run.observation();
+    let Some(mut stream) = connect_host(&spec.address, run, &mut obs).await else {
         return obs;
     };
-    // One address only: a monitor should report the endpoint it was told about, not hide a
-    // dead primary behind a working fallback.
-    match TcpStream::connect(addr).await {
-        Ok(stream) => {
-            obs.phases.connect = Some(start.elapsed().saturating_sub(resolved));
-            obs.facts.remote_addr = stream.peer_addr().ok();
+    let before = run.start.elapsed();
+    if let Some(send) = &spec.send {
+        match run.within(stream.write_all(send.as_bytes())).await {
+            None => {
+                obs.fail(ErrorCode::Timeout, "could not send the request in time");
+                return obs;
+            }
+            Some(Err(e)) => {
+                obs.fail(ErrorCode::from_io(&e), format!("sending the request: {e}"));
+                return obs;
+            }
+            Some(Ok(())) => {}
         }
-        Err(e) => {
-            let code = ErrorCode::from_io(&e);
-            obs.fail(code, format!("connect to {addr}: {e}"));
+    }
+    let Some(expect) = &spec.expect else {
+        return obs;
+    };
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if expect.is_match(&buf) {
+            obs.phases.first_byte = Some(run.start.elapsed().saturating_sub(before));
+            break;
         }
+        if buf.len() >= REPLY_CAP {
+            obs.fail(
+                ErrorCode::ProtocolError,
+                format!(
+                    "{} bytes read without a match for /{}/",
+                    buf.len(),
+                    expect.as_str()
+                ),
+            );
+            break;
+        }
+        match run.within(stream.read(&mut chunk)).await {
+            None => {
+                let what = if buf.is_empty() {
+                    "connected, but the service said nothing".to_string()
+                } else {
+                    format!("the reply did not match /{}/", expect.as_str())
+                };
+                obs.fail(
+                    ErrorCode::Timeout,
+                    format!("{what} within {}", run.timeout_text()),
+                );
+                break;
+            }
+            Some(Err(e)) => {
+                obs.fail(ErrorCode::from_io(&e), format!("reading the reply: {e}"));
+                break;
+            }
+            Some(Ok(0)) => {
+                obs.fail(
+                    ErrorCode::ProtocolError,
+                    format!(
+                        "connection closed after {} bytes without a match for /{}/",
+                        buf.len(),
+                        expect.as_str()
+                    ),
+                );
+                break;
+            }
+            Some(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if !buf.is_empty() {
+        obs.facts.reply = Some(excerpt(&buf, REPLY_EXCERPT));
     }
     obs
 }

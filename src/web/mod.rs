@@ -6,6 +6,7 @@ mod api;
 pub mod auth;
 pub mod error;
 pub mod page;
+mod push;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -129,6 +130,14 @@ pub fn routes(
             }
         });
 
+    let push = warp::path!("api" / "v1" / "push" / String)
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::body::stream())
+        .and(with_state(state.clone()))
+        .and_then(push::push);
+
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
@@ -176,6 +185,8 @@ pub fn routes(
         .or(alert_routes)
         .unify()
         .or(metrics)
+        .unify()
+        .or(push)
         .unify()
         .or(healthz)
         .unify()

@@ -1,0 +1,150 @@
+//! Heartbeat probe (passive, like healthchecks.io): a site behind NAT or a generator controller
+//! pushes `POST /api/v1/push/{target}` with its token; the probe only reads the last push from
+//! the shared registry. No push within `period + grace` fails the `push_age` check, a push with
+//! status `fail` fails the `push_status` check.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Observation, Run};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatSpec {
+    /// The target id: pushes are filed under it.
+    pub target: String,
+    /// The token the pushing site must present (Bearer header or `?token=`).
+    pub token: String,
+    /// How often the site pushes.
+    pub period: Duration,
+    /// Extra time allowed after a missed period before the target fails.
+    pub grace: Duration,
+}
+
+impl HeartbeatSpec {
+    /// The longest silence that is still healthy.
+    pub fn allowed_silence(&self) -> Duration {
+        self.period + self.grace
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushStatus {
+    Ok,
+    Fail,
+}
+
+impl PushStatus {
+    pub fn parse(s: &str) -> Option<PushStatus> {
+        match s.to_ascii_lowercase().as_str() {
+            "ok" | "up" | "success" => Some(PushStatus::Ok),
+            "fail" | "down" | "failure" | "error" => Some(PushStatus::Fail),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushStatus::Ok => "ok",
+            PushStatus::Fail => "fail",
+        }
+    }
+}
+
+/// One push as received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Push {
+    pub at: DateTime<Utc>,
+    pub status: PushStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The last push of every heartbeat target, shared by the web layer (writer) and the prober
+/// (reader). Cloning is cheap; clones share the same map.
+#[derive(Debug, Clone)]
+pub struct HeartbeatRegistry {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// When the registry was created: a target that never pushed is judged from here.
+    since: DateTime<Utc>,
+    last: HashMap<String, (Push, u64)>,
+}
+
+impl Default for HeartbeatRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeartbeatRegistry {
+    pub fn new() -> HeartbeatRegistry {
+        Self::starting_at(Utc::now())
+    }
+
+    /// A registry whose silence is counted from `since` (tests, restored state).
+    pub fn starting_at(since: DateTime<Utc>) -> HeartbeatRegistry {
+        HeartbeatRegistry {
+            inner: Arc::new(RwLock::new(Inner {
+                since,
+                last: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Records a push for `target`.
+    pub fn record(&self, target: &str, push: Push) {
+        // A poisoned lock means a panic between two assignments; the map is whole.
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let count = g.last.get(target).map_or(0, |(_, n)| *n) + 1;
+        g.last.insert(target.to_string(), (push, count));
+    }
+
+    /// The last push for `target` and how many pushes arrived since start.
+    pub fn last(&self, target: &str) -> Option<(Push, u64)> {
+        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        g.last.get(target).cloned()
+    }
+
+    fn since(&self) -> DateTime<Utc> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).since
+    }
+}
+
+/// What the registry says about a heartbeat target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeartbeatFacts {
+    /// The last push, if any arrived since commwatch started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<Push>,
+    /// Time since the last push (or since start, when none arrived).
+    #[serde(with = "super::secs")]
+    pub age: Duration,
+    pub pushes: u64,
+    #[serde(with = "super::secs")]
+    pub allowed_silence: Duration,
+}
+
+pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Run) -> Observation {
+    let mut obs = run.observation();
+    let now = run.started_at;
+    let last = registry.last(&spec.target);
+    let from = last
+        .as_ref()
+        .map_or_else(|| registry.since(), |(p, _)| p.at);
+    let age = (now - from).to_std().unwrap_or(Duration::ZERO);
+    obs.facts.heartbeat = Some(HeartbeatFacts {
+        pushes: last.as_ref().map_or(0, |(_, n)| *n),
+        last: last.map(|(p, _)| p),
+        age,
+        allowed_silence: spec.allowed_silence(),
+    });
+    obs
+}

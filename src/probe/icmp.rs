@@ -1,0 +1,287 @@
+//! ICMP probe: a burst of `count` echo requests spaced by `spacing`, reporting sent, received,
+//! loss ratio, RTT min/avg/median/max and jitter — the way Smokeping measures a link, not the
+//! single packet of a blackbox exporter, which cannot see loss at all.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
+
+use super::{ErrorCode, Observation, Run, resolve_one};
+
+pub const DEFAULT_COUNT: u32 = 5;
+pub const DEFAULT_SPACING: Duration = Duration::from_secs(1);
+/// 56 bytes of payload, the size `ping` and `fping` send.
+const PAYLOAD: [u8; 56] = [0; 56];
+
+/// Sequence numbers for every echo request this process sends. On datagram sockets the kernel
+/// owns the identifier, so two requests in flight to one host must differ in sequence or the
+/// second is refused (`IdenticalRequests`); a process-wide counter guarantees that across
+/// targets that share a host and across overlapping probes. It is a property of the socket, not
+/// of application state, hence a static.
+static SEQUENCE: AtomicU16 = AtomicU16::new(0);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpSpec {
+    /// An IP address or a host name (resolved at each probe).
+    pub host: String,
+    pub count: u32,
+    pub spacing: Duration,
+}
+
+/// What a burst of echo requests showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IcmpFacts {
+    pub address: IpAddr,
+    /// `raw` or `datagram`: which kind of ICMP socket this process uses.
+    pub socket: &'static str,
+    pub sent: u32,
+    pub received: u32,
+    /// Lost share of the requests sent, 0.0 to 1.0.
+    pub loss: f64,
+    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub rtt_min: Option<Duration>,
+    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub rtt_avg: Option<Duration>,
+    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub rtt_median: Option<Duration>,
+    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub rtt_max: Option<Duration>,
+    /// Mean absolute difference of successive round-trip times (needs two replies).
+    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Duration>,
+}
+
+/// One ICMP client per address family for the whole process: a raw socket sees every ICMP
+/// packet on the host, so more than one would each parse everyone's replies. Created on first
+/// use, inside the runtime that runs the probes (the client spawns its receive task there).
+pub(super) struct IcmpProber {
+    v4: Mutex<Option<Client>>,
+    v6: Mutex<Option<Client>>,
+    /// Our identifier on raw sockets (datagram sockets get one from the kernel).
+    ident: u16,
+}
+
+impl IcmpProber {
+    pub(super) fn new() -> IcmpProber {
+        IcmpProber {
+            v4: Mutex::new(None),
+            v6: Mutex::new(None),
+            ident: rand::random(),
+        }
+    }
+
+    fn client(&self, v6: bool) -> Result<(Client, &'static str), (ErrorCode, String)> {
+        let slot = if v6 { &self.v6 } else { &self.v4 };
+        // A poisoned lock only means a panic between two assignments; the slot is whole.
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = guard.as_ref() {
+            return Ok((c.clone(), socket_kind(c)));
+        }
+        let kind = if v6 { ICMP::V6 } else { ICMP::V4 };
+        // Failures are not cached: permission can be granted while the daemon runs.
+        let client = Client::new(&Config::builder().kind(kind).build()).map_err(|e| {
+            let code = ErrorCode::from_io(&e);
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            let detail = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                format!(
+                    "cannot open an ICMP socket ({first}). Grant it with \
+                     `setcap cap_net_raw+ep /path/to/commwatch` (or AmbientCapabilities=CAP_NET_RAW \
+                     in the systemd unit), or allow unprivileged ping sockets with \
+                     `sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`"
+                )
+            } else {
+                format!("cannot open an ICMP socket: {first}")
+            };
+            (code, detail)
+        })?;
+        let socket = socket_kind(&client);
+        tracing::info!(
+            family = if v6 { "ipv6" } else { "ipv4" },
+            socket,
+            "ICMP client ready"
+        );
+        *guard = Some(client.clone());
+        Ok((client, socket))
+    }
+
+    pub(super) async fn probe(&self, spec: &IcmpSpec, run: &Run) -> Observation {
+        let mut obs = run.observation();
+        let ip = match spec.host.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => match resolve_one(&spec.host, 0, run, &mut obs).await {
+                Some(a) => a.ip(),
+                None => return obs,
+            },
+        };
+        let (client, socket) = match self.client(ip.is_ipv6()) {
+            Ok(c) => c,
+            Err((code, detail)) => {
+                obs.fail(code, detail);
+                return obs;
+            }
+        };
+        let start = tokio::time::Instant::now();
+        let echoes = (0..spec.count).map(|i| {
+            let client = &client;
+            async move {
+                let send_at = start + spec.spacing * i;
+                if send_at >= run.deadline {
+                    return Echo::NotSent;
+                }
+                tokio::time::sleep_until(send_at).await;
+                let mut pinger = client.pinger(ip, PingIdentifier(self.ident)).await;
+                pinger.timeout(
+                    run.deadline
+                        .saturating_duration_since(tokio::time::Instant::now()),
+                );
+                let seq = PingSequence(SEQUENCE.fetch_add(1, Ordering::Relaxed));
+                match pinger.ping(seq, &PAYLOAD).await {
+                    Ok((_, rtt)) => Echo::Reply(rtt),
+                    Err(SurgeError::Timeout { .. }) => Echo::Lost,
+                    Err(e) => Echo::Failed(e.to_string(), code_of(&e)),
+                }
+            }
+        });
+        let results = futures_util::future::join_all(echoes).await;
+        let facts = summarise(ip, socket, &results);
+        if facts.received == 0 {
+            let failed = results.iter().find_map(|r| match r {
+                Echo::Failed(d, c) => Some((d.clone(), *c)),
+                _ => None,
+            });
+            match failed {
+                Some((detail, code)) => obs.fail(code, format!("ping {ip}: {detail}")),
+                None => obs.fail(
+                    ErrorCode::Timeout,
+                    format!(
+                        "no reply to {} echo request(s) to {ip} within {}",
+                        facts.sent,
+                        run.timeout_text()
+                    ),
+                ),
+            }
+        }
+        obs.facts.icmp = Some(facts);
+        obs
+    }
+}
+
+fn socket_kind(c: &Client) -> &'static str {
+    if c.get_socket().get_type() == socket2::Type::RAW {
+        "raw"
+    } else {
+        "datagram"
+    }
+}
+
+fn code_of(e: &SurgeError) -> ErrorCode {
+    match e {
+        SurgeError::IOError(io) => ErrorCode::from_io(io),
+        SurgeError::Timeout { .. } => ErrorCode::Timeout,
+        SurgeError::NetworkError => ErrorCode::Unreachable,
+        _ => ErrorCode::IoError,
+    }
+}
+
+/// The fate of one echo request.
+#[derive(Debug, Clone, PartialEq)]
+enum Echo {
+    Reply(Duration),
+    Lost,
+    /// Not sent: the deadline came first.
+    NotSent,
+    Failed(String, ErrorCode),
+}
+
+fn summarise(address: IpAddr, socket: &'static str, results: &[Echo]) -> IcmpFacts {
+    let sent = results.iter().filter(|r| **r != Echo::NotSent).count() as u32;
+    let rtts: Vec<Duration> = results
+        .iter()
+        .filter_map(|r| match r {
+            Echo::Reply(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    let received = rtts.len() as u32;
+    let loss = if sent == 0 {
+        1.0
+    } else {
+        f64::from(sent - received) / f64::from(sent)
+    };
+    let mut sorted = rtts.clone();
+    sorted.sort();
+    let median = match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2),
+    };
+    let avg = (!rtts.is_empty()).then(|| rtts.iter().sum::<Duration>() / received);
+    let jitter = (rtts.len() >= 2).then(|| {
+        let total: Duration = rtts.windows(2).map(|w| w[0].abs_diff(w[1])).sum();
+        total / (rtts.len() as u32 - 1)
+    });
+    IcmpFacts {
+        address,
+        socket,
+        sent,
+        received,
+        loss,
+        rtt_min: sorted.first().copied(),
+        rtt_avg: avg,
+        rtt_median: median,
+        rtt_max: sorted.last().copied(),
+        jitter,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn summary_counts_loss_and_orders_rtts() {
+        let r = [
+            Echo::Reply(ms(10)),
+            Echo::Lost,
+            Echo::Reply(ms(30)),
+            Echo::Reply(ms(20)),
+            Echo::NotSent,
+        ];
+        let f = summarise(IpAddr::from([127, 0, 0, 1]), "raw", &r);
+        assert_eq!((f.sent, f.received), (4, 3));
+        assert!((f.loss - 0.25).abs() < 1e-9);
+        assert_eq!(f.rtt_min, Some(ms(10)));
+        assert_eq!(f.rtt_max, Some(ms(30)));
+        assert_eq!(f.rtt_median, Some(ms(20)));
+        assert_eq!(f.rtt_avg, Some(ms(20)));
+        // |10-30| + |30-20| = 30 over 2 differences.
+        assert_eq!(f.jitter, Some(ms(15)));
+    }
+
+    #[test]
+    fn summary_of_total_loss_has_no_rtt() {
+        let f = summarise(
+            IpAddr::from([127, 0, 0, 1]),
+            "raw",
+            &[Echo::Lost, Echo::Lost],
+        );
+        assert_eq!(f.loss, 1.0);
+        assert_eq!(f.rtt_median, None);
+        assert_eq!(f.jitter, None);
+        let even = summarise(
+            IpAddr::from([127, 0, 0, 1]),
+            "raw",
+            &[Echo::Reply(ms(10)), Echo::Reply(ms(20))],
+        );
+        assert_eq!(even.rtt_median, Some(ms(15)));
+    }
+}

@@ -1,0 +1,153 @@
+//! `POST /api/v1/push/{target}`: heartbeats from sites that cannot be probed (a commune office
+//! behind NAT, a generator controller). Each heartbeat target has its own token, sent as
+//! `Authorization: Bearer TOKEN` or `?token=TOKEN` (for devices that can only fetch a URL).
+//! `status` (ok or fail, default ok) and `message` come from the query or a small JSON body.
+
+use std::collections::HashMap;
+
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use warp::Buf;
+use warp::Reply;
+use warp::http::StatusCode;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::probe::{ProbeSpec, Push, PushStatus};
+
+/// Pushes are tiny; anything larger is not a heartbeat.
+const MAX_BODY: usize = 4 * 1024;
+/// Messages are shown on the page; keep them short.
+const MAX_MESSAGE: usize = 500;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    status: Option<String>,
+    message: Option<String>,
+}
+
+fn reject(status: StatusCode, code: &'static str, message: impl Into<String>) -> warp::Rejection {
+    warp::reject::custom(ApiError {
+        status,
+        code,
+        message: message.into(),
+    })
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn push(
+    id: String,
+    authorization: Option<String>,
+    query: HashMap<String, String>,
+    body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    // Read at most MAX_BODY bytes whether or not the client sent a Content-Length.
+    let mut body_stream = body;
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = body_stream.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("reading the body: {e}"),
+            )
+        })?;
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            body.extend_from_slice(part);
+            chunk.advance(n);
+        }
+        if body.len() > MAX_BODY {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a push body is at most {MAX_BODY} bytes"),
+            ));
+        }
+    }
+    // Read per request: a reload may add the target or change its token.
+    let config = state.config();
+    let spec = match config.target(&id).map(|t| &t.spec) {
+        Some(ProbeSpec::Heartbeat(s)) => s,
+        _ => {
+            return Err(reject(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no heartbeat target with id `{id}`"),
+            ));
+        }
+    };
+    let presented = authorization
+        .as_deref()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .or(query.get("token").map(String::as_str));
+    match presented {
+        None => {
+            return Err(reject(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the target's token as `Authorization: Bearer TOKEN` or `?token=TOKEN`",
+            ));
+        }
+        Some(t) if !same_token(t, &spec.token) => {
+            return Err(reject(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "wrong token for this target",
+            ));
+        }
+        Some(_) => {}
+    }
+    let parsed: PushBody = if body.iter().all(u8::is_ascii_whitespace) {
+        PushBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("expected {{\"status\": \"ok\"|\"fail\", \"message\": \"...\"}}: {e}"),
+            )
+        })?
+    };
+    let status_text = parsed
+        .status
+        .or_else(|| query.get("status").cloned())
+        .unwrap_or_else(|| "ok".into());
+    let Some(status) = PushStatus::parse(&status_text) else {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "invalid_status",
+            format!("status `{status_text}` is not ok or fail"),
+        ));
+    };
+    let message = parsed
+        .message
+        .or_else(|| query.get("message").cloned())
+        .map(|m| m.chars().take(MAX_MESSAGE).collect::<String>())
+        .filter(|m| !m.trim().is_empty());
+    let at = chrono::Utc::now();
+    state.heartbeats.record(
+        &id,
+        Push {
+            at,
+            status,
+            message,
+        },
+    );
+    tracing::debug!(target = %id, status = status.as_str(), "heartbeat received");
+    Ok(warp::reply::json(&serde_json::json!({
+        "target": id,
+        "status": status.as_str(),
+        "at": at,
+    }))
+    .into_response())
+}
