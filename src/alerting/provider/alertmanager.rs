@@ -29,7 +29,7 @@ pub fn build(base: &url::Url, n: &Notification) -> Request {
             let mut alert = json!({
                 "labels": labels,
                 "annotations": {
-                    "summary": format!("{}{}", n.prefix(), n.title()),
+                    "summary": n.title(),
                     "description": n.describe(t),
                     "name": t.name,
                 },

@@ -72,8 +72,10 @@ pub(crate) fn endpoint(base: &url::Url, path: &str) -> url::Url {
         let p = format!("{}/", b.path());
         b.set_path(&p);
     }
-    // Joining a relative path onto an http(s) base cannot fail; keep the base if it somehow does.
-    b.join(path.trim_start_matches('/')).unwrap_or(b)
+    // "./" keeps a first segment with a colon (Telegram's `bot123:ABC`) from reading as a
+    // scheme. Joining a relative path onto an http(s) base cannot fail; keep the base if it does.
+    b.join(&format!("./{}", path.trim_start_matches('/')))
+        .unwrap_or(b)
 }
 
 /// Longest wait a receiver may ask for with Retry-After.
@@ -157,6 +159,23 @@ pub async fn send(client: &reqwest::Client, r: &Receiver, n: &Notification) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_keep_prefixes_and_colons() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            endpoint(&u("https://api.telegram.org"), "bot1:A/sendMessage").as_str(),
+            "https://api.telegram.org/bot1:A/sendMessage"
+        );
+        assert_eq!(
+            endpoint(&u("http://127.0.0.1:9093/am"), "api/v2/alerts").as_str(),
+            "http://127.0.0.1:9093/am/api/v2/alerts"
+        );
+        assert_eq!(
+            endpoint(&u("http://127.0.0.1:9093/am/"), "/api/v2/alerts").as_str(),
+            "http://127.0.0.1:9093/am/api/v2/alerts"
+        );
+    }
 
     #[test]
     fn statuses_are_classified() {
