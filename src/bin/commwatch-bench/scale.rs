@@ -461,6 +461,16 @@ pub async fn soak(
             );
             last = (now, cpu);
         }
+        // Everything since start, including the first round; the scrape's own delays are
+        // observed after it, so they are not in these numbers.
+        let end = d.reading().await?;
+        eprintln!(
+            "soak: lateness since start p50 {:?} p99 {:?} max bucket {:?}; {} probes",
+            quantile(&end.lateness, 0.5),
+            quantile(&end.lateness, 0.99),
+            max_bound(&end.lateness),
+            end.probes
+        );
         d.stop(case.timeout + Duration::from_secs(60)).await?;
         Ok(())
     }
