@@ -244,7 +244,11 @@ impl Report {
                 r.peak_rss_mb,
                 quant(r.lateness_p50),
                 quant(r.lateness_p99),
-                max_le(r.lateness_max_le),
+                max_le(if r.lateness_max_beyond_buckets {
+                    Some(None)
+                } else {
+                    r.lateness_max_le.map(Some)
+                }),
                 r.samples_written_per_s,
                 r.startup_s,
                 r.stop_s,

@@ -184,8 +184,10 @@ pub struct Row {
     pub peak_rss_mb: f64,
     pub lateness_p50: Option<Quantile>,
     pub lateness_p99: Option<Quantile>,
-    /// Upper bound of the highest lateness bucket hit (`null` inside: beyond 10 s).
-    pub lateness_max_le: Option<Option<f64>>,
+    /// Upper bound of the highest lateness bucket reached, in seconds.
+    pub lateness_max_le: Option<f64>,
+    /// Some start was later than the last finite bucket (10 s).
+    pub lateness_max_beyond_buckets: bool,
     pub simulator_requests_per_s: f64,
     pub readers: Vec<Reader>,
 }
@@ -322,7 +324,8 @@ pub async fn run(ctx: &Ctx, case: &Case) -> Result<Row, BenchError> {
         peak_rss_mb: outs.iter().map(|o| o.hwm).max().unwrap_or(0) as f64 / MB,
         lateness_p50: quantile(&lateness, 0.50),
         lateness_p99: quantile(&lateness, 0.99),
-        lateness_max_le: max_bound(&lateness),
+        lateness_max_le: max_bound(&lateness).flatten(),
+        lateness_max_beyond_buckets: max_bound(&lateness) == Some(None),
         simulator_requests_per_s: m(|o| o.sim_per_s),
         readers: outs.last().map(|o| o.readers.clone()).unwrap_or_default(),
     })
