@@ -18,16 +18,20 @@
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
+//! - [`sim`]: simulated HTTP/TCP endpoints on loopback for tests, the demo and benchmarks.
+//! - [`inventory`]: target inventories (communes × operators) generated from the commune list.
 
 pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;
 pub mod engine;
+pub mod inventory;
 pub mod metrics;
 pub mod probe;
 pub mod reload;
 pub mod scheduler;
+pub mod sim;
 pub mod state;
 pub mod status;
 pub mod store;

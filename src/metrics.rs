@@ -19,8 +19,13 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0,
 ];
 
-/// Scheduling lateness: how long after its planned time a probe actually started.
-const LATENESS_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+/// Scheduling lateness: how long after its planned time a probe actually started. A healthy
+/// scheduler is late by well under a millisecond (timer granularity), so the buckets start at
+/// 100 µs to make p50/p99 readable; the top ones bound the worst case under overload.
+const LATENESS_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
 
 #[derive(Clone)]
 pub struct Metrics {

@@ -81,6 +81,11 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 /// span's first line. Validation errors found after deserialisation use this to point at the key
 /// itself rather than at the table that holds it.
 pub fn key_line(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
+    line_of(src, key_offset(src, span, key))
+}
+
+/// The byte offset of the line where `key = ...` is written inside `span`, or the span's start.
+pub fn key_offset(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
     let start = span.start.min(src.len());
     let end = section_end(src, start).max(span.end).min(src.len());
     let text = &src[start..end];
@@ -92,12 +97,12 @@ pub fn key_line(src: &str, span: std::ops::Range<usize>, key: &str) -> usize {
             if let Some(rest) = trimmed.strip_prefix(key)
                 && rest.trim_start().starts_with('=')
             {
-                return line_of(src, offset);
+                return offset;
             }
         }
         offset += line.len();
     }
-    line_of(src, start)
+    start
 }
 
 /// For a table written with a `[header]` or `[[header]]`, the span toml reports may cover only

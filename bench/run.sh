@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# commwatch benchmark harness: installs the peers from Debian if missing, builds release
+# binaries, and runs every scenario against simulated endpoints on loopback.
+#
+#   bench/run.sh           full run (about 15 minutes); updates the table in BENCHMARKS.md
+#   bench/run.sh --quick   short windows, single runs (a couple of minutes); for CI
+#
+# Markdown goes to stdout, progress to stderr, JSON to bench/out/latest.json.
+# The commune list is ../shared/data/vn-communes.csv (override with COMMWATCH_COMMUNES).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+quick=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+# Peers, from Debian's packages. Without root (or passwordless sudo) the run goes on and
+# the peer columns say "not installed".
+missing=()
+[ -x /usr/bin/prometheus-blackbox-exporter ] || command -v blackbox_exporter >/dev/null 2>&1 \
+    || missing+=(prometheus-blackbox-exporter)
+command -v fping >/dev/null 2>&1 || missing+=(fping)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt_get=(apt-get)
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        apt_get=(sudo apt-get)
+    else
+        apt_get=()
+        echo "bench/run.sh: cannot install ${missing[*]} (not root); continuing without" >&2
+    fi
+    if [ "${#apt_get[@]}" -gt 0 ]; then
+        echo "bench/run.sh: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        "${apt_get[@]}" update >&2
+        "${apt_get[@]}" install -y "${missing[@]}" >&2
+    fi
+fi
+
+# Thousands of simulated listeners and hanging probes need descriptors; the harness raises
+# the soft limit to the hard one too, this covers cargo's children as well.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo build --release --bins >&2
+
+csv="${COMMWATCH_COMMUNES:-../shared/data/vn-communes.csv}"
+if [ "$quick" -eq 1 ]; then
+    exec target/release/commwatch-bench run --quick --csv "$csv" \
+        --out bench/out/latest.json --label "bench/run.sh --quick"
+else
+    exec target/release/commwatch-bench run --csv "$csv" \
+        --out bench/out/latest.json --doc BENCHMARKS.md --label "bench/run.sh"
+fi

@@ -1,0 +1,169 @@
+//! Child processes of the harness: simulator shards and probe-load workers (this same binary
+//! started with an internal verb), each talking over stdin/stdout lines. A child ends when
+//! its stdin closes, so nothing outlives the harness.
+
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use commwatch::sim::spread_ip;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::BenchError;
+
+/// A running child of this binary.
+pub struct Helper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Lines<BufReader<ChildStdout>>,
+    what: String,
+}
+
+impl Helper {
+    pub async fn spawn_self(args: &[String], what: &str) -> Result<Helper, BenchError> {
+        let exe = std::env::current_exe().map_err(|e| BenchError::io("locating myself", e))?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BenchError::io(&format!("starting {what}"), e))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::Child(format!("{what}: no stdout")))?;
+        Ok(Helper {
+            child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+            what: what.to_string(),
+        })
+    }
+
+    pub fn pid(&self) -> Result<u32, BenchError> {
+        self.child
+            .id()
+            .ok_or_else(|| BenchError::Child(format!("{} has exited", self.what)))
+    }
+
+    /// The next line that starts with `prefix`, with the prefix and a space removed.
+    pub async fn expect(&mut self, prefix: &str, wait: Duration) -> Result<String, BenchError> {
+        let what = self.what.clone();
+        let fut = async {
+            loop {
+                match self.lines.next_line().await {
+                    Ok(Some(l)) => {
+                        if let Some(rest) = l.strip_prefix(prefix) {
+                            return Ok(rest.trim().to_string());
+                        }
+                    }
+                    Ok(None) => {
+                        return Err(BenchError::Child(format!(
+                            "{what} ended before saying `{prefix}`"
+                        )));
+                    }
+                    Err(e) => return Err(BenchError::io(&what, e)),
+                }
+            }
+        };
+        tokio::time::timeout(wait, fut)
+            .await
+            .map_err(|_| BenchError::Child(format!("{what} did not say `{prefix}` in {wait:?}")))?
+    }
+
+    pub async fn send(&mut self, line: &str) -> Result<(), BenchError> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| BenchError::Child(format!("{}: stdin closed", self.what)))?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(|e| BenchError::io(&self.what, e))?;
+        stdin
+            .flush()
+            .await
+            .map_err(|e| BenchError::io(&self.what, e))
+    }
+
+    /// Closes stdin (the child's signal to stop) and waits; kills it after `grace`.
+    pub async fn finish(mut self, grace: Duration) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// One character per simulated endpoint, for `sim-serve --layout`.
+pub mod layout {
+    pub const HTTP: char = 'H';
+    pub const HTTP_HANG: char = 'h';
+    pub const HTTP_SLOW: char = 's';
+    pub const TCP: char = 'T';
+    pub const TCP_HANG: char = 't';
+}
+
+/// Simulator shards: one process holds at most `per_shard` endpoints, so the listeners fit in
+/// its descriptor limit. Endpoint `i` is at `spread_ip(base, i):port` whichever shard has it.
+pub struct SimFleet {
+    shards: Vec<Helper>,
+}
+
+impl SimFleet {
+    pub async fn start(
+        layout: &str,
+        base: Ipv4Addr,
+        port: u16,
+        slow_ms: u64,
+        per_shard: usize,
+    ) -> Result<SimFleet, BenchError> {
+        let chars: Vec<char> = layout.chars().collect();
+        let mut shards = Vec::new();
+        for (k, chunk) in chars.chunks(per_shard.max(1)).enumerate() {
+            let first = spread_ip(base, k * per_shard.max(1))
+                .ok_or_else(|| BenchError::Child("simulator addresses exhausted".into()))?;
+            let args: Vec<String> = vec![
+                "sim-serve".into(),
+                "--base".into(),
+                first.to_string(),
+                "--port".into(),
+                port.to_string(),
+                "--slow-ms".into(),
+                slow_ms.to_string(),
+                "--layout".into(),
+                chunk.iter().collect(),
+            ];
+            let mut h = Helper::spawn_self(&args, &format!("simulator shard {k}")).await?;
+            h.expect("ready", Duration::from_secs(60)).await?;
+            shards.push(h);
+        }
+        Ok(SimFleet { shards })
+    }
+
+    /// Requests answered so far by every shard.
+    pub async fn hits(&mut self) -> Result<u64, BenchError> {
+        let mut total = 0;
+        for s in &mut self.shards {
+            s.send("hits").await?;
+            let v = s.expect("hits", Duration::from_secs(10)).await?;
+            total += v
+                .parse::<u64>()
+                .map_err(|_| BenchError::Child(format!("bad hits line `{v}`")))?;
+        }
+        Ok(total)
+    }
+
+    pub async fn stop(self) {
+        for s in self.shards {
+            s.finish(Duration::from_secs(15)).await;
+        }
+    }
+}
