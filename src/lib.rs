@@ -13,7 +13,9 @@
 //! - [`status`]: the live board of current states read by the web layer.
 //! - [`store`]: SQLite with one batching writer thread and numbered migrations.
 //! - [`metrics`]: every Prometheus family in one place.
-//! - [`web`]: status page, JSON API, `/metrics`, health endpoints, error mapping.
+//! - [`web`]: status pages (overview, target, incidents, groups; Vietnamese and English), JSON
+//!   API documented in `docs/openapi.json`, live events (SSE), acknowledgements, `/metrics`,
+//!   health endpoints, error mapping.
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.

@@ -176,7 +176,7 @@ pub fn latency_chart(
         lang.percent(bad),
     );
     html! {
-        figure.chart {
+        figure.chart.wrap {
             svg viewBox={ "0 0 " (W) " " (H) } role="img" aria-label=(describe) {
                 title { (describe) }
                 @for k in 0..=2 {
@@ -228,7 +228,7 @@ fn ratio_class(r: Option<f64>) -> &'static str {
 pub fn uptime_bar(lang: Lang, ratio: Option<f64>) -> Markup {
     let w = ratio.unwrap_or(0.0).clamp(0.0, 1.0) * 100.0;
     html! {
-        svg.bar viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true" {
+        svg.ubar viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true" {
             rect.track x="0" y="0" width="100" height="6" {}
             rect class=(ratio_class(ratio)) x="0" y="0" width=(format!("{w:.2}")) height="6" {}
         }

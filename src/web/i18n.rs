@@ -207,6 +207,7 @@ pub struct Strings {
 
     pub summary: &'static str,
     pub targets_word: &'static str,
+    pub targets_title: &'static str,
     pub communes_word: &'static str,
     pub communes_dark: &'static str,
     pub commune_col: &'static str,
@@ -323,6 +324,7 @@ pub static VI: Strings = Strings {
 
     summary: "Tổng hợp",
     targets_word: "mục tiêu",
+    targets_title: "Mục tiêu",
     communes_word: "xã",
     communes_dark: "xã mất liên lạc hoàn toàn",
     commune_col: "Xã / phường",
@@ -439,6 +441,7 @@ pub static EN: Strings = Strings {
 
     summary: "Summary",
     targets_word: "targets",
+    targets_title: "Targets",
     communes_word: "communes",
     communes_dark: "communes fully dark",
     commune_col: "Commune / ward",

@@ -1,5 +1,9 @@
-//! The HTTP surface (warp): status page, JSON API, `/metrics`, `/healthz`, `/readyz`. Routes
-//! only read shared state; nothing here probes an address supplied by a request.
+//! The HTTP surface (warp): status pages, JSON API, live events, `/metrics`, `/healthz`,
+//! `/readyz`. Routes read shared state; the only writes are acknowledgements and the reload.
+//! Nothing here probes an address supplied by a request.
+//!
+//! Pages (`page/`) and `/api/v1/overview` share one model (`overview.rs`, `model.rs`); words
+//! live in `i18n.rs`; charts are SVG drawn in `chart.rs`; `sse.rs` streams the event bus.
 
 pub mod api;
 pub mod auth;

@@ -149,6 +149,8 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup)
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
+                // No favicon request (one less round trip on a weak link, no 404 in the console).
+                link rel="icon" href="data:,";
                 @if refresh {
                     // Only without JavaScript: with it, the page is patched live instead.
                     noscript { meta http-equiv="refresh" content="30"; }

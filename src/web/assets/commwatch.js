@@ -74,20 +74,28 @@
   }
 
   // The summary and incidents above the grid come from the server as a fragment, at most every
-  // three seconds however many events arrive (a storm sends thousands).
-  var pending = null;
+  // three seconds however many events arrive (a storm sends thousands). The first fetch waits a
+  // moment so the store has committed what the event announced; events that arrive while a
+  // fetch is under way ask for one more.
+  var pending = false;
+  var again = false;
   var last = 0;
   function refreshTop() {
-    if (!top || pending) { return; }
-    pending = window.setTimeout(function () {
+    if (!top) { return; }
+    if (pending) { again = true; return; }
+    pending = true;
+    window.setTimeout(function () {
       last = Date.now();
       fetch(top.getAttribute('data-src'), { credentials: 'same-origin' })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (html !== null) { top.innerHTML = html; tick(); }
         }, function () { /* offline: the reconnect resyncs */ })
-        .then(function () { pending = null; });
-    }, Math.max(0, last + 3000 - Date.now()));
+        .then(function () {
+          pending = false;
+          if (again) { again = false; refreshTop(); }
+        });
+    }, Math.max(1000, last + 3000 - Date.now()));
   }
 
   // After a gap in the stream: re-read the states of everything on this page.

@@ -100,7 +100,7 @@ pub async fn index(
                             }
                             td { (g.targets) }
                             td { @if g.down_now > 0 { "✖ " } (g.down_now) }
-                            td.bar { (chart::uptime_bar(lang, g.ratio)) }
+                            td.ub { (chart::uptime_bar(lang, g.ratio)) }
                         }
                     }
                 }
@@ -157,7 +157,7 @@ pub async fn detail(
             }
         }
         section {
-            h2 { (t.targets_word) " (" (g.targets.len()) ")" }
+            h2 { (t.targets_title) " (" (g.targets.len()) ")" }
             div.wrap {
                 table.groups {
                     thead {
@@ -175,11 +175,13 @@ pub async fn detail(
                                     br;
                                     span.muted { bdi { (or(&x.labels.commune, t.no_commune)) } " · " bdi { (or(&x.labels.operator, t.other)) } " · " bdi { (or(&x.labels.service, "—")) } }
                                 }
-                                td data-target=(x.id) class={ "st s-" (x.state.as_str()) } {
-                                    span.ic aria-hidden="true" { (crate::web::i18n::icon(x.state)) } " " span.lb { (lang.state(x.state)) }
-                                    " " (ago(lang, x.since, now))
+                                td {
+                                    span data-target=(x.id) class={ "st s-" (x.state.as_str()) } {
+                                        span.ic aria-hidden="true" { (crate::web::i18n::icon(x.state)) } " " span.lb { (lang.state(x.state)) }
+                                        " · " (ago(lang, x.since, now))
+                                    }
                                 }
-                                td.bar { (chart::uptime_bar(lang, x.availability.ratio)) }
+                                td.ub { (chart::uptime_bar(lang, x.availability.ratio)) }
                             }
                         }
                     }

@@ -19,35 +19,40 @@ pub fn incident_item(lang: Lang, i: &IncidentView, now: DateTime<Utc>) -> Markup
     let cause = inc.cause_detail.as_deref().or(inc.cause_error.as_deref());
     html! {
         div.incident data-incident=(inc.id) {
-            (badge(lang, inc.worst_state)) " "
-            a href={ "/targets/" (seg(&inc.target)) } { strong { bdi { (i.name.as_deref().unwrap_or(&inc.target)) } } }
-            @if let Some(l) = &i.labels {
-                " · " bdi { (or(&l.commune, t.no_commune)) } " · " bdi { (or(&l.operator, t.other)) }
-                @if !l.service.is_empty() { " · " bdi { (l.service) } }
+            div.l1 {
+                (badge(lang, inc.worst_state)) " "
+                a href={ "/targets/" (seg(&inc.target)) } { strong { bdi { (i.name.as_deref().unwrap_or(&inc.target)) } } }
+                @if let Some(l) = &i.labels {
+                    span.place {
+                        " · " bdi { (or(&l.commune, t.no_commune)) } " · " bdi { (or(&l.operator, t.other)) }
+                        @if !l.service.is_empty() { " · " bdi { (l.service) } }
+                    }
+                }
+                @if !inc.open {
+                    span.closed { "✔ " (t.closed) }
+                }
+                @if let Some(a) = i.acks.last() {
+                    span.ack {
+                        "✓ " (t.acked_by) ": " strong { bdi { (a.author) } } " — " (ago(lang, a.at, now))
+                        @if !a.comment.is_empty() { ": “" bdi { (a.comment) } "”" }
+                        @if i.acks.len() > 1 { " (+" (i.acks.len() - 1) ")" }
+                    }
+                } @else if inc.open {
+                    span.unacked { "⚑ " (t.not_acked) }
+                }
             }
-            br;
-            span.muted {
+            div.l2.muted {
                 (t.started) " " (at(lang, inc.started_at, now))
                 " · " (t.duration) " " (lang.duration(inc.duration_seconds))
                 @if let Some(end) = inc.ended_at {
                     " · " (t.ended) " " (crate::time::local_datetime(end))
                 }
-            }
-            @if let Some(c) = cause {
-                br; span { (t.cause) ": " code { bdi { (c) } } }
-            }
-            @if let Some(p) = &inc.explained_by {
-                " (" (t.explained_by) " " a href={ "/targets/" (seg(p)) } { (p) } ")"
-            }
-            br;
-            @if let Some(a) = i.acks.last() {
-                span.ack {
-                    "✓ " (t.acked_by) ": " strong { bdi { (a.author) } } " — " (ago(lang, a.at, now))
-                    @if !a.comment.is_empty() { ": “" bdi { (a.comment) } "”" }
-                    @if i.acks.len() > 1 { " (+" (i.acks.len() - 1) ")" }
+                @if let Some(c) = cause {
+                    " · " (t.cause) ": " code { bdi { (c) } }
                 }
-            } @else if inc.open {
-                span.unacked { "⚑ " (t.not_acked) }
+                @if let Some(p) = &inc.explained_by {
+                    " (" (t.explained_by) " " a href={ "/targets/" (seg(p)) } { (p) } ")"
+                }
             }
         }
     }

@@ -362,8 +362,7 @@ fn cell_target(lang: Lang, x: &CellTarget, cols: Cols, now: DateTime<Utc>) -> Ma
             span.ic aria-hidden="true" { (icon(x.state)) } " "
             span.lb { (lang.state(x.state)) }
             @if x.flapping { " " span.flap title=(t.flapping) { "≈" } }
-            " " span.sv { bdi { (what) } }
-            " " (ago(lang, x.since, now))
+            span.l2 { span.sv { bdi { (what) } } " · " (ago(lang, x.since, now)) }
         }
     }
 }
