@@ -403,115 +403,90 @@ async fn every_response_matches_the_spec() {
         client: client(),
         covered: HashSet::new(),
     };
-    // Pages.
-    c.call("GET", "/", "/", None, None, 200).await;
-    c.call("GET", "/", "/?state=sideways", None, None, 400)
-        .await;
-    c.call(
-        "GET",
-        "/fragments/top",
-        "/fragments/top?province=H%C3%A0%20T%C4%A9nh",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/fragments/top",
-        "/fragments/top?page=0",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call("GET", "/targets/{id}", "/targets/flip-1", None, None, 200)
-        .await;
-    c.call("GET", "/targets/{id}", "/targets/nope", None, None, 404)
-        .await;
-    c.call(
-        "GET",
-        "/incidents",
-        "/incidents?status=all",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/incidents",
-        "/incidents?status=later",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/groups/{by}",
-        "/groups/operator?range=7d",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call("GET", "/groups/{by}", "/groups/colour", None, None, 404)
-        .await;
-    c.call(
-        "GET",
-        "/groups/{by}",
-        "/groups/operator?range=soon",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/groups/{by}/{key}",
-        "/groups/commune/C%E1%BA%A9m%20Xuy%C3%AAn?province=H%C3%A0%20T%C4%A9nh",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/groups/{by}/{key}",
-        "/groups/operator/nobody",
-        None,
-        None,
-        404,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/groups/{by}/{key}",
-        "/groups/operator/vnpt?range=x",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/assets/commwatch.css",
-        "/assets/commwatch.css",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/assets/commwatch.js",
-        "/assets/commwatch.js",
-        None,
-        None,
-        200,
-    )
-    .await;
+    // Pages, and answers checked only against the spec.
+    for (template, url, want) in [
+        ("/", "/", 200),
+        ("/", "/?state=sideways", 400),
+        (
+            "/fragments/top",
+            "/fragments/top?province=H%C3%A0%20T%C4%A9nh",
+            200,
+        ),
+        ("/fragments/top", "/fragments/top?page=0", 400),
+        ("/targets/{id}", "/targets/flip-1", 200),
+        ("/targets/{id}", "/targets/nope", 404),
+        ("/incidents", "/incidents?status=all", 200),
+        ("/incidents", "/incidents?status=later", 400),
+        ("/groups/{by}", "/groups/operator?range=7d", 200),
+        ("/groups/{by}", "/groups/colour", 404),
+        ("/groups/{by}", "/groups/operator?range=soon", 400),
+        (
+            "/groups/{by}/{key}",
+            "/groups/commune/C%E1%BA%A9m%20Xuy%C3%AAn?province=H%C3%A0%20T%C4%A9nh",
+            200,
+        ),
+        ("/groups/{by}/{key}", "/groups/operator/nobody", 404),
+        ("/groups/{by}/{key}", "/groups/operator/vnpt?range=x", 400),
+        ("/assets/commwatch.css", "/assets/commwatch.css", 200),
+        ("/assets/commwatch.js", "/assets/commwatch.js", 200),
+        ("/api/v1/overview", "/api/v1/overview?per_page=9999", 400),
+        ("/api/v1/targets", "/api/v1/targets?state=wobbly", 400),
+        ("/api/v1/targets/{id}", "/api/v1/targets/nope", 404),
+        (
+            "/api/v1/targets/{id}/availability",
+            "/api/v1/targets/ok-1/availability?range=1h",
+            200,
+        ),
+        (
+            "/api/v1/targets/{id}/availability",
+            "/api/v1/targets/ok-1/availability?range=forever",
+            400,
+        ),
+        (
+            "/api/v1/targets/{id}/availability",
+            "/api/v1/targets/nope/availability",
+            404,
+        ),
+        (
+            "/api/v1/targets/{id}/series",
+            "/api/v1/targets/ok-1/series?range=3650d&resolution=minute",
+            400,
+        ),
+        (
+            "/api/v1/targets/{id}/series",
+            "/api/v1/targets/nope/series",
+            404,
+        ),
+        ("/api/v1/incidents", "/api/v1/incidents?status=half", 400),
+        ("/api/v1/incidents", "/api/v1/incidents?target=nope", 404),
+        (
+            "/api/v1/groups/{by}/availability",
+            "/api/v1/groups/colour/availability",
+            404,
+        ),
+        (
+            "/api/v1/groups/{by}/availability",
+            "/api/v1/groups/operator/availability?from=yesterday",
+            400,
+        ),
+        (
+            "/api/v1/groups/{by}/{key}",
+            "/api/v1/groups/operator/nobody",
+            404,
+        ),
+        (
+            "/api/v1/groups/{by}/{key}",
+            "/api/v1/groups/operator/vnpt?range=-1h",
+            400,
+        ),
+        ("/api/v1/events", "/api/v1/events", 200),
+        ("/api/v1/events", "/api/v1/events?types=gossip", 400),
+        ("/metrics", "/metrics", 200),
+        ("/healthz", "/healthz", 200),
+        ("/readyz", "/readyz", 200),
+    ] {
+        c.call("GET", template, url, None, None, want).await;
+    }
 
     // API reads.
     let (ov, _) = c
@@ -538,15 +513,6 @@ async fn every_response_matches_the_spec() {
         .await;
     assert_eq!(ov["communes"].as_array().unwrap().len(), 1);
     assert_eq!(ov["communes"][0]["commune"], "Cẩm Xuyên");
-    c.call(
-        "GET",
-        "/api/v1/overview",
-        "/api/v1/overview?per_page=9999",
-        None,
-        None,
-        400,
-    )
-    .await;
     let (all, _) = c
         .call("GET", "/api/v1/targets", "/api/v1/targets", None, None, 200)
         .await;
@@ -574,15 +540,6 @@ async fn every_response_matches_the_spec() {
         )
         .await;
     assert_eq!(found["targets"][0]["id"], "refused-1");
-    c.call(
-        "GET",
-        "/api/v1/targets",
-        "/api/v1/targets?state=wobbly",
-        None,
-        None,
-        400,
-    )
-    .await;
     let (one, _) = c
         .call(
             "GET",
@@ -595,42 +552,6 @@ async fn every_response_matches_the_spec() {
         .await;
     assert!(one["uptime"]["24h"]["count"].as_u64().unwrap() >= 2);
     assert_eq!(one["uptime"]["24h"]["ratio"], 1.0);
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}",
-        "/api/v1/targets/nope",
-        None,
-        None,
-        404,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}/availability",
-        "/api/v1/targets/ok-1/availability?range=1h",
-        None,
-        None,
-        200,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}/availability",
-        "/api/v1/targets/ok-1/availability?range=forever",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}/availability",
-        "/api/v1/targets/nope/availability",
-        None,
-        None,
-        404,
-    )
-    .await;
     let (series, _) = c
         .call(
             "GET",
@@ -642,24 +563,6 @@ async fn every_response_matches_the_spec() {
         )
         .await;
     assert!(!series["buckets"].as_array().unwrap().is_empty());
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}/series",
-        "/api/v1/targets/ok-1/series?range=3650d&resolution=minute",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/targets/{id}/series",
-        "/api/v1/targets/nope/series",
-        None,
-        None,
-        404,
-    )
-    .await;
     let (inc, _) = c
         .call(
             "GET",
@@ -683,24 +586,6 @@ async fn every_response_matches_the_spec() {
         )
         .await;
     assert!(none["incidents"].as_array().unwrap().is_empty());
-    c.call(
-        "GET",
-        "/api/v1/incidents",
-        "/api/v1/incidents?status=half",
-        None,
-        None,
-        400,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/incidents",
-        "/api/v1/incidents?target=nope",
-        None,
-        None,
-        404,
-    )
-    .await;
     let (g, _) = c
         .call(
             "GET",
@@ -712,24 +597,6 @@ async fn every_response_matches_the_spec() {
         )
         .await;
     assert_eq!(g["groups"].as_array().unwrap().len(), 3);
-    c.call(
-        "GET",
-        "/api/v1/groups/{by}/availability",
-        "/api/v1/groups/colour/availability",
-        None,
-        None,
-        404,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/groups/{by}/availability",
-        "/api/v1/groups/operator/availability?from=yesterday",
-        None,
-        None,
-        400,
-    )
-    .await;
     let (g, _) = c
         .call(
             "GET",
@@ -742,39 +609,10 @@ async fn every_response_matches_the_spec() {
         .await;
     assert_eq!(g["targets"][0]["id"], "flip-1");
     assert_eq!(g["incidents_open"][0]["id"], incident);
-    c.call(
-        "GET",
-        "/api/v1/groups/{by}/{key}",
-        "/api/v1/groups/operator/nobody",
-        None,
-        None,
-        404,
-    )
-    .await;
-    c.call(
-        "GET",
-        "/api/v1/groups/{by}/{key}",
-        "/api/v1/groups/operator/vnpt?range=-1h",
-        None,
-        None,
-        400,
-    )
-    .await;
     let (st, _) = c
         .call("GET", "/api/v1/status", "/api/v1/status", None, None, 200)
         .await;
     assert_eq!(st["communes"], 3);
-    c.call("GET", "/api/v1/events", "/api/v1/events", None, None, 200)
-        .await;
-    c.call(
-        "GET",
-        "/api/v1/events",
-        "/api/v1/events?types=gossip",
-        None,
-        None,
-        400,
-    )
-    .await;
 
     // Acknowledgement: officer role, a comment, an open incident.
     let ack = "/api/v1/incidents/{id}/ack";
@@ -887,9 +725,6 @@ async fn every_response_matches_the_spec() {
         .await;
     c.call("POST", "/-/reload", "/-/reload", Some(ADMIN), None, 200)
         .await;
-    c.call("GET", "/metrics", "/metrics", None, None, 200).await;
-    c.call("GET", "/healthz", "/healthz", None, None, 200).await;
-    c.call("GET", "/readyz", "/readyz", None, None, 200).await;
 
     // Every documented operation was exercised.
     let mut missing = Vec::new();

@@ -206,6 +206,13 @@ pub fn at(lang: Lang, t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
     }
 }
 
+/// A table head of column titles.
+pub fn head(cols: &[&str]) -> Markup {
+    html! {
+        thead { tr { @for c in cols { th scope="col" { (c) } } } }
+    }
+}
+
 /// Shows an empty label as a placeholder such as "(khác)".
 pub fn or<'a>(s: &'a str, placeholder: &'a str) -> &'a str {
     if s.is_empty() { placeholder } else { s }

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use warp::http::StatusCode;
 
 use super::incidents::incident_item;
-use super::{Nav, PageCtx, ago, badge, href, layout, or, seg};
+use super::{Nav, PageCtx, ago, badge, head, href, layout, or, seg};
 use crate::app::AppState;
 use crate::web::api::time_range;
 use crate::web::chart;
@@ -78,14 +78,7 @@ pub async fn index(
         (range_line(&ctx, from, to))
         div.wrap {
             table.groups {
-                thead {
-                    tr {
-                        th scope="col" { (t.group_key) }
-                        th scope="col" { (t.targets_word) }
-                        th scope="col" { (t.down_now) }
-                        th scope="col" { (t.availability) }
-                    }
-                }
+                (head(&[t.group_key, t.targets_word, t.down_now, t.availability]))
                 tbody {
                     @for g in &groups {
                         @let link = href(
@@ -160,13 +153,7 @@ pub async fn detail(
             h2 { (t.targets_title) " (" (g.targets.len()) ")" }
             div.wrap {
                 table.groups {
-                    thead {
-                        tr {
-                            th scope="col" { (t.target) }
-                            th scope="col" { (t.state) }
-                            th scope="col" { (t.availability) }
-                        }
-                    }
+                    (head(&[t.target, t.state, t.availability]))
                     tbody {
                         @for x in &g.targets {
                             tr {

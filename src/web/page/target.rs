@@ -259,14 +259,7 @@ fn samples(lang: Lang, list: &[StoredSample], now: DateTime<Utc>) -> Markup {
         } @else {
             div.wrap {
                 table.samples {
-                    thead {
-                        tr {
-                            th scope="col" { (t.time) }
-                            th scope="col" { (t.result) }
-                            th scope="col" { (t.latency) }
-                            th scope="col" { (t.error) }
-                        }
-                    }
+                    (super::head(&[t.time, t.result, t.latency, t.error]))
                     tbody {
                         @for s in list {
                             tr class=(if s.ok { "ok" } else { "bad" }) {
