@@ -218,8 +218,15 @@ impl Checker {
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
-        if let Some(b) = body {
-            rb = rb.json(&b);
+        // A JSON string is sent as a form body (the sign-in form), anything else as JSON.
+        match body {
+            Some(Value::String(form)) => {
+                rb = rb
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form);
+            }
+            Some(b) => rb = rb.json(&b),
+            None => {}
         }
         let resp = rb.send().await.unwrap();
         let status = resp.status().as_u16();
@@ -484,6 +491,7 @@ async fn every_response_matches_the_spec() {
         ("/metrics", "/metrics", 200),
         ("/healthz", "/healthz", 200),
         ("/readyz", "/readyz", 200),
+        ("/login", "/login", 200),
     ] {
         c.call("GET", template, url, None, None, want).await;
     }
@@ -716,6 +724,19 @@ async fn every_response_matches_the_spec() {
     let (e, _) = c.call("POST", ack, &url, Some(OFFICER), body(), 409).await;
     assert_eq!(e["error"]["code"], "incident_closed");
 
+    // A wrong token at the sign-in form gets the form again.
+    let (_, html) = c
+        .call(
+            "POST",
+            "/login",
+            "/login",
+            None,
+            Some(Value::String("token=x".into())),
+            401,
+        )
+        .await;
+    assert!(html.contains("type=\"password\""));
+
     // Operations.
     let (e, _) = c
         .call("POST", "/-/reload", "/-/reload", None, None, 401)
@@ -886,14 +907,27 @@ async fn private_pages_need_a_viewer_token() {
     );
     let app = start(dir.path(), &toml).await;
     let addr = app.local_addr();
-    let c = client();
-    for path in [
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str, auth: Option<(&str, &str)>| {
+        let mut rb = c.get(format!("http://{addr}{path}"));
+        if let Some((k, v)) = auth {
+            rb = rb.header(k, v);
+        }
+        rb.send()
+    };
+    let pages = [
         "/",
         "/fragments/top",
         "/targets/ok-1",
         "/incidents",
         "/groups/operator",
         "/groups/operator/viettel",
+    ];
+    let reads = [
         "/api/v1/overview",
         "/api/v1/targets",
         "/api/v1/targets/ok-1",
@@ -905,17 +939,21 @@ async fn private_pages_need_a_viewer_token() {
         "/api/v1/status",
         "/api/v1/events",
         "/metrics",
-    ] {
-        let r = c.get(format!("http://{addr}{path}")).send().await.unwrap();
+    ];
+    let bearer = format!("Bearer {VIEWER}");
+    for path in pages {
+        let r = get(path, None).await.unwrap();
+        assert_eq!(r.status(), 303, "{path} readable without a token");
+        assert_eq!(r.headers()["location"], "/login", "{path}");
+        let r = get(path, Some(("authorization", &bearer))).await.unwrap();
+        assert_eq!(r.status(), 200, "{path} refused a viewer token");
+    }
+    for path in reads {
+        let r = get(path, None).await.unwrap();
         assert_eq!(r.status(), 401, "{path} readable without a token");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], "unauthorized", "{path}");
-        let r = c
-            .get(format!("http://{addr}{path}"))
-            .bearer_auth(VIEWER)
-            .send()
-            .await
-            .unwrap();
+        let r = get(path, Some(("authorization", &bearer))).await.unwrap();
         assert_eq!(r.status(), 200, "{path} refused a viewer token");
     }
     for path in [
@@ -923,9 +961,49 @@ async fn private_pages_need_a_viewer_token() {
         "/readyz",
         "/assets/commwatch.css",
         "/assets/commwatch.js",
+        "/login",
     ] {
-        let r = c.get(format!("http://{addr}{path}")).send().await.unwrap();
+        let r = get(path, None).await.unwrap();
         assert_eq!(r.status(), 200, "{path} should stay open");
     }
+
+    // A browser signs in once; the cookie opens pages, fragments and the event stream.
+    let r = c
+        .post(format!("http://{addr}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = c
+        .post(format!("http://{addr}/login"))
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={VIEWER}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_string();
+    for path in pages.iter().chain(reads.iter()) {
+        let r = get(path, Some(("cookie", &pair))).await.unwrap();
+        assert_eq!(r.status(), 200, "{path} refused the session cookie");
+    }
+    // The cookie never writes: acknowledging needs the Authorization header.
+    let r = c
+        .post(format!("http://{addr}/api/v1/incidents/1/ack"))
+        .header("cookie", &pair)
+        .json(&serde_json::json!({ "comment": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     app.shutdown().await;
 }

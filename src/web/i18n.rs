@@ -300,6 +300,12 @@ pub struct Strings {
     pub samples: &'static str,
     pub down_now: &'static str,
     pub group_key: &'static str,
+
+    pub login_title: &'static str,
+    pub login_token: &'static str,
+    pub login_submit: &'static str,
+    pub login_failed: &'static str,
+    pub login_note: &'static str,
 }
 
 pub static VI: Strings = Strings {
@@ -417,6 +423,12 @@ pub static VI: Strings = Strings {
     samples: "mẫu",
     down_now: "đang mất",
     group_key: "Nhóm",
+
+    login_title: "Đăng nhập",
+    login_token: "Mã truy cập",
+    login_submit: "Vào",
+    login_failed: "Mã không đúng.",
+    login_note: "Trang trạng thái này không công khai. Nhập mã (token) được cấp cho ca trực.",
 };
 
 pub static EN: Strings = Strings {
@@ -534,6 +546,12 @@ pub static EN: Strings = Strings {
     samples: "samples",
     down_now: "down now",
     group_key: "Group",
+
+    login_title: "Sign in",
+    login_token: "Access token",
+    login_submit: "Sign in",
+    login_failed: "That token is not valid.",
+    login_note: "This status page is private. Enter the token issued to your shift.",
 };
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ pub fn routes(
 
 /// The HTML pages: overview (and its live fragment), target detail, incidents, groups.
 fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
-    let read = || auth::read_access(state.clone());
+    let read = || auth::page_access(state.clone());
     let get = || warp::get().and(read());
     let overview = warp::path::end()
         .and(get())
@@ -277,8 +277,20 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
     let group = warp::path!("groups" / String / String)
         .and(get())
         .and(page::ctx())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and_then(page::groups::detail);
+    let login_form = warp::path!("login")
+        .and(warp::get())
+        .and(page::ctx())
+        .map(|ctx: page::PageCtx| page::login::form(&ctx, None));
+    let login = warp::path!("login")
+        .and(warp::post())
+        .and(page::ctx())
+        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .and(warp::body::content_length_limit(4 * 1024))
+        .and(warp::body::form::<api::Query>())
+        .and(with_state(state))
+        .map(page::login::submit);
     overview
         .boxed()
         .or(top.boxed())
@@ -290,6 +302,10 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .or(groups.boxed())
         .unify()
         .or(group.boxed())
+        .unify()
+        .or(login_form.boxed())
+        .unify()
+        .or(login.boxed())
         .unify()
         .boxed()
 }

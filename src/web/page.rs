@@ -4,6 +4,7 @@
 
 pub mod groups;
 pub mod incidents;
+pub mod login;
 pub mod overview;
 pub mod target;
 
