@@ -36,6 +36,11 @@ pub struct AppState {
     pub reloader: Reloader,
     /// The drill running now, if any (set by the drill module, read by engine and alerting).
     pub drill: crate::alerting::ActiveDrill,
+    /// Cancelled when the app stops; long-lived responses (SSE) end on it so the web server's
+    /// graceful shutdown does not wait for connected browsers.
+    pub shutdown: CancellationToken,
+    /// Events raised by the web layer itself (acknowledgements), merged into `/api/v1/events`.
+    pub web_events: broadcast::Sender<crate::web::WebEvent>,
 }
 
 impl AppState {
@@ -88,6 +93,8 @@ pub enum AppError {
 
 /// Capacity of the event bus; slow subscribers miss old events rather than slowing the engine.
 const EVENT_CAPACITY: usize = 4_096;
+/// Capacity of the web layer's own events (acknowledgements: human-rate).
+const WEB_EVENT_CAPACITY: usize = 256;
 /// Results waiting for the engine; the scheduler waits when it is full.
 const RESULT_CAPACITY: usize = 4_096;
 
@@ -168,6 +175,7 @@ impl App {
         );
 
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let shutdown = CancellationToken::new();
         let board = Board::new(rows);
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
@@ -184,8 +192,9 @@ impl App {
             events: events.clone(),
             ready: Arc::new(AtomicBool::new(false)),
             heartbeats: prober.heartbeats(),
+            shutdown: shutdown.clone(),
+            web_events: broadcast::channel(WEB_EVENT_CAPACITY).0,
         };
-        let shutdown = CancellationToken::new();
 
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
         let engine = Engine::new(

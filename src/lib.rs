@@ -14,7 +14,9 @@
 //! - [`store`]: SQLite with one batching writer thread and numbered migrations.
 //! - [`metrics`]: every Prometheus family in one place.
 //! - [`alerting`]: routing, grouping, silences, the durable outbox and one file per receiver.
-//! - [`web`]: status page, JSON API, `/metrics`, health endpoints, error mapping.
+//! - [`web`]: status pages (overview, target, incidents, groups; Vietnamese and English), JSON
+//!   API documented in `docs/openapi.json`, live events (SSE), acknowledgements, `/metrics`,
+//!   health endpoints, error mapping.
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.

@@ -32,6 +32,16 @@ pub fn local_short(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// `28/11/2026`, the local date.
+pub fn local_date(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh).format("%d/%m/%Y").to_string()
+}
+
+/// `28/11`, for chart axes.
+pub fn local_day_month(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Ho_Chi_Minh).format("%d/%m").to_string()
+}
+
 /// ISO 8601 with the local offset, for machine-readable attributes.
 pub fn local_rfc3339(t: DateTime<Utc>) -> String {
     t.with_timezone(&Ho_Chi_Minh).to_rfc3339()
@@ -62,6 +72,8 @@ mod tests {
         assert_eq!(local_datetime(t), "28/11/2026 08:30:12 (+07)");
         assert_eq!(local_time(t), "08:30:12");
         assert_eq!(local_rfc3339(t), "2026-11-28T08:30:12+07:00");
+        assert_eq!(local_date(t), "28/11/2026");
+        assert_eq!(local_day_month(t), "28/11");
     }
 
     #[test]

@@ -448,3 +448,81 @@ async fn silences_and_maintenance_mute_notifications_not_recording() {
     drop(store);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_outages_stop_reminding_and_say_who_took_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start().await;
+    let dead = refused_addr().await.to_string();
+    let officer = hex(Sha256::digest(b"officer-secret").into());
+    let mut toml = alerting(&[("ops", c.url("/"), None)])
+        .replace("repeat_interval = \"1h\"", "repeat_interval = \"3s\"");
+    toml.push_str(&format!(
+        "[[auth.tokens]]\nname = \"truc-ban-1\"\nrole = \"officer\"\nsha256 = \"{officer}\"\n\n"
+    ));
+    toml.push_str(&target("v1", &dead, "viettel", "Kỳ Anh", ""));
+    toml.push_str(&target("n1", &dead, "vnpt", "Kỳ Anh", ""));
+    // A second Viettel site, healthy until after the acknowledgement.
+    let (site, status) = switch_server(200).await;
+    toml.push_str(&format!(
+        "[[targets]]\nid = \"v2\"\nname = \"Viettel — Thạch Hà\"\nkind = \"http\"\nurl = \"http://{site}/\"\n\
+         interval = \"1s\"\ntimeout = \"500ms\"\nfailure_threshold = 1\nsuccess_threshold = 1\n\
+         operator = \"viettel\"\nprovince = \"Hà Tĩnh\"\ncommune = \"Thạch Hà\"\n\n"
+    ));
+    let app = start_app(dir.path(), &toml).await;
+    let addr = app.local_addr();
+    accepted_where(&c, 2, "first messages", 20).await;
+    // Take the Viettel outage.
+    let inc = wait_for(Duration::from_secs(10), "viettel incident", || async {
+        let v = get_json(addr, "/api/v1/incidents?status=open&target=v1").await;
+        v["incidents"][0]["id"].as_i64()
+    })
+    .await;
+    let r = client()
+        .post(format!("http://{addr}/api/v1/incidents/{inc}/ack"))
+        .bearer_auth("officer-secret")
+        .json(&serde_json::json!({ "comment": "Đã điều xe máy phát" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let after_ack = c.accepted().len();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later: Vec<serde_json::Value> =
+        c.accepted()[after_ack..].iter().map(|r| r.json()).collect();
+    // VNPT, not acknowledged, keeps reminding; Viettel, acknowledged, does not.
+    assert!(
+        later
+            .iter()
+            .any(|m| m["group"]["operator"] == "vnpt" && m["kind"] == "repeat"),
+        "{later:?}"
+    );
+    assert!(
+        !later.iter().any(|m| m["group"]["operator"] == "viettel"),
+        "acknowledged outage reminded: {later:?}"
+    );
+    // When the Viettel group speaks again (another site fails), the message says who took v1.
+    status.store(503, std::sync::atomic::Ordering::Relaxed);
+    let update = wait_for(Duration::from_secs(20), "viettel update", || async {
+        c.accepted()
+            .iter()
+            .map(|r| r.json())
+            .find(|m| m["group"]["operator"] == "viettel" && m["summary"]["firing"] == 2)
+    })
+    .await;
+    let v1 = update["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "v1")
+        .unwrap()
+        .clone();
+    assert_eq!(v1["acknowledged_by"], "truc-ban-1", "{update}");
+    assert!(
+        update["text"]
+            .as_str()
+            .unwrap()
+            .contains("đã tiếp nhận: truc-ban-1")
+    );
+    app.shutdown().await;
+}

@@ -509,7 +509,7 @@ impl Grouper {
                 .map(|t| t.name.clone())
                 .collect()
         };
-        let acked = HashMap::new();
+        let acked = store.query(outbox::acknowledged_open).await?;
         let mut commit = grouping.due(&cfg, now, &explains, &silences, &acked);
         commit.processed = processed;
         // Groups touched by events but not sent yet must be saved too, or a restart would

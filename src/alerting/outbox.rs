@@ -156,6 +156,23 @@ pub fn commit_grouping(tx: &Transaction<'_>, c: &GroupingCommit) -> rusqlite::Re
     Ok(())
 }
 
+/// Targets whose open incident someone acknowledged, with the latest acknowledger: reminders
+/// stop for them and later messages say who took it.
+pub fn acknowledged_open(
+    c: &Connection,
+) -> rusqlite::Result<std::collections::HashMap<String, String>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT t.key, a.author FROM incident_acks a
+         JOIN incidents i ON i.id = a.incident_id
+         JOIN targets t ON t.id = i.target_id
+         WHERE i.ended_at_ms IS NULL
+         ORDER BY a.at_ms, a.id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    // Later rows overwrite earlier ones: the latest acknowledger wins.
+    rows.collect()
+}
+
 /// The oldest pending message of a receiver: delivery is strictly in order per receiver.
 pub fn head_pending(c: &Connection, receiver: &str) -> rusqlite::Result<Option<OutboxRow>> {
     c.prepare_cached(&format!(

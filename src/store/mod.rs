@@ -2,6 +2,7 @@
 //! readers never block the writer, numbered migrations applied by `PRAGMA user_version`, rollups
 //! written with every sample, and retention that runs in the writer between batches.
 
+pub mod acks;
 mod queries;
 pub mod rollup;
 mod writer;
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_history.sql"),
     include_str!("migrations/0003_alerting.sql"),
+    include_str!("migrations/0004_acks.sql"),
 ];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.

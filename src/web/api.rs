@@ -56,20 +56,83 @@ impl<'a> TargetView<'a> {
     }
 }
 
-pub async fn targets(state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
+/// `GET /api/v1/targets`: filters `operator`, `service`, `province`, `commune`, `state` (a state
+/// or `problem`), `q` (name, id or commune, with or without diacritics); `limit`/`offset`.
+pub async fn targets(
+    q: Query,
+    gzip: bool,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let rows = state.board.snapshot();
+    let want_state = match q.get("state").map(String::as_str) {
+        None | Some("") => None,
+        Some("problem") => Some(None),
+        Some(s) => Some(Some(State::parse(s).ok_or_else(|| {
+            reject(ApiError::bad_request(
+                "invalid_query",
+                format!("`state` must be a state name or `problem`, not `{s}`"),
+            ))
+        })?)),
+    };
+    let needle = q.get("q").map(|n| super::fold::fold(n));
+    let label = |key: &str| q.get(key).filter(|v| !v.is_empty());
+    let matching: Vec<&TargetStatus> = rows
+        .iter()
+        .filter(|r| {
+            let l = &r.target.labels;
+            label("operator").is_none_or(|v| &l.operator == v)
+                && label("service").is_none_or(|v| &l.service == v)
+                && label("province").is_none_or(|v| &l.province == v)
+                && label("commune").is_none_or(|v| &l.commune == v)
+                && want_state.is_none_or(|w| match w {
+                    None => r.state.state.is_problem(),
+                    Some(s) => r.state.state == s,
+                })
+                && needle.as_ref().is_none_or(|n| {
+                    super::fold::fold(&format!("{} {} {}", r.target.id, r.target.name, l.commune))
+                        .contains(n.as_str())
+                })
+        })
+        .collect();
+    let limit = bounded(&q, "limit", MAX_TARGETS, MAX_TARGETS).map_err(reject)?;
+    let offset = bounded(&q, "offset", 0, MAX_TARGETS).map_err(reject)?;
     #[derive(Serialize)]
     struct Out<'a> {
         generated_at: chrono::DateTime<Utc>,
+        total: usize,
         count: usize,
+        offset: usize,
         targets: Vec<TargetView<'a>>,
     }
+    let page: Vec<TargetView> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| TargetView::of(r))
+        .collect();
     let out = Out {
         generated_at: Utc::now(),
-        count: rows.len(),
-        targets: rows.iter().map(TargetView::of).collect(),
+        total: matching.len(),
+        count: page.len(),
+        offset,
+        targets: page,
     };
-    Ok(warp::reply::json(&out).into_response())
+    Ok(json(&out, gzip))
+}
+
+/// More targets than any inventory holds; the default page is "all of them".
+const MAX_TARGETS: usize = 1_000_000;
+
+/// A JSON response, gzipped when the client accepts it and it is large.
+pub fn json<T: Serialize>(v: &T, gzip: bool) -> warp::reply::Response {
+    match serde_json::to_vec(v) {
+        Ok(body) => super::compress::respond(body, "application/json", gzip),
+        Err(e) => super::error::json_error(
+            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &e.to_string(),
+        ),
+    }
 }
 
 pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
@@ -83,13 +146,27 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
         .recent_samples(&id, 50)
         .await
         .map_err(|e| warp::reject::custom(ApiError::internal(e.to_string())))?;
+    let uptime: std::collections::BTreeMap<&str, crate::store::Availability> =
+        super::page::target::uptime(&state, &id, Utc::now())
+            .await
+            .map_err(reject)?
+            .into_iter()
+            .collect();
     #[derive(Serialize)]
     struct Out<'a> {
         target: TargetView<'a>,
+        flapping: bool,
+        explained_by: Option<&'a str>,
+        incident_open: bool,
+        uptime: std::collections::BTreeMap<&'a str, crate::store::Availability>,
         recent_samples: Vec<StoredSample>,
     }
     Ok(warp::reply::json(&Out {
         target: TargetView::of(&row),
+        flapping: row.state.flapping,
+        explained_by: row.state.explained_by.as_deref(),
+        incident_open: row.state.incident_open,
+        uptime,
         recent_samples: recent,
     })
     .into_response())
@@ -160,7 +237,7 @@ pub fn time_range(q: &Query) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError>
     Ok((from, to))
 }
 
-fn bounded(q: &Query, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+pub fn bounded(q: &Query, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
     match q.get(key) {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
@@ -173,67 +250,87 @@ fn bounded(q: &Query, key: &str, default: usize, max: usize) -> Result<usize, Ap
     }
 }
 
+/// `GET /api/v1/incidents`: see [`super::model::incident_filter`] for the parameters.
 pub async fn incidents(
     q: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let open = match q.get("status").map(String::as_str) {
-        None | Some("all") => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
-            return Err(reject(ApiError::bad_request(
-                "invalid_query",
-                format!("`status` must be open, closed or all, not `{other}`"),
-            )));
-        }
-    };
-    let (from, to) = if q.contains_key("from") || q.contains_key("range") || q.contains_key("to") {
-        let (f, t) = time_range(&q).map_err(reject)?;
-        (Some(f), Some(t))
-    } else {
-        (None, None)
-    };
-    let targets = match q.get("target") {
-        Some(t) => {
-            if state.board.get(t).is_none() {
-                return Err(reject(ApiError::not_found(format!(
-                    "no target with id `{t}`"
-                ))));
-            }
-            Some(vec![t.clone()])
-        }
-        None => None,
-    };
-    let filter = crate::store::IncidentFilter {
-        open,
-        targets,
-        from,
-        to,
-        limit: bounded(&q, "limit", 100, 1_000).map_err(reject)?.max(1),
-        offset: bounded(&q, "offset", 0, 1_000_000).map_err(reject)?,
-    };
-    let rows = state.store.incidents(filter).await.map_err(internal)?;
-    let names: Vec<IncidentView> = rows
-        .into_iter()
-        .map(|i| {
-            let t = state.board.get(&i.target);
-            IncidentView {
-                name: t.as_ref().map(|t| t.target.name.clone()),
-                labels: t.map(|t| t.target.labels.clone()),
-                incident: i,
-            }
-        })
-        .collect();
-    Ok(warp::reply::json(&serde_json::json!({ "incidents": names })).into_response())
+    let filter = super::model::incident_filter(&state, &q).map_err(reject)?;
+    let (limit, offset) = (filter.limit, filter.offset);
+    let list = super::model::incidents(&state, filter)
+        .await
+        .map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({
+        "limit": limit, "offset": offset, "incidents": list,
+    }))
+    .into_response())
 }
 
-#[derive(Serialize)]
-struct IncidentView {
-    #[serde(flatten)]
-    incident: crate::store::IncidentRow,
-    name: Option<String>,
-    labels: Option<Labels>,
+/// The body of `POST /api/v1/incidents/{id}/ack`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    /// What the officer is doing about it; shown to the next shift.
+    pub comment: String,
+}
+
+/// `POST /api/v1/incidents/{id}/ack` (officer): records who took the incident.
+pub async fn ack(
+    id: String,
+    caller: super::auth::Caller,
+    body: AckBody,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    use crate::store::acks::{AckOutcome, MAX_COMMENT_CHARS};
+    let no_such = || reject(ApiError::not_found(format!("no incident with id `{id}`")));
+    let incident: i64 = id.parse().map_err(|_| no_such())?;
+    let comment = body.comment.trim().to_string();
+    if comment.is_empty() {
+        return Err(reject(ApiError::bad_request(
+            "comment_required",
+            "say in `comment` what is being done, for the next shift",
+        )));
+    }
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(reject(ApiError::bad_request(
+            "comment_too_long",
+            format!("`comment` is limited to {MAX_COMMENT_CHARS} characters"),
+        )));
+    }
+    let outcome = state
+        .store
+        .ack_incident(
+            incident,
+            caller.name.clone(),
+            comment,
+            crate::time::now_ms(),
+        )
+        .await
+        .map_err(internal)?;
+    match outcome {
+        AckOutcome::Recorded(a) => {
+            tracing::info!(incident, by = %a.author, target = %a.target, "incident acknowledged");
+            // No live page listening is fine.
+            let _ = state.web_events.send(super::WebEvent::Ack {
+                incident_id: a.incident_id,
+                target: a.target.clone(),
+                author: a.author.clone(),
+                comment: a.comment.clone(),
+                at: a.at,
+            });
+            Ok(warp::reply::with_status(
+                warp::reply::json(&serde_json::json!({ "ack": a })),
+                warp::http::StatusCode::CREATED,
+            )
+            .into_response())
+        }
+        AckOutcome::NoSuchIncident => Err(no_such()),
+        AckOutcome::Closed => Err(reject(ApiError {
+            status: warp::http::StatusCode::CONFLICT,
+            code: "incident_closed",
+            message: format!("incident {incident} has already ended"),
+        })),
+    }
 }
 
 pub async fn target_availability(
@@ -305,69 +402,102 @@ pub async fn target_series(
     .into_response())
 }
 
-/// The label a group page is built on.
-pub fn group_label(by: &str) -> Option<fn(&Labels) -> &str> {
-    match by {
-        "operator" => Some(|l| l.operator.as_str()),
-        "service" => Some(|l| l.service.as_str()),
-        "province" => Some(|l| l.province.as_str()),
-        "commune" => Some(|l| l.commune.as_str()),
-        _ => None,
-    }
-}
-
 pub async fn group_availability(
     by: String,
     q: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let Some(label) = group_label(&by) else {
+    let Some(group_by) = super::model::GroupBy::parse(&by) else {
         return Err(reject(ApiError::not_found(format!(
             "cannot group by `{by}`: use operator, service, province or commune"
         ))));
     };
     let (from, to) = time_range(&q).map_err(reject)?;
-    let rows = state.board.snapshot();
-    let per_target = state
-        .store
-        .availability(None, from, to)
+    let groups = super::model::group_index(&state, group_by, from, to)
         .await
-        .map_err(internal)?;
-    #[derive(Default, Serialize)]
-    struct Group {
-        key: String,
-        targets: usize,
-        down_now: usize,
-        count: u64,
-        ok: u64,
-        degraded: u64,
-        ratio: Option<f64>,
-    }
-    let mut groups: std::collections::BTreeMap<String, Group> = std::collections::BTreeMap::new();
-    for r in &rows {
-        let key = label(&r.target.labels).to_string();
-        let g = groups.entry(key.clone()).or_insert_with(|| Group {
-            key,
-            ..Group::default()
-        });
-        g.targets += 1;
-        if matches!(r.state.state, State::Down | State::Unreachable) {
-            g.down_now += 1;
-        }
-        if let Some(a) = per_target.get(&r.target.id) {
-            g.count += a.count;
-            g.ok += a.ok;
-            g.degraded += a.degraded;
-        }
-    }
-    let mut out: Vec<Group> = groups.into_values().collect();
-    for g in &mut out {
-        g.ratio = (g.count > 0).then(|| g.ok as f64 / g.count as f64);
-    }
+        .map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({
-        "by": by, "from": from, "to": to, "groups": out,
+        "by": by, "from": from, "to": to, "groups": groups,
     }))
     .into_response())
+}
+
+/// `GET /api/v1/groups/{by}/{key}`: one group's targets, availability and open incidents.
+pub async fn group(
+    by: String,
+    key: String,
+    q: Query,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let key = decode_segment(&key);
+    let Some(group_by) = super::model::GroupBy::parse(&by) else {
+        return Err(reject(ApiError::not_found(format!(
+            "cannot group by `{by}`: use operator, service, province or commune"
+        ))));
+    };
+    let (from, to) = time_range(&q).map_err(reject)?;
+    let province = q.get("province").filter(|p| !p.is_empty());
+    match super::model::group(
+        &state,
+        group_by,
+        &key,
+        province.map(String::as_str),
+        from,
+        to,
+    )
+    .await
+    .map_err(reject)?
+    {
+        Some(g) => Ok(warp::reply::json(&g).into_response()),
+        None => Err(reject(ApiError::not_found(format!(
+            "no target has {by} `{key}`"
+        )))),
+    }
+}
+
+/// `GET /api/v1/overview`: exactly what the overview page shows, as JSON.
+pub async fn overview(
+    q: Query,
+    gzip: bool,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let (ov, top) = super::page::overview::load(&state, &q)
+        .await
+        .map_err(reject)?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        overview: &'a super::overview::Overview,
+        top: &'a super::page::overview::Top,
+    }
+    Ok(json(
+        &Out {
+            overview: &ov,
+            top: &top,
+        },
+        gzip,
+    ))
+}
+
+/// Percent-decodes one path segment (warp hands segments over still encoded).
+pub fn decode_segment(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A one-look summary: counts per state, open incidents, isolation and storage health.
@@ -380,10 +510,13 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
         *counts.entry(r.state.state.as_str()).or_default() += 1;
     }
     let h = &state.store.health;
+    let summary = super::overview::build(&rows, Default::default(), Utc::now()).summary;
     Ok(warp::reply::json(&serde_json::json!({
         "generated_at": Utc::now(),
         "targets": rows.len(),
         "states": counts,
+        "communes": summary.communes,
+        "communes_dark": summary.communes_dark,
         "incidents_open": state.metrics.incidents_open.get(),
         "flapping": rows.iter().filter(|r| r.state.flapping).count(),
         "monitor_isolated": state.metrics.monitor_isolated.get() == 1,

@@ -85,15 +85,32 @@ pub fn require(
     })
 }
 
-/// Lets reads through when the page is public, else requires a viewer token.
-pub fn read_access(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+/// The cookie a browser holds after `/login`: the token itself, HttpOnly and SameSite=Strict.
+/// It is accepted for reading only; writes need the `Authorization` header, so a forged
+/// cross-site form can never act with it.
+pub const SESSION_COOKIE: &str = "commwatch_token";
+
+/// A private page was opened without a token: the browser is sent to `/login`.
+#[derive(Debug)]
+pub struct LoginRequired;
+
+impl warp::reject::Reject for LoginRequired {}
+
+fn access(state: AppState, page: bool) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
-        .and_then(move |h: Option<String>| {
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .and_then(move |h: Option<String>, cookie: Option<String>| {
             let state = state.clone();
             async move {
                 let cfg = state.config();
-                if cfg.auth.public || identify(&cfg.auth, h.as_deref()).is_some() {
+                let from_cookie = cookie.map(|c| format!("Bearer {c}"));
+                if cfg.auth.public
+                    || identify(&cfg.auth, h.as_deref()).is_some()
+                    || identify(&cfg.auth, from_cookie.as_deref()).is_some()
+                {
                     Ok(())
+                } else if page {
+                    Err(warp::reject::custom(LoginRequired))
                 } else {
                     Err(unauthorized(
                         "this status page is private: send a viewer token",
@@ -102,6 +119,17 @@ pub fn read_access(state: AppState) -> impl Filter<Extract = (), Error = Rejecti
             }
         })
         .untuple_one()
+}
+
+/// Lets reads through when the page is public, else requires a viewer token (header, or the
+/// cookie set by `/login`).
+pub fn read_access(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    access(state, false)
+}
+
+/// As [`read_access`], for HTML pages: without a token the browser is sent to `/login`.
+pub fn page_access(state: AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    access(state, true)
 }
 
 #[cfg(test)]

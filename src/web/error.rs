@@ -62,7 +62,18 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> warp::reply:
 
 /// Turns warp's rejections into JSON errors.
 pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
-    let resp = if let Some(e) = r.find::<ApiError>() {
+    let resp = if r.find::<super::auth::LoginRequired>().is_some() {
+        let mut resp = warp::reply::with_status(
+            warp::reply::html("<a href=\"/login\">/login</a>"),
+            StatusCode::SEE_OTHER,
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            warp::http::header::LOCATION,
+            warp::http::HeaderValue::from_static("/login"),
+        );
+        resp
+    } else if let Some(e) = r.find::<ApiError>() {
         json_error(e.status, e.code, &e.message)
     } else if r.is_not_found() {
         json_error(

@@ -1,12 +1,25 @@
-//! The HTTP surface (warp): status page, JSON API, `/metrics`, `/healthz`, `/readyz`. Routes
-//! only read shared state; nothing here probes an address supplied by a request.
+//! The HTTP surface (warp): status pages, JSON API, live events, `/metrics`, `/healthz`,
+//! `/readyz`. Routes read shared state; the only writes are acknowledgements and the reload.
+//! Nothing here probes an address supplied by a request.
+//!
+//! Pages (`page/`) and `/api/v1/overview` share one model (`overview.rs`, `model.rs`); words
+//! live in `i18n.rs`; charts are SVG drawn in `chart.rs`; `sse.rs` streams the event bus.
 
 mod alerts;
-mod api;
+pub mod api;
 pub mod auth;
+pub mod chart;
+pub mod compress;
 pub mod error;
+pub mod fold;
+pub mod i18n;
+pub mod model;
+pub mod overview;
 pub mod page;
 mod push;
+pub mod sse;
+
+pub use sse::WebEvent;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,6 +32,7 @@ use crate::app::AppState;
 use error::json_error;
 
 const CSS: &str = include_str!("assets/commwatch.css");
+const JS: &str = include_str!("assets/commwatch.js");
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -46,63 +60,98 @@ fn security_headers() -> HeaderMap {
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
-    let index = warp::path::end()
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .map(|s: AppState| {
-            let body = page::overview(&s).into_string();
-            let mut r = warp::reply::html(body).into_response();
-            r.headers_mut()
-                .insert("cache-control", HeaderValue::from_static("no-cache"));
-            r
-        });
-
-    let css = warp::path!("assets" / "commwatch.css")
-        .and(warp::get())
-        .map(|| {
-            let mut r = warp::reply::with_header(CSS, "content-type", "text/css; charset=utf-8")
-                .into_response();
+    let read = || auth::read_access(state.clone());
+    let gzip = || {
+        warp::header::optional::<String>("accept-encoding")
+            .map(|h: Option<String>| compress::accepts_gzip(h.as_deref()))
+    };
+    let pages = pages(state.clone());
+    let asset = |body: &'static str, content_type: &'static str| {
+        warp::get().and(gzip()).map(move |gz: bool| {
+            let mut r = compress::respond(body.as_bytes().to_vec(), content_type, gz);
             r.headers_mut().insert(
                 "cache-control",
                 HeaderValue::from_static("public, max-age=3600"),
             );
             r
-        });
+        })
+    };
+    let css = warp::path!("assets" / "commwatch.css").and(asset(CSS, "text/css; charset=utf-8"));
+    let js =
+        warp::path!("assets" / "commwatch.js").and(asset(JS, "text/javascript; charset=utf-8"));
 
+    let q = || warp::query::<api::Query>();
+    let overview = warp::path!("api" / "v1" / "overview")
+        .and(warp::get())
+        .and(read())
+        .and(q())
+        .and(gzip())
+        .and(with_state(state.clone()))
+        .and_then(api::overview);
     let targets = warp::path!("api" / "v1" / "targets")
         .and(warp::get())
+        .and(read())
+        .and(q())
+        .and(gzip())
         .and(with_state(state.clone()))
         .and_then(api::targets);
     let target = warp::path!("api" / "v1" / "targets" / String)
         .and(warp::get())
+        .and(read())
         .and(with_state(state.clone()))
         .and_then(api::target);
 
-    let q = || warp::query::<api::Query>();
     let incidents = warp::path!("api" / "v1" / "incidents")
         .and(warp::get())
+        .and(read())
         .and(q())
         .and(with_state(state.clone()))
         .and_then(api::incidents);
     let availability = warp::path!("api" / "v1" / "targets" / String / "availability")
         .and(warp::get())
+        .and(read())
         .and(q())
         .and(with_state(state.clone()))
         .and_then(api::target_availability);
     let series = warp::path!("api" / "v1" / "targets" / String / "series")
         .and(warp::get())
+        .and(read())
         .and(q())
         .and(with_state(state.clone()))
         .and_then(api::target_series);
     let groups = warp::path!("api" / "v1" / "groups" / String / "availability")
         .and(warp::get())
+        .and(read())
         .and(q())
         .and(with_state(state.clone()))
         .and_then(api::group_availability);
+    // After `groups/{by}/availability`, which it would otherwise shadow.
+    let group = warp::path!("api" / "v1" / "groups" / String / String)
+        .and(warp::get())
+        .and(read())
+        .and(q())
+        .and(with_state(state.clone()))
+        .and_then(api::group);
     let status = warp::path!("api" / "v1" / "status")
         .and(warp::get())
+        .and(read())
         .and(with_state(state.clone()))
         .and_then(api::status);
+    let streams = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let events = warp::path!("api" / "v1" / "events")
+        .and(warp::get())
+        .and(read())
+        .and(q())
+        .and(warp::any().map(move || streams.clone()))
+        .and(with_state(state.clone()))
+        .and_then(sse::events);
+    let ack = warp::path!("api" / "v1" / "incidents" / String / "ack")
+        .and(warp::post())
+        .and(auth::require(state.clone(), crate::config::Role::Officer))
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::json::<api::AckBody>())
+        .and(with_state(state.clone()))
+        .and_then(api::ack);
 
     let reload = warp::path!("-" / "reload")
         .and(warp::post())
@@ -112,6 +161,7 @@ pub fn routes(
 
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(read())
         .and(with_state(state.clone()))
         .and_then(|s: AppState| async move {
             // Rendering takes over a second of CPU at 20,000 targets. On a runtime worker it
@@ -175,34 +225,44 @@ pub fn routes(
             warp::reply::with_status(warp::reply::json(&body), status).into_response()
         });
 
-    index
-        .or(css)
+    pages
+        .or(css.boxed())
         .unify()
-        .or(targets)
+        .or(js.boxed())
         .unify()
-        .or(target)
+        .or(overview.boxed())
         .unify()
-        .or(incidents)
+        .or(targets.boxed())
         .unify()
-        .or(availability)
+        .or(target.boxed())
         .unify()
-        .or(series)
+        .or(incidents.boxed())
         .unify()
-        .or(groups)
+        .or(availability.boxed())
         .unify()
-        .or(status)
+        .or(series.boxed())
         .unify()
-        .or(reload)
+        .or(groups.boxed())
         .unify()
-        .or(alert_routes)
+        .or(group.boxed())
         .unify()
-        .or(metrics)
+        .or(events.boxed())
         .unify()
-        .or(push)
+        .or(alert_routes.boxed())
         .unify()
-        .or(healthz)
+        .or(push.boxed())
         .unify()
-        .or(readyz)
+        .or(ack.boxed())
+        .unify()
+        .or(status.boxed())
+        .unify()
+        .or(reload.boxed())
+        .unify()
+        .or(metrics.boxed())
+        .unify()
+        .or(healthz.boxed())
+        .unify()
+        .or(readyz.boxed())
         .unify()
         .recover(error::recover)
         .unify()
@@ -210,6 +270,71 @@ pub fn routes(
             r.headers_mut().extend(security_headers());
             r
         })
+}
+
+/// The HTML pages: overview (and its live fragment), target detail, incidents, groups.
+fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let read = || auth::page_access(state.clone());
+    let get = || warp::get().and(read());
+    let overview = warp::path::end()
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::overview::page);
+    let top = warp::path!("fragments" / "top")
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::overview::fragment);
+    let target = warp::path!("targets" / String)
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::target::page);
+    let incidents = warp::path!("incidents")
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::incidents::page);
+    let groups = warp::path!("groups" / String)
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::groups::index);
+    let group = warp::path!("groups" / String / String)
+        .and(get())
+        .and(page::ctx())
+        .and(with_state(state.clone()))
+        .and_then(page::groups::detail);
+    let login_form = warp::path!("login")
+        .and(warp::get())
+        .and(page::ctx())
+        .map(|ctx: page::PageCtx| page::login::form(&ctx, None));
+    let login = warp::path!("login")
+        .and(warp::post())
+        .and(page::ctx())
+        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .and(warp::body::content_length_limit(4 * 1024))
+        .and(warp::body::form::<api::Query>())
+        .and(with_state(state))
+        .map(page::login::submit);
+    overview
+        .boxed()
+        .or(top.boxed())
+        .unify()
+        .or(target.boxed())
+        .unify()
+        .or(incidents.boxed())
+        .unify()
+        .or(groups.boxed())
+        .unify()
+        .or(group.boxed())
+        .unify()
+        .or(login_form.boxed())
+        .unify()
+        .or(login.boxed())
+        .unify()
+        .boxed()
 }
 
 /// Serves `routes` on an already-bound listener until `shutdown` resolves.

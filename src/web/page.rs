@@ -1,165 +1,270 @@
-//! The server-rendered status page: communes as rows, operators as columns, each cell the state
-//! of that operator's targets in that commune. maud escapes every value by default.
+//! Server-rendered pages (maud, which escapes every value by default): the shared layout,
+//! request context (language, compression) and small pieces every page uses. Each page lives
+//! in its own file under `page/`.
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod groups;
+pub mod incidents;
+pub mod login;
+pub mod overview;
+pub mod target;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
+use warp::http::HeaderValue;
+use warp::{Filter, Rejection};
 
-use crate::app::AppState;
+use super::api::Query;
+use super::compress;
+use super::i18n::{self, Lang};
 use crate::state::State;
-use crate::status::TargetStatus;
 use crate::time;
 
-/// Vietnamese state labels; every state also has an icon so it is never told by colour alone.
-pub fn state_label_vi(s: State) -> &'static str {
-    match s {
-        State::Up => "Hoạt động",
-        State::Degraded => "Suy giảm",
-        State::Down => "Mất liên lạc",
-        State::Unreachable => "Không tới được",
-        State::Unknown => "Chưa rõ",
-        State::Maintenance => "Bảo trì",
+/// What every page handler knows about the request.
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub lang: Lang,
+    /// The language came from `?lang=` and goes into the cookie.
+    pub remember: bool,
+    pub gzip: bool,
+    pub path: String,
+    pub query: Query,
+}
+
+/// Extracts the page context from the request.
+pub fn ctx() -> impl Filter<Extract = (PageCtx,), Error = Rejection> + Clone {
+    warp::path::full()
+        .and(warp::query::<Query>())
+        .and(warp::cookie::optional::<String>(i18n::COOKIE))
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .map(
+            |path: warp::path::FullPath,
+             query: Query,
+             cookie: Option<String>,
+             enc: Option<String>| {
+                let (lang, remember) =
+                    Lang::choose(query.get("lang").map(String::as_str), cookie.as_deref());
+                PageCtx {
+                    lang,
+                    remember,
+                    gzip: compress::accepts_gzip(enc.as_deref()),
+                    path: path.as_str().to_string(),
+                    query,
+                }
+            },
+        )
+}
+
+impl PageCtx {
+    /// This page with some query values replaced (`None` removes the key), `lang` dropped so
+    /// links do not keep re-setting the cookie.
+    pub fn with(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "lang" && !changes.iter().any(|(c, _)| c == k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, v) in changes {
+            if let Some(v) = v {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        pairs.sort();
+        href(
+            &self.path,
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    }
+
+    /// Finishes an HTML page: compression, the language cookie, no caching (it is live data).
+    pub fn finish(&self, page: Markup) -> warp::reply::Response {
+        self.respond(page.into_string())
+    }
+
+    pub fn respond(&self, html: String) -> warp::reply::Response {
+        let mut r = compress::respond(html.into_bytes(), "text/html; charset=utf-8", self.gzip);
+        let h = r.headers_mut();
+        h.insert("cache-control", HeaderValue::from_static("no-cache"));
+        if self.remember {
+            let cookie = format!(
+                "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                i18n::COOKIE,
+                self.lang.code()
+            );
+            // The cookie is built from a fixed set of ASCII codes, so it is a valid header.
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                h.insert("set-cookie", v);
+            }
+        }
+        r
     }
 }
 
-pub fn state_icon(s: State) -> &'static str {
-    match s {
-        State::Up => "✔",
-        State::Degraded => "◐",
-        State::Down => "✖",
-        State::Unreachable => "⤫",
-        State::Unknown => "?",
-        State::Maintenance => "⚒",
+/// `path?k=v&...`, percent-encoded.
+pub fn href<'a>(path: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+        any = true;
+    }
+    if any {
+        format!("{path}?{}", ser.finish())
+    } else {
+        path.to_string()
     }
 }
 
-const NO_COMMUNE: &str = "(chưa gán xã)";
-const NO_OPERATOR: &str = "(khác)";
+/// A path segment, percent-encoded (labels such as "Cẩm Xuyên" go into group URLs).
+pub fn seg(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
 
-/// Renders the overview.
-pub fn overview(state: &AppState) -> Markup {
-    let rows = state.board.snapshot();
-    let now = Utc::now();
+/// Which menu entry is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Incidents,
+    Groups,
+    Target,
+}
 
-    let mut counts: BTreeMap<State, usize> = BTreeMap::new();
-    for r in &rows {
-        *counts.entry(r.state.state).or_default() += 1;
-    }
-    // province -> commune -> operator -> targets
-    let mut grid: BTreeMap<&str, BTreeMap<&str, BTreeMap<&str, Vec<&TargetStatus>>>> =
-        BTreeMap::new();
-    let mut operators: BTreeSet<&str> = BTreeSet::new();
-    for r in &rows {
-        let l = &r.target.labels;
-        let op = if l.operator.is_empty() {
-            NO_OPERATOR
-        } else {
-            l.operator.as_str()
-        };
-        let commune = if l.commune.is_empty() {
-            NO_COMMUNE
-        } else {
-            l.commune.as_str()
-        };
-        operators.insert(op);
-        grid.entry(l.province.as_str())
-            .or_default()
-            .entry(commune)
-            .or_default()
-            .entry(op)
-            .or_default()
-            .push(r);
-    }
-
+/// The page frame: header with menu, live-status slot and language switch; footer with the
+/// time zone. `refresh`: without JavaScript the page reloads itself every 30 s.
+pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup) -> Markup {
+    let t = ctx.lang.t();
+    let v = env!("CARGO_PKG_VERSION");
+    let other = ctx.lang.other();
+    let switch = ctx.with(&[("lang", Some(other.code()))]);
+    let item = |n: Nav, href: &str, label: &str| {
+        html! {
+            a href=(href) aria-current=[(nav == n).then_some("page")] { (label) }
+        }
+    };
     html! {
         (DOCTYPE)
-        html lang="vi" {
+        html lang=(ctx.lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                // Without JavaScript the page still stays current.
-                meta http-equiv="refresh" content="30";
-                title { "commwatch — Trạng thái liên lạc" }
-                link rel="stylesheet" href="/assets/commwatch.css";
+                meta name="color-scheme" content="light dark";
+                // No favicon request (one less round trip on a weak link, no 404 in the console).
+                link rel="icon" href="data:,";
+                @if refresh {
+                    // Only without JavaScript: with it, the page is patched live instead.
+                    noscript { meta http-equiv="refresh" content="30"; }
+                }
+                title { (title) " — commwatch" }
+                link rel="stylesheet" href={ "/assets/commwatch.css?v=" (v) };
+                script src={ "/assets/commwatch.js?v=" (v) } defer {}
             }
-            body {
-                header {
-                    h1 { "Trạng thái liên lạc" }
-                    ul.summary aria-label="Tổng hợp" {
-                        @for s in State::ALL {
-                            @let n = counts.get(&s).copied().unwrap_or(0);
-                            li class={ "s-" (s.as_str()) } {
-                                (state_icon(s)) " " (state_label_vi(s)) ": " strong { (n) }
-                            }
-                        }
+            body data-l10n=(ctx.lang.script_strings()) {
+                header.bar {
+                    nav aria-label="commwatch" {
+                        (item(Nav::Overview, "/", t.nav_overview))
+                        (item(Nav::Incidents, "/incidents", t.nav_incidents))
+                        (item(Nav::Groups, "/groups/operator", t.nav_groups))
                     }
-                    p.muted {
-                        (rows.len()) " mục tiêu · cập nhật lúc " (time::local_datetime(now))
-                        " · múi giờ " (time::ZONE_NAME)
-                    }
+                    span #live .live hidden role="status" aria-live="polite" {}
+                    a.lang href=(switch) hreflang=(other.code()) lang=(other.code()) { (t.lang_switch) }
                 }
-                main {
-                    @if rows.is_empty() {
-                        p { "Chưa cấu hình mục tiêu nào." }
-                    }
-                    @for (province, communes) in &grid {
-                        h2 { @if province.is_empty() { "(chưa gán tỉnh)" } @else { (province) } }
-                        div.wrap {
-                            table {
-                                thead {
-                                    tr {
-                                        th scope="col" { "Xã / phường" }
-                                        @for op in &operators { th scope="col" { (op) } }
-                                    }
-                                }
-                                tbody {
-                                    @for (commune, by_op) in communes {
-                                        tr {
-                                            th scope="row" { (commune) }
-                                            @for op in &operators {
-                                                td {
-                                                    @if let Some(ts) = by_op.get(op) {
-                                                        @for t in ts { (cell(t, now)) }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                main #main { (body) }
                 footer.muted {
-                    "commwatch " (env!("CARGO_PKG_VERSION")) " · "
-                    a href="/api/v1/targets" { "API" } " · " a href="/metrics" { "metrics" }
+                    "commwatch " (v) " · " (t.zone_note)
+                    @if refresh { noscript { " · " (t.no_script_note) } }
+                    " · " a href="/api/v1/status" { "API" }
+                    " · " a href="/metrics" { "metrics" }
                 }
             }
         }
     }
 }
 
-fn cell(t: &TargetStatus, now: chrono::DateTime<Utc>) -> Markup {
-    let s = t.state.state;
-    let service = if t.target.labels.service.is_empty() {
-        t.target.kind()
-    } else {
-        t.target.labels.service.as_str()
-    };
+/// A state with its symbol and word: never colour alone.
+pub fn badge(lang: Lang, s: State) -> Markup {
     html! {
-        span class={ "cell s-" (s.as_str()) } data-target=(t.target.id) title=(t.target.name) {
-            (state_icon(s)) " " (service) ": " (state_label_vi(s))
-            br;
-            span.muted {
-                @if let Some(last) = &t.last {
-                    "kiểm tra " time datetime=(time::local_rfc3339(last.at)) { (time::local_time(last.at)) }
-                    @if let Some(d) = &last.detail { " · " (d) }
-                } @else {
-                    "chưa kiểm tra"
+        span class={ "st s-" (s.as_str()) } {
+            span.ic aria-hidden="true" { (i18n::icon(s)) } " " span.lb { (lang.state(s)) }
+        }
+    }
+}
+
+/// "12 phút trước", with the exact local time and zone on hover; the script keeps it current.
+pub fn ago(lang: Lang, at: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
+    html! {
+        time datetime=(time::local_rfc3339(at)) title=(time::local_datetime(at)) data-ago {
+            (lang.ago(at, now))
+        }
+    }
+}
+
+/// "28/11/2026 08:30:12 (+07), 12 phút trước".
+pub fn at(lang: Lang, t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
+    html! {
+        span.when { (time::local_datetime(t)) ", " (ago(lang, t, now)) }
+    }
+}
+
+/// A table head of column titles.
+pub fn head(cols: &[&str]) -> Markup {
+    html! {
+        thead { tr { @for c in cols { th scope="col" { (c) } } } }
+    }
+}
+
+/// Shows an empty label as a placeholder such as "(khác)".
+pub fn or<'a>(s: &'a str, placeholder: &'a str) -> &'a str {
+    if s.is_empty() { placeholder } else { s }
+}
+
+/// Previous/next links for page `page` of `pages`.
+pub fn pager(ctx: &PageCtx, page: usize, pages: usize) -> Markup {
+    let t = ctx.lang.t();
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label=(t.page) {
+                @if page > 1 {
+                    a rel="prev" href=(ctx.with(&[("page", Some(&(page - 1).to_string()))])) { (t.prev) }
                 }
-                " · từ " (time::ago_vi(t.state.since, now))
+                span { (t.page) " " (page) "/" (pages) }
+                @if page < pages {
+                    a rel="next" href=(ctx.with(&[("page", Some(&(page + 1).to_string()))])) { (t.next) }
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_encoded() {
+        assert_eq!(
+            href("/", [("q", "Cẩm Xuyên"), ("state", "down")]),
+            "/?q=C%E1%BA%A9m+Xuy%C3%AAn&state=down"
+        );
+        assert_eq!(seg("Cẩm Xuyên/x"), "C%E1%BA%A9m%20Xuy%C3%AAn%2Fx");
+        assert_eq!(href("/incidents", []), "/incidents");
+    }
+
+    #[test]
+    fn switching_language_keeps_the_filters() {
+        let ctx = PageCtx {
+            lang: Lang::Vi,
+            remember: false,
+            gzip: false,
+            path: "/".into(),
+            query: [
+                ("q".to_string(), "ky anh".to_string()),
+                ("lang".to_string(), "vi".to_string()),
+            ]
+            .into(),
+        };
+        assert_eq!(ctx.with(&[("lang", Some("en"))]), "/?lang=en&q=ky+anh");
+        assert_eq!(ctx.with(&[("q", None)]), "/");
     }
 }

@@ -1,0 +1,620 @@
+//! The overview model: the live board grouped into communes (rows) by operator or service
+//! (columns), filtered, searched, sorted worst first and paginated. The HTML page and
+//! `/api/v1/overview` are both drawn from it, so they always agree.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::api::Query;
+use super::error::ApiError;
+use super::fold::{contains_folded, fold};
+use crate::config::Labels;
+use crate::state::State;
+use crate::status::TargetStatus;
+
+/// Communes per page unless `per_page` says otherwise: a province (Hà Tĩnh has 69) fits on one
+/// page; the country (3,321) is paged.
+pub const DEFAULT_PER_PAGE: usize = 100;
+pub const MAX_PER_PAGE: usize = 500;
+
+/// Which states a reader wants to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    One(State),
+    /// Down, unreachable or degraded.
+    Problem,
+}
+
+impl StateFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateFilter::One(s) => s.as_str(),
+            StateFilter::Problem => "problem",
+        }
+    }
+
+    fn matches(self, s: State) -> bool {
+        match self {
+            StateFilter::One(x) => x == s,
+            StateFilter::Problem => s.is_problem(),
+        }
+    }
+}
+
+impl Serialize for StateFilter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Fully dark communes, then by the worst state, then by how many targets are failing.
+    #[default]
+    Worst,
+    Name,
+}
+
+/// What the grid's columns are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cols {
+    #[default]
+    Operator,
+    Service,
+}
+
+impl Cols {
+    fn label(self, l: &Labels) -> &str {
+        match self {
+            Cols::Operator => &l.operator,
+            Cols::Service => &l.service,
+        }
+    }
+}
+
+/// The overview's query parameters. Empty values mean "no filter", so a plain HTML form with
+/// an "all" option works without JavaScript.
+#[derive(Debug, Clone, Serialize)]
+pub struct Filter {
+    pub province: Option<String>,
+    pub operator: Option<String>,
+    pub service: Option<String>,
+    pub state: Option<StateFilter>,
+    pub q: Option<String>,
+    pub sort: Sort,
+    pub cols: Cols,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl Default for Filter {
+    /// No filter: everything, worst first, first page.
+    fn default() -> Self {
+        Filter {
+            province: None,
+            operator: None,
+            service: None,
+            state: None,
+            q: None,
+            sort: Sort::Worst,
+            cols: Cols::Operator,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+fn non_empty(q: &Query, key: &str) -> Option<String> {
+    q.get(key)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+fn invalid(msg: String) -> ApiError {
+    ApiError::bad_request("invalid_query", msg)
+}
+
+impl Filter {
+    pub fn parse(q: &Query) -> Result<Filter, ApiError> {
+        let state = match non_empty(q, "state") {
+            None => None,
+            Some(s) if s == "problem" => Some(StateFilter::Problem),
+            Some(s) => Some(StateFilter::One(State::parse(&s).ok_or_else(|| {
+                invalid(format!(
+                    "`state` must be problem, up, degraded, down, unreachable, unknown or maintenance, not `{s}`"
+                ))
+            })?)),
+        };
+        let sort = match non_empty(q, "sort").as_deref() {
+            None | Some("worst") => Sort::Worst,
+            Some("name") => Sort::Name,
+            Some(o) => return Err(invalid(format!("`sort` must be worst or name, not `{o}`"))),
+        };
+        let cols = match non_empty(q, "cols").as_deref() {
+            None | Some("operator") => Cols::Operator,
+            Some("service") => Cols::Service,
+            Some(o) => {
+                return Err(invalid(format!(
+                    "`cols` must be operator or service, not `{o}`"
+                )));
+            }
+        };
+        let number = |key: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+            match non_empty(q, key) {
+                None => Ok(default),
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(invalid(format!(
+                        "`{key}` must be a whole number from 1 to {max}"
+                    ))),
+                },
+            }
+        };
+        Ok(Filter {
+            province: non_empty(q, "province"),
+            operator: non_empty(q, "operator"),
+            service: non_empty(q, "service"),
+            state,
+            q: non_empty(q, "q"),
+            sort,
+            cols,
+            page: number("page", 1, 1_000_000)?,
+            per_page: number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
+        })
+    }
+
+    /// The filter as query pairs (defaults left out), for links that keep it.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        let mut put = |k: &'static str, val: &Option<String>| {
+            if let Some(x) = val {
+                v.push((k, x.clone()));
+            }
+        };
+        put("province", &self.province);
+        put("operator", &self.operator);
+        put("service", &self.service);
+        put("q", &self.q);
+        if let Some(s) = self.state {
+            v.push(("state", s.as_str().to_string()));
+        }
+        if self.sort == Sort::Name {
+            v.push(("sort", "name".into()));
+        }
+        if self.cols == Cols::Service {
+            v.push(("cols", "service".into()));
+        }
+        if self.per_page != DEFAULT_PER_PAGE {
+            v.push(("per_page", self.per_page.to_string()));
+        }
+        v
+    }
+}
+
+/// Counts per state, every state present (zero when none).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StateCounts(pub BTreeMap<&'static str, usize>);
+
+impl Default for StateCounts {
+    fn default() -> Self {
+        StateCounts(State::ALL.iter().map(|s| (s.as_str(), 0)).collect())
+    }
+}
+
+impl StateCounts {
+    fn add(&mut self, s: State) {
+        *self.0.entry(s.as_str()).or_default() += 1;
+    }
+
+    pub fn get(&self, s: State) -> usize {
+        self.0.get(s.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// The province summary line (or the whole inventory's when no province is chosen).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub targets: usize,
+    pub states: StateCounts,
+    /// Communes with at least one target.
+    pub communes: usize,
+    /// Communes where every target is down or unreachable.
+    pub communes_dark: usize,
+    pub incidents_open: usize,
+    pub flapping: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvinceSummary {
+    pub province: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// One target inside a grid cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellTarget {
+    pub id: String,
+    pub name: String,
+    pub operator: String,
+    pub service: String,
+    pub kind: &'static str,
+    pub state: State,
+    pub since: DateTime<Utc>,
+    pub flapping: bool,
+    pub explained_by: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+    /// Error detail or failing checks in resolved form.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub column: String,
+    pub targets: Vec<CellTarget>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommuneRow {
+    pub province: String,
+    pub commune: String,
+    /// The worst state among the shown targets.
+    pub worst: State,
+    /// Every target of the commune is down or unreachable.
+    pub dark: bool,
+    /// Shown targets that are down, unreachable or degraded.
+    pub problems: usize,
+    /// Cells in column order.
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    pub generated_at: DateTime<Utc>,
+    pub filter: Filter,
+    pub summary: Summary,
+    /// Every province, worst first (the collapsed view of a national inventory).
+    pub provinces: Vec<ProvinceSummary>,
+    /// Operators and services present in the chosen province, for the filter menus.
+    pub operators: Vec<String>,
+    pub services: Vec<String>,
+    pub columns: Vec<String>,
+    /// Communes matching the filters, across all pages.
+    pub matching_communes: usize,
+    pub pages: usize,
+    pub communes: Vec<CommuneRow>,
+}
+
+#[derive(Default)]
+struct CommuneAgg {
+    targets: usize,
+    down: usize,
+}
+
+impl CommuneAgg {
+    fn dark(&self) -> bool {
+        self.targets > 0 && self.down == self.targets
+    }
+}
+
+fn is_down(s: State) -> bool {
+    matches!(s, State::Down | State::Unreachable)
+}
+
+fn summarise<'a>(
+    rows: impl Iterator<Item = &'a TargetStatus>,
+    communes: &HashMap<(&str, &str), CommuneAgg>,
+    province: Option<&str>,
+) -> Summary {
+    let mut s = Summary::default();
+    for r in rows {
+        s.targets += 1;
+        s.states.add(r.state.state);
+        s.incidents_open += usize::from(r.state.incident_open);
+        s.flapping += usize::from(r.state.flapping);
+    }
+    for ((p, _), agg) in communes {
+        if province.is_none_or(|want| want == *p) {
+            s.communes += 1;
+            s.communes_dark += usize::from(agg.dark());
+        }
+    }
+    s
+}
+
+fn cell_target(r: &TargetStatus) -> CellTarget {
+    let t = &r.target;
+    CellTarget {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        operator: t.labels.operator.clone(),
+        service: t.labels.service.clone(),
+        kind: t.kind(),
+        state: r.state.state,
+        since: r.state.since,
+        flapping: r.state.flapping,
+        explained_by: r.state.explained_by.clone(),
+        last_at: r.last.as_ref().map(|l| l.at),
+        detail: r
+            .last
+            .as_ref()
+            .filter(|l| !l.ok)
+            .and_then(|l| l.detail.clone().or_else(|| l.error.clone())),
+    }
+}
+
+/// Builds the overview of `rows` (the board) under `filter`.
+pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overview {
+    // Per commune, over the whole inventory: whether it is fully dark.
+    let mut communes: HashMap<(&str, &str), CommuneAgg> = HashMap::new();
+    for r in rows {
+        let l = &r.target.labels;
+        if l.commune.is_empty() {
+            continue;
+        }
+        let agg = communes
+            .entry((l.province.as_str(), l.commune.as_str()))
+            .or_default();
+        agg.targets += 1;
+        agg.down += usize::from(is_down(r.state.state));
+    }
+
+    let mut by_province: BTreeMap<&str, Vec<&TargetStatus>> = BTreeMap::new();
+    for r in rows {
+        by_province
+            .entry(r.target.labels.province.as_str())
+            .or_default()
+            .push(r);
+    }
+    let mut provinces: Vec<ProvinceSummary> = by_province
+        .iter()
+        .map(|(p, rs)| ProvinceSummary {
+            province: p.to_string(),
+            summary: summarise(rs.iter().copied(), &communes, Some(p)),
+        })
+        .collect();
+    provinces.sort_by_key(|p| {
+        (
+            Reverse(p.summary.communes_dark),
+            Reverse(p.summary.states.get(State::Down) + p.summary.states.get(State::Unreachable)),
+            Reverse(p.summary.states.get(State::Degraded)),
+            fold(&p.province),
+        )
+    });
+
+    let province = filter.province.as_deref();
+    let in_scope = |r: &&TargetStatus| province.is_none_or(|p| r.target.labels.province == p);
+    let summary = summarise(rows.iter().filter(in_scope), &communes, province);
+    let mut operators = BTreeSet::new();
+    let mut services = BTreeSet::new();
+    for r in rows.iter().filter(in_scope) {
+        operators.insert(r.target.labels.operator.clone());
+        services.insert(r.target.labels.service.clone());
+    }
+
+    let needle = filter.q.as_deref().map(fold);
+    let shown = rows.iter().filter(in_scope).filter(|r| {
+        let l = &r.target.labels;
+        filter.operator.as_ref().is_none_or(|o| &l.operator == o)
+            && filter.service.as_ref().is_none_or(|s| &l.service == s)
+            && filter.state.is_none_or(|s| s.matches(r.state.state))
+    });
+    // (province, commune) → shown targets; the folded names are computed once per commune.
+    let mut grouped: HashMap<(&str, &str), Vec<&TargetStatus>> = HashMap::new();
+    let mut columns = BTreeSet::new();
+    let mut folded: HashMap<(&str, &str), String> = HashMap::new();
+    for r in shown {
+        let l = &r.target.labels;
+        let key = (l.province.as_str(), l.commune.as_str());
+        if let Some(n) = &needle {
+            let f = folded
+                .entry(key)
+                .or_insert_with(|| fold(&format!("{} {}", l.commune, l.province)));
+            if !contains_folded(f, n) {
+                continue;
+            }
+        }
+        columns.insert(filter.cols.label(l).to_string());
+        grouped.entry(key).or_default().push(r);
+    }
+    let columns: Vec<String> = columns.into_iter().collect();
+
+    let mut keyed: Vec<_> = grouped
+        .into_iter()
+        .map(|((p, c), ts)| {
+            let worst = ts
+                .iter()
+                .map(|r| r.state.state)
+                .min_by_key(|s| s.severity())
+                .unwrap_or(State::Unknown);
+            let problems = ts.iter().filter(|r| r.state.state.is_problem()).count();
+            let dark = communes.get(&(p, c)).is_some_and(CommuneAgg::dark);
+            let name_key = folded
+                .remove(&(p, c))
+                .unwrap_or_else(|| fold(&format!("{c} {p}")));
+            ((p, c), ts, worst, problems, dark, name_key)
+        })
+        .collect();
+    match filter.sort {
+        Sort::Worst => keyed.sort_by(|a, b| {
+            (!a.4, a.2.severity(), Reverse(a.3), &a.5).cmp(&(
+                !b.4,
+                b.2.severity(),
+                Reverse(b.3),
+                &b.5,
+            ))
+        }),
+        Sort::Name => keyed.sort_by(|a, b| (&a.5, a.0).cmp(&(&b.5, b.0))),
+    }
+    let matching = keyed.len();
+    let pages = matching.div_ceil(filter.per_page).max(1);
+    let start = (filter.page - 1).saturating_mul(filter.per_page);
+    let communes_out: Vec<CommuneRow> = keyed
+        .into_iter()
+        .skip(start)
+        .take(filter.per_page)
+        .map(|((p, c), ts, worst, problems, dark, _)| {
+            let mut cells: Vec<Cell> = columns
+                .iter()
+                .map(|col| Cell {
+                    column: col.clone(),
+                    targets: Vec::new(),
+                })
+                .collect();
+            for r in ts {
+                let col = filter.cols.label(&r.target.labels);
+                // Columns were collected from these very targets, so the search always hits.
+                if let Ok(i) = columns.binary_search_by(|x| x.as_str().cmp(col)) {
+                    cells[i].targets.push(cell_target(r));
+                }
+            }
+            for cell in &mut cells {
+                cell.targets.sort_by(|a, b| {
+                    (&a.service, &a.operator, &a.name).cmp(&(&b.service, &b.operator, &b.name))
+                });
+            }
+            CommuneRow {
+                province: p.to_string(),
+                commune: c.to_string(),
+                worst,
+                dark,
+                problems,
+                cells,
+            }
+        })
+        .collect();
+
+    Overview {
+        generated_at: now,
+        filter,
+        summary,
+        provinces,
+        operators: operators.into_iter().collect(),
+        services: services.into_iter().collect(),
+        columns,
+        matching_communes: matching,
+        pages,
+        communes: communes_out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TargetState;
+    use std::sync::Arc;
+
+    pub(crate) fn board(spec: &[(&str, &str, &str, &str, State)]) -> Vec<TargetStatus> {
+        let mut toml = String::new();
+        for (i, (prov, commune, op, svc, _)) in spec.iter().enumerate() {
+            toml.push_str(&format!(
+                "[[targets]]\nid = \"t{i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\nprovince = \"{prov}\"\ncommune = \"{commune}\"\noperator = \"{op}\"\nservice = \"{svc}\"\n\n"
+            ));
+        }
+        let cfg =
+            crate::config::Config::from_str_at(std::path::Path::new("t.toml"), &toml).unwrap();
+        let now = Utc::now();
+        cfg.targets
+            .into_iter()
+            .zip(spec)
+            .map(|(t, s)| {
+                let mut st = TargetState::new(now);
+                st.state = s.4;
+                TargetStatus {
+                    target: Arc::new(t),
+                    state: st,
+                    last: None,
+                }
+            })
+            .collect()
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Filter {
+        Filter::parse(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn sample() -> Vec<TargetStatus> {
+        use State::*;
+        board(&[
+            ("Hà Tĩnh", "Cẩm Xuyên", "viettel", "mobile", Down),
+            ("Hà Tĩnh", "Cẩm Xuyên", "vnpt", "mobile", Unreachable),
+            ("Hà Tĩnh", "Kỳ Anh", "viettel", "mobile", Up),
+            ("Hà Tĩnh", "Kỳ Anh", "vnpt", "mobile", Degraded),
+            ("Hà Tĩnh", "Thành Sen", "viettel", "mobile", Up),
+            ("Hà Tĩnh", "Thành Sen", "vnpost", "postal", Down),
+            ("Nghệ An", "Vinh", "viettel", "mobile", Up),
+        ])
+    }
+
+    #[test]
+    fn summary_counts_states_and_dark_communes() {
+        let o = build(&sample(), q(&[]), Utc::now());
+        assert_eq!(o.summary.targets, 7);
+        assert_eq!(o.summary.states.get(State::Down), 2);
+        assert_eq!(o.summary.communes, 4);
+        assert_eq!(o.summary.communes_dark, 1);
+        let o = build(&sample(), q(&[("province", "Nghệ An")]), Utc::now());
+        assert_eq!(o.summary.targets, 1);
+        assert_eq!(o.summary.communes_dark, 0);
+        assert_eq!(o.provinces[0].province, "Hà Tĩnh", "worst province first");
+    }
+
+    #[test]
+    fn worst_first_then_by_name() {
+        let o = build(&sample(), q(&[]), Utc::now());
+        let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
+        assert_eq!(names, ["Cẩm Xuyên", "Thành Sen", "Kỳ Anh", "Vinh"]);
+        assert!(o.communes[0].dark);
+        let o = build(&sample(), q(&[("sort", "name")]), Utc::now());
+        let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
+        assert_eq!(names, ["Cẩm Xuyên", "Kỳ Anh", "Thành Sen", "Vinh"]);
+    }
+
+    #[test]
+    fn filters_and_search_without_diacritics() {
+        let o = build(&sample(), q(&[("q", "cam xuyen")]), Utc::now());
+        assert_eq!(o.communes.len(), 1);
+        assert_eq!(o.communes[0].commune, "Cẩm Xuyên");
+        let o = build(&sample(), q(&[("operator", "vnpost")]), Utc::now());
+        assert_eq!(o.columns, ["vnpost"]);
+        assert_eq!(o.communes.len(), 1);
+        let o = build(&sample(), q(&[("state", "problem")]), Utc::now());
+        assert_eq!(o.communes.len(), 3);
+        let o = build(
+            &sample(),
+            q(&[("state", "up"), ("cols", "service")]),
+            Utc::now(),
+        );
+        assert_eq!(o.columns, ["mobile"]);
+        assert_eq!(o.communes.len(), 3);
+        assert!(Filter::parse(&[("state".to_string(), "x".to_string())].into()).is_err());
+        assert!(Filter::parse(&[("page".to_string(), "0".to_string())].into()).is_err());
+    }
+
+    #[test]
+    fn pages_hold_per_page_communes() {
+        let o = build(
+            &sample(),
+            q(&[("per_page", "3"), ("page", "2")]),
+            Utc::now(),
+        );
+        assert_eq!(o.pages, 2);
+        assert_eq!(o.matching_communes, 4);
+        assert_eq!(o.communes.len(), 1);
+        assert_eq!(o.communes[0].commune, "Vinh");
+        // Cells line up with the columns.
+        assert!(o.communes.iter().all(|c| c.cells.len() == o.columns.len()));
+    }
+}
