@@ -317,7 +317,7 @@ impl Engine {
         let change = Change {
             target: id,
             sample: Some(row),
-            state,
+            state: Some(state),
             incident,
             alerts,
         };
@@ -365,7 +365,7 @@ impl Engine {
                 let change = Change {
                     target: Arc::from(child.as_str()),
                     sample: None,
-                    state,
+                    state: Some(state),
                     incident,
                     alerts,
                 };

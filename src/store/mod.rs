@@ -110,7 +110,8 @@ pub struct AlertEventRow {
 pub struct Change {
     pub target: Arc<str>,
     pub sample: Option<SampleRow>,
-    pub state: TargetState,
+    /// The target's state after the change (absent for an incident-only write).
+    pub state: Option<TargetState>,
     pub incident: Option<IncidentWrite>,
     pub alerts: Vec<AlertEventRow>,
 }
@@ -118,29 +119,23 @@ pub struct Change {
 /// Statements another module runs inside the writer's transaction.
 pub(crate) type ExecFn = Box<dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send>;
 
-/// What the writer records, in order.
-enum WriteOp {
+/// One unit of work committed in a writer transaction.
+enum Row {
     Change(Box<Change>),
-    Sample {
-        target: Arc<str>,
-        sample: SampleRow,
-        state: Box<TargetState>,
-    },
-    /// A state change without a sample (a parent fell and re-explained this target).
-    State {
-        target: Arc<str>,
-        state: Box<TargetState>,
-    },
-    Incident {
-        target: Arc<str>,
-        write: IncidentWrite,
-    },
-    /// Statements of another module (alerting, drills), run inside the writer's transaction.
-    /// `Fn`, not `FnOnce`: a batch that fails to commit is retried whole.
+    /// Statements of another module (alerting, drills, acknowledgements), run inside the
+    /// writer's transaction. `Fn`, not `FnOnce`: a batch that fails to commit is retried whole.
     Exec {
         run: ExecFn,
-        committed: oneshot::Sender<Result<(), String>>,
+        committed: Option<oneshot::Sender<Result<(), String>>>,
+        /// Set when the statements failed on their own (a constraint, a bug): they are rolled
+        /// back alone and the caller is told, instead of failing every batch after them.
+        failed: Mutex<Option<String>>,
     },
+}
+
+/// What the writer receives, in order.
+enum WriteOp {
+    Row(Row),
     /// Answered once everything sent before it is committed.
     Flush(oneshot::Sender<()>),
     /// Run retention now (it also runs every minute by itself).
@@ -296,10 +291,12 @@ impl Store {
         sample: SampleRow,
         state: TargetState,
     ) -> Result<(), StoreError> {
-        self.send(WriteOp::Sample {
+        self.record_change(Change {
             target,
-            sample,
-            state: Box::new(state),
+            sample: Some(sample),
+            state: Some(state),
+            incident: None,
+            alerts: Vec::new(),
         })
         .await
     }
@@ -307,7 +304,7 @@ impl Store {
     /// Queues everything one result changed (sample, state, incident, alert events); they are
     /// committed together or not at all.
     pub async fn record_change(&self, change: Change) -> Result<(), StoreError> {
-        self.send(WriteOp::Change(Box::new(change))).await
+        self.send(WriteOp::Row(Row::Change(Box::new(change)))).await
     }
 
     /// Queues an alert event that belongs to no target (the monitor's own isolation). Does not
@@ -336,9 +333,12 @@ impl Store {
         target: Arc<str>,
         state: TargetState,
     ) -> Result<(), StoreError> {
-        self.send(WriteOp::State {
+        self.record_change(Change {
             target,
-            state: Box::new(state),
+            sample: None,
+            state: Some(state),
+            incident: None,
+            alerts: Vec::new(),
         })
         .await
     }
@@ -349,7 +349,14 @@ impl Store {
         target: Arc<str>,
         write: IncidentWrite,
     ) -> Result<(), StoreError> {
-        self.send(WriteOp::Incident { target, write }).await
+        self.record_change(Change {
+            target,
+            sample: None,
+            state: None,
+            incident: Some(write),
+            alerts: Vec::new(),
+        })
+        .await
     }
 
     /// Returns once everything queued before the call is committed.
@@ -374,14 +381,15 @@ impl Store {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
         let (committed, done) = oneshot::channel();
-        self.send(WriteOp::Exec {
+        self.send(WriteOp::Row(Row::Exec {
             run: Box::new(move |tx| {
                 let v = f(tx)?;
                 *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(v);
                 Ok(())
             }),
-            committed,
-        })
+            committed: Some(committed),
+            failed: Mutex::new(None),
+        }))
         .await?;
         done.await
             .map_err(|_| StoreError::Closed)?

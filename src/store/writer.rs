@@ -11,7 +11,7 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rollup::Resolution;
-use super::{IncidentWrite, Pruned, Retention, SampleRow, StoreHealth, WriteOp, ms};
+use super::{IncidentWrite, Pruned, Retention, Row, SampleRow, StoreHealth, WriteOp, ms};
 use crate::probe::ErrorCode;
 use crate::state::{IncidentChange, TargetState};
 
@@ -32,30 +32,6 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Rows deleted per target per pass: a day of one-minute samples. Bounded work, so a large
 /// backlog of expired rows is cleared over several passes without a long pause.
 const PRUNE_CHUNK: i64 = 1_440;
-
-enum Row {
-    Change(Box<super::Change>),
-    Sample {
-        target: Arc<str>,
-        sample: SampleRow,
-        state: Box<TargetState>,
-    },
-    State {
-        target: Arc<str>,
-        state: Box<TargetState>,
-    },
-    Incident {
-        target: Arc<str>,
-        write: IncidentWrite,
-    },
-    Exec {
-        run: super::ExecFn,
-        committed: Option<oneshot::Sender<Result<(), String>>>,
-        /// Set when the statements failed on their own (a constraint, a bug): they are rolled
-        /// back alone and the caller is told, instead of failing every batch after them.
-        failed: std::sync::Mutex<Option<String>>,
-    },
-}
 
 pub(super) struct Writer {
     conn: Connection,
@@ -180,23 +156,7 @@ impl Writer {
                 let _ = reply.send(self.maintain(now).map_err(|e| e.to_string()));
                 return;
             }
-            WriteOp::Sample {
-                target,
-                sample,
-                state,
-            } => Row::Sample {
-                target,
-                sample,
-                state,
-            },
-            WriteOp::State { target, state } => Row::State { target, state },
-            WriteOp::Incident { target, write } => Row::Incident { target, write },
-            WriteOp::Change(c) => Row::Change(c),
-            WriteOp::Exec { run, committed } => Row::Exec {
-                run,
-                committed: Some(committed),
-                failed: std::sync::Mutex::new(None),
-            },
+            WriteOp::Row(row) => row,
         };
         self.health.queue_depth.fetch_sub(1, Ordering::Relaxed);
         self.pending.push_back(row);
@@ -205,7 +165,7 @@ impl Writer {
             if let Some(i) = self
                 .pending
                 .iter()
-                .position(|r| matches!(r, Row::Sample { .. }))
+                .position(|r| matches!(r, Row::Change(c) if c.sample.is_some() && c.incident.is_none() && c.alerts.is_empty()))
             {
                 self.pending.remove(i);
                 self.health.rows_dropped.fetch_add(1, Ordering::Relaxed);
@@ -312,23 +272,6 @@ fn write_rows<'a>(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for row in rows {
         match row {
-            Row::Sample {
-                target,
-                sample,
-                state,
-            } => {
-                let id = Writer::target_id(&tx, ids, target)?;
-                insert_sample(&tx, id, sample)?;
-                upsert_state(&tx, id, state)?;
-            }
-            Row::State { target, state } => {
-                let id = Writer::target_id(&tx, ids, target)?;
-                upsert_state(&tx, id, state)?;
-            }
-            Row::Incident { target, write } => {
-                let id = Writer::target_id(&tx, ids, target)?;
-                write_incident(&tx, id, write)?;
-            }
             Row::Change(c) => {
                 let id = Writer::target_id(&tx, ids, &c.target)?;
                 if let Some(i) = &c.incident {
@@ -337,7 +280,9 @@ fn write_rows<'a>(
                 if let Some(s) = &c.sample {
                     insert_sample(&tx, id, s)?;
                 }
-                upsert_state(&tx, id, &c.state)?;
+                if let Some(st) = &c.state {
+                    upsert_state(&tx, id, st)?;
+                }
                 for a in &c.alerts {
                     insert_alert_event(&tx, a)?;
                 }

@@ -14,37 +14,7 @@ use tokio::net::TcpListener;
 
 /// An HTTP/1.1 server answering every request with `status` and a short body.
 pub async fn http_server(status: u16) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut read = 0;
-                // Read until the end of the request headers.
-                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf[read..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => read += n,
-                    }
-                    if read == buf.len() {
-                        return;
-                    }
-                }
-                let body = format!("status {status}\n");
-                let resp = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    addr
+    switch_server(status).await.0
 }
 
 /// Accepts connections and never answers: the endpoint that hangs during a storm.
@@ -197,6 +167,7 @@ pub async fn switch_server(
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut read = 0;
+                // Read until the end of the request headers.
                 while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
                     match sock.read(&mut buf[read..]).await {
                         Ok(0) | Err(_) => return,
@@ -206,8 +177,11 @@ pub async fn switch_server(
                         return;
                     }
                 }
-                let resp =
-                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let body = format!("status {code}\n");
+                let resp = format!(
+                    "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = sock.write_all(resp.as_bytes()).await;
                 let _ = sock.shutdown().await;
             });
