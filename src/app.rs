@@ -33,6 +33,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Last heartbeat push per target: written by `POST /api/v1/push/{target}`, read by probes.
     pub heartbeats: HeartbeatRegistry,
+    /// The process's prober, for on-demand probes of configured targets (`/probe`).
+    pub prober: Arc<Prober>,
     pub reloader: Reloader,
     /// The drill running now, if any (set by the drill module, read by engine and alerting).
     pub drill: crate::alerting::ActiveDrill,
@@ -192,6 +194,7 @@ impl App {
             events: events.clone(),
             ready: Arc::new(AtomicBool::new(false)),
             heartbeats: prober.heartbeats(),
+            prober: prober.clone(),
             shutdown: shutdown.clone(),
             web_events: broadcast::channel(WEB_EVENT_CAPACITY).0,
         };

@@ -889,6 +889,21 @@ async fn every_response_matches_the_spec() {
     )
     .await;
 
+    // The blackbox-style probe endpoint: configured targets only.
+    c.call("GET", "/probe", "/probe?target=ok-1", None, None, 200)
+        .await;
+    c.call("GET", "/probe", "/probe?target=nope", None, None, 404)
+        .await;
+    c.call(
+        "GET",
+        "/probe",
+        "/probe?target=ok-1&module=icmp",
+        None,
+        None,
+        400,
+    )
+    .await;
+
     // Every documented operation was exercised.
     let mut missing = Vec::new();
     for (path, ops) in c.spec["paths"].as_object().unwrap() {

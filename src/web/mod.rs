@@ -8,6 +8,7 @@
 mod alerts;
 pub mod api;
 pub mod auth;
+mod blackbox;
 pub mod chart;
 pub mod compress;
 pub mod error;
@@ -200,6 +201,16 @@ pub fn routes(
         .and(with_state(state.clone()))
         .and_then(push::push);
 
+    let blackbox_probe = warp::path!("probe")
+        .and(warp::get())
+        .and(read())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::header::optional::<String>(
+            "x-prometheus-scrape-timeout-seconds",
+        ))
+        .and(with_state(state.clone()))
+        .and_then(blackbox::probe);
+
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
@@ -251,6 +262,8 @@ pub fn routes(
         .or(alert_routes.boxed())
         .unify()
         .or(push.boxed())
+        .unify()
+        .or(blackbox_probe.boxed())
         .unify()
         .or(ack.boxed())
         .unify()
