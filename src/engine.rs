@@ -396,7 +396,12 @@ impl Engine {
     ) -> (Option<IncidentWrite>, Vec<AlertEventRow>) {
         let detail = sample.and_then(|s| s.detail.clone());
         let mut alerts = Vec::new();
-        let drill = self.drill_for(target);
+        // Only changes that may notify need the drill tag; most samples change nothing.
+        let drill = if out.flap.is_some() || out.incident.is_some() {
+            self.drill_for(target)
+        } else {
+            None
+        };
         let event = |kind: &'static str, at: DateTime<Utc>, started_at: Option<DateTime<Utc>>| {
             AlertEventRow {
                 target: target.id.clone(),

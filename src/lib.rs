@@ -46,3 +46,14 @@ pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is exactly what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// FNV-1a: tiny, and unlike std's hasher its output is fixed forever, so values derived from it
+/// (first-run offsets, alert group ids) stay the same across restarts, versions and instances.
+pub fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

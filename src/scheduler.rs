@@ -25,12 +25,7 @@ pub struct ProbeResult {
 /// Where in its interval a target first runs: a stable hash of the id, so first runs spread
 /// evenly (no burst at start) and stay put across restarts and across instances.
 pub fn first_offset(id: &str, interval: Duration) -> Duration {
-    // FNV-1a: tiny, and unlike std's hasher its output is fixed forever.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::stable_hash(id);
     let frac = (h % 10_000) as f64 / 10_000.0;
     interval.mul_f64(frac)
 }

@@ -95,8 +95,21 @@ async fn a_cut_off_monitor_reports_unknown_not_down() {
     let a1 = refused_addr().await;
     let a2 = refused_addr().await;
     let far = silent_server().await;
+    let receiver = common::collector::Collector::start().await;
+    let hook = receiver.url("/hook");
     let toml = format!(
         r#"{FAST}
+[alerting]
+group_wait = "1s"
+
+[[receivers]]
+id = "ops"
+kind = "webhook"
+url = "{hook}"
+
+[[routes]]
+receiver = "ops"
+
 [monitor]
 anchors = ["anchor-1", "anchor-2"]
 
@@ -139,6 +152,28 @@ timeout = "500ms"
     assert_eq!(st2["ht-far-commune"]["state"], "unknown", "{st:?}");
     let (_, metrics) = get_text(addr, "/metrics").await;
     assert!(metrics.contains("commwatch_monitor_isolated 1"));
+    // One "monitor isolated" message, not one alert per failing target.
+    let msg = wait_for(Duration::from_secs(15), "the isolation message", || async {
+        receiver
+            .accepted()
+            .iter()
+            .map(|r| r.json())
+            .find(|m| m["monitor_isolated"] == true)
+    })
+    .await;
+    assert!(
+        msg["title"]
+            .as_str()
+            .unwrap()
+            .contains("Máy giám sát mất kết nối"),
+        "{msg}"
+    );
+    assert!(
+        receiver.accepted().iter().all(|r| r.json()["targets"]
+            .as_array()
+            .is_none_or(|t| t.iter().all(|t| t["id"] != "ht-far-commune"))),
+        "a target failing while the monitor is cut off paged"
+    );
     app.shutdown().await;
 }
 

@@ -255,3 +255,45 @@ async fn incidents_and_state_survive_a_reopen() {
     drop(store);
     writer.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_statement_is_rolled_back_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer) = Store::open(&dir.path().join("s.db"), Retention::default()).unwrap();
+    let a: Arc<str> = Arc::from("ht-a");
+    // A sample queued before a bad statement from another module...
+    store
+        .record(a.clone(), sample(t(0), true, 5), TargetState::new(t(0)))
+        .await
+        .unwrap();
+    let bad = store
+        .write(|tx| {
+            tx.execute("INSERT INTO silences(id) VALUES (1)", [])?;
+            Ok(())
+        })
+        .await;
+    assert!(
+        bad.is_err(),
+        "a NOT NULL violation must come back as an error"
+    );
+    // ...and one after it are both committed; the writer is not stuck on the bad batch.
+    store
+        .record(a.clone(), sample(t(60), true, 5), TargetState::new(t(60)))
+        .await
+        .unwrap();
+    let n = store
+        .write(|tx| tx.query_row("SELECT count(*) FROM silences", [], |r| r.get::<_, i64>(0)))
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "the failed statement left a row behind");
+    store.flush().await.unwrap();
+    assert_eq!(store.sample_count("ht-a").await.unwrap(), 2);
+    assert!(
+        !store
+            .health
+            .degraded
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    drop(store);
+    writer.join().await;
+}

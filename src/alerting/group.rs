@@ -39,6 +39,29 @@ pub struct Group {
     pub seq: u64,
 }
 
+impl Group {
+    fn new(
+        receiver: &str,
+        key: String,
+        labels: BTreeMap<String, String>,
+        drill: Option<DrillRef>,
+    ) -> Group {
+        Group {
+            receiver: receiver.to_string(),
+            key,
+            labels,
+            drill,
+            firing: BTreeMap::new(),
+            resolved: BTreeMap::new(),
+            flaps: BTreeMap::new(),
+            monitor: None,
+            pending_since: None,
+            last_sent: None,
+            seq: 0,
+        }
+    }
+}
+
 /// How a receiver groups and repeats.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -74,14 +97,9 @@ pub fn policy(cfg: &Config, r: &Receiver) -> Policy {
     }
 }
 
-/// FNV-1a, hex: short stable ids for groups.
+/// Short stable ids for groups.
 fn short_hash(s: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::stable_hash(s))
 }
 
 fn target_labels(t: &Target) -> BTreeMap<String, String> {
@@ -113,7 +131,7 @@ pub struct Grouping {
 }
 
 impl Grouping {
-    /// Applies one event; returns whether any group took it.
+    /// Applies one event to the groups of every receiver it routes to.
     pub fn apply(
         &mut self,
         cfg: &Config,
@@ -168,23 +186,18 @@ impl Grouping {
             let g = self
                 .groups
                 .entry((r.id.clone(), key.clone()))
-                .or_insert_with(|| Group {
-                    receiver: r.id.clone(),
-                    key,
-                    labels,
-                    drill: e.drill_id.as_ref().map(|id| {
-                        drill.cloned().unwrap_or_else(|| DrillRef {
-                            id: id.clone(),
-                            name: id.clone(),
-                        })
-                    }),
-                    firing: BTreeMap::new(),
-                    resolved: BTreeMap::new(),
-                    flaps: BTreeMap::new(),
-                    monitor: None,
-                    pending_since: None,
-                    last_sent: None,
-                    seq: 0,
+                .or_insert_with(|| {
+                    Group::new(
+                        &r.id,
+                        key,
+                        labels,
+                        e.drill_id.as_ref().map(|id| {
+                            drill.cloned().unwrap_or_else(|| DrillRef {
+                                id: id.clone(),
+                                name: id.clone(),
+                            })
+                        }),
+                    )
                 });
             let changed = apply_to_group(g, t, e);
             if changed && g.pending_since.is_none() {
@@ -205,19 +218,7 @@ impl Grouping {
             let g = self
                 .groups
                 .entry((r.to_string(), "monitor".to_string()))
-                .or_insert_with(|| Group {
-                    receiver: r.to_string(),
-                    key: "monitor".into(),
-                    labels: BTreeMap::new(),
-                    drill: None,
-                    firing: BTreeMap::new(),
-                    resolved: BTreeMap::new(),
-                    flaps: BTreeMap::new(),
-                    monitor: None,
-                    pending_since: None,
-                    last_sent: None,
-                    seq: 0,
-                });
+                .or_insert_with(|| Group::new(r, "monitor".into(), BTreeMap::new(), None));
             g.monitor = Some(isolated);
             if g.pending_since.is_none() {
                 g.pending_since = Some(now);

@@ -2,21 +2,13 @@
 //! writer (`Store::write`), reads on its read connection.
 
 use chrono::{DateTime, Utc};
+
+use crate::store::{from_ms, ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::state::State;
 use crate::store::{Store, StoreError};
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_ms(v: i64) -> DateTime<Utc> {
-    chrono::TimeZone::timestamp_millis_opt(&Utc, v)
-        .single()
-        .unwrap_or_default()
-}
 
 /// An alert event waiting for the grouping stage.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,21 +4,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+
+use crate::store::{from_ms, ms};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::config::Target;
 use crate::config::alerting::Matchers;
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_ms(v: i64) -> DateTime<Utc> {
-    chrono::TimeZone::timestamp_millis_opt(&Utc, v)
-        .single()
-        .unwrap_or_default()
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Silence {

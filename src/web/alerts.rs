@@ -7,19 +7,12 @@ use serde::Deserialize;
 use warp::{Filter, Reply};
 
 use super::auth::{self, Caller};
-use super::error::ApiError;
+use super::error::{ApiError, internal, reject};
+use super::with_state;
 use crate::alerting::{outbox, silence};
 use crate::app::AppState;
 use crate::config::Role;
 use crate::config::alerting::Matchers;
-
-fn reject(e: ApiError) -> warp::Rejection {
-    warp::reject::custom(e)
-}
-
-fn internal(e: crate::store::StoreError) -> warp::Rejection {
-    reject(ApiError::internal(e.to_string()))
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,12 +158,6 @@ async fn retry_dead(
     }
     tracing::info!(message = id, by = %caller.name, "dead letter queued again");
     Ok(warp::reply::json(&serde_json::json!({ "id": id, "status": "pending" })).into_response())
-}
-
-fn with_state(
-    state: AppState,
-) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || state.clone())
 }
 
 /// The alerting routes, merged into the main router.

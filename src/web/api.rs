@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use warp::Reply;
 
-use super::error::ApiError;
+use super::error::{ApiError, internal, reject};
 use crate::app::AppState;
 use crate::config::Labels;
 use crate::state::State;
@@ -175,12 +175,14 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
 /// Query parameters as given; parsed by hand so every mistake gets a precise 400.
 pub type Query = std::collections::HashMap<String, String>;
 
-fn reject(e: ApiError) -> warp::Rejection {
-    warp::reject::custom(e)
-}
-
-fn internal(e: crate::store::StoreError) -> warp::Rejection {
-    reject(ApiError::internal(e.to_string()))
+/// 404 unless `id` is a configured target.
+fn known_target(state: &AppState, id: &str) -> Result<(), warp::Rejection> {
+    match state.board.get(id) {
+        Some(_) => Ok(()),
+        None => Err(reject(ApiError::not_found(format!(
+            "no target with id `{id}`"
+        )))),
+    }
 }
 
 /// `from`/`to` (RFC 3339) or `range` (a duration ending now, such as `24h`, `7d`); 24 h by default.
@@ -338,11 +340,7 @@ pub async fn target_availability(
     q: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    if state.board.get(&id).is_none() {
-        return Err(reject(ApiError::not_found(format!(
-            "no target with id `{id}`"
-        ))));
-    }
+    known_target(&state, &id)?;
     let (from, to) = time_range(&q).map_err(reject)?;
     let mut by = state
         .store
@@ -362,11 +360,7 @@ pub async fn target_series(
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     use crate::store::Resolution;
-    if state.board.get(&id).is_none() {
-        return Err(reject(ApiError::not_found(format!(
-            "no target with id `{id}`"
-        ))));
-    }
+    known_target(&state, &id)?;
     let (from, to) = time_range(&q).map_err(reject)?;
     let span = to - from;
     let resolution = match q.get("resolution").map(String::as_str) {

@@ -8,16 +8,12 @@ use std::time::Duration;
 
 use warp::Reply;
 
-use super::error::ApiError;
+use super::error::{ApiError, reject};
 use crate::app::AppState;
 use crate::probe::Observation;
 
 /// Left for Prometheus to receive the answer, as blackbox_exporter does.
 const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
-
-fn reject(e: ApiError) -> warp::Rejection {
-    warp::reject::custom(e)
-}
 
 fn gauge(out: &mut String, name: &str, help: &str, samples: &[(Option<(&str, &str)>, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

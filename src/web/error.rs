@@ -60,6 +60,16 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> warp::reply:
     warp::reply::with_status(body, status).into_response()
 }
 
+/// A rejection carrying an [`ApiError`].
+pub fn reject(e: ApiError) -> warp::Rejection {
+    warp::reject::custom(e)
+}
+
+/// A store failure as a 500 with a JSON body.
+pub fn internal(e: crate::store::StoreError) -> warp::Rejection {
+    reject(ApiError::internal(e.to_string()))
+}
+
 /// Turns warp's rejections into JSON errors.
 pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
     let resp = if r.find::<super::auth::LoginRequired>().is_some() {

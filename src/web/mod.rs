@@ -35,7 +35,9 @@ use error::json_error;
 const CSS: &str = include_str!("assets/commwatch.css");
 const JS: &str = include_str!("assets/commwatch.js");
 
-fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+pub(super) fn with_state(
+    state: AppState,
+) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
 }
 
