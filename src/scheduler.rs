@@ -159,7 +159,8 @@ impl TaskCtx {
                 },
                 _ = self.shutdown.cancelled() => return,
             };
-            self.lateness.observe(Instant::now().saturating_duration_since(next).as_secs_f64());
+            self.lateness
+                .observe(Instant::now().saturating_duration_since(next).as_secs_f64());
             // Boxed: the probe's state (an observation of most of a kilobyte, its deadline,
             // the hand-over to the engine) exists only while it runs, so each of 20,000 idle
             // target tasks stays a few hundred bytes instead of a few kilobytes.

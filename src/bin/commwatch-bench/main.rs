@@ -14,6 +14,7 @@ mod procs;
 mod promtext;
 mod report;
 mod scale;
+mod sweep;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -103,7 +104,7 @@ enum Command {
         /// The commwatch binary (default: next to this one).
         #[arg(long)]
         commwatch: Option<PathBuf>,
-        /// Scenarios to run: probe-cost, scale (default: both).
+        /// Scenarios to run: probe-cost, sweep, scale, storm (default: all).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Recorded in the report as the command that produced it.
@@ -156,6 +157,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         slow_ms: u64,
     },
+    /// Internal: sweep loopback addresses with commwatch's ICMP probe when told to.
+    #[command(hide = true)]
+    SweepWorker {
+        #[arg(long)]
+        hosts: u32,
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        interval_ms: f64,
+        #[arg(long)]
+        period_ms: u64,
+    },
     /// Internal: run paced probes with commwatch's prober when told to.
     #[command(hide = true)]
     Load {
@@ -201,6 +214,12 @@ async fn main() -> ExitCode {
             rate,
             concurrency,
         } => probe_cost::worker(&kind, &target, probes, rate, concurrency).await,
+        Command::SweepWorker {
+            hosts,
+            count,
+            interval_ms,
+            period_ms,
+        } => sweep::worker(hosts, count, interval_ms, period_ms).await,
         Command::Inventory {
             scope,
             storage,
@@ -289,17 +308,22 @@ async fn run(
         } else {
             Vec::new()
         };
+        let sweep = if wants("sweep") {
+            sweep::run(&ctx).await?
+        } else {
+            Vec::new()
+        };
         let mut scale_rows = Vec::new();
         if wants("scale") {
             for case in scale::cases(quick) {
                 scale_rows.push(scale::run(&ctx, &case).await?);
             }
         }
-        Ok::<_, BenchError>((probe_cost, scale_rows))
+        Ok::<_, BenchError>((probe_cost, sweep, scale_rows))
     }
     .await;
     let _ = std::fs::remove_dir_all(&ctx.work);
-    let (probe_cost, scale) = result?;
+    let (probe_cost, sweep, scale) = result?;
 
     let report = report::Report {
         mode: if quick { "quick" } else { "full" },
@@ -308,6 +332,7 @@ async fn run(
         duration_s: began.elapsed().as_secs_f64(),
         machine,
         probe_cost,
+        sweep,
         scale,
         not_measured: report::NOT_MEASURED.to_vec(),
     };

@@ -1,6 +1,6 @@
 //! The peers commwatch is measured against, from Debian's packages: Prometheus
 //! blackbox_exporter (run on loopback with a generated config and driven through its
-//! `/probe` endpoint) and, once the ICMP probe exists, fping.
+//! `/probe` endpoint) and fping.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,6 +27,10 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 pub fn blackbox_binary() -> Option<PathBuf> {
     BLACKBOX.iter().find_map(|n| on_path(n))
+}
+
+pub fn fping_binary() -> Option<PathBuf> {
+    ["/usr/bin/fping", "fping"].iter().find_map(|n| on_path(n))
 }
 
 /// The modules commwatch's probes are compared with: same timeout, IPv4, no fallback.

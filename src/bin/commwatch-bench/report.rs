@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::promtext::Quantile;
-use crate::{BenchError, probe_cost, scale};
+use crate::{BenchError, probe_cost, scale, sweep};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -96,6 +96,7 @@ pub struct Report {
     pub duration_s: f64,
     pub machine: Machine,
     pub probe_cost: Vec<probe_cost::Row>,
+    pub sweep: Vec<sweep::Row>,
     pub scale: Vec<scale::Row>,
     /// Scenarios this harness cannot measure yet, and why.
     pub not_measured: Vec<&'static str>,
@@ -217,6 +218,8 @@ impl Report {
             );
         }
 
+        self.sweep_table(&mut s);
+
         let _ = writeln!(s, "\n#### Scale and readers (scenarios 3 and 4)\n");
         let _ = writeln!(
             s,
@@ -276,6 +279,46 @@ impl Report {
             let _ = writeln!(s, "- {n}");
         }
         s
+    }
+}
+
+impl Report {
+    fn sweep_table(&self, s: &mut String) {
+        let _ = writeln!(s, "\n#### ICMP sweep (scenario 2)\n");
+        let _ = writeln!(
+            s,
+            "Echo requests to addresses in 127.0.0.0/8, paced as fping's `-i` (between requests) and `-p` (between two requests to one address), the last reply waited for 500 ms. CPU is user + system time of the sweeping process: commwatch's ICMP probe in a worker process (`/proc/PID/stat`), fping from `wait4`. Wall time and CPU are medians of the runs; replies are totals over them.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| addresses × echoes | interval / period | runs | commwatch wall | fping wall | commwatch CPU-s | fping CPU-s | commwatch ÷ fping (CPU) | replies (cw / fping) | commwatch peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
+        for r in &self.sweep {
+            let sh = &r.shape;
+            let (fw, fc, ratio, frep) = match &r.fping {
+                Some(f) => (
+                    format!("{:.2} s", f.wall_s),
+                    format!("{:.3}", f.cpu_s),
+                    r.cpu_ratio.map_or("–".into(), |x| format!("{x:.2}")),
+                    format!("{}/{}", thousands(f.received), thousands(f.sent)),
+                ),
+                None => ("not installed".into(), "–".into(), "–".into(), "–".into()),
+            };
+            let _ = writeln!(
+                s,
+                "| {} × {} | {} ms / {} ms | {} | {:.2} s | {fw} | {:.3} | {fc} | {ratio} | {}/{} / {frep} | {:.0} MiB |",
+                thousands(u64::from(sh.hosts)),
+                sh.count,
+                sh.interval_ms,
+                sh.period_ms,
+                r.runs,
+                r.commwatch.wall_s,
+                r.commwatch.cpu_s,
+                thousands(r.commwatch.received),
+                thousands(r.commwatch.sent),
+                r.commwatch_peak_rss_mb,
+            );
+        }
     }
 }
 
