@@ -16,6 +16,7 @@
 //!
 //! Every address is in 127.0.0.0/8: the simulator cannot be pointed anywhere else.
 
+pub mod dns;
 mod endpoint;
 mod http;
 
