@@ -5,6 +5,7 @@
 pub mod acks;
 mod queries;
 pub mod rollup;
+pub mod seed;
 mod writer;
 
 use std::path::{Path, PathBuf};
