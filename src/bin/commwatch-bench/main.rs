@@ -14,6 +14,7 @@ mod procs;
 mod promtext;
 mod report;
 mod scale;
+mod storm;
 mod sweep;
 
 use std::net::Ipv4Addr;
@@ -319,11 +320,16 @@ async fn run(
                 scale_rows.push(scale::run(&ctx, &case).await?);
             }
         }
-        Ok::<_, BenchError>((probe_cost, sweep, scale_rows))
+        let storm = if wants("storm") {
+            Some(storm::run(&ctx).await?)
+        } else {
+            None
+        };
+        Ok::<_, BenchError>((probe_cost, sweep, scale_rows, storm))
     }
     .await;
     let _ = std::fs::remove_dir_all(&ctx.work);
-    let (probe_cost, sweep, scale) = result?;
+    let (probe_cost, sweep, scale, storm) = result?;
 
     let report = report::Report {
         mode: if quick { "quick" } else { "full" },
@@ -334,6 +340,7 @@ async fn run(
         probe_cost,
         sweep,
         scale,
+        storm,
         not_measured: report::NOT_MEASURED.to_vec(),
     };
     let md = report.markdown();
@@ -452,7 +459,8 @@ async fn soak(
 }
 
 /// The `sim-serve` verb: endpoints per `layout` (see [`procs::layout`]) from `base`, until
-/// stdin closes. Answers `hits` with the requests served so far.
+/// stdin closes. Answers `hits` with the requests served so far, and `refuse-all` (every
+/// endpoint refuses from then on) with `refused N` once it is in effect.
 async fn sim_serve(
     base: Ipv4Addr,
     port: u16,
@@ -495,8 +503,16 @@ async fn sim_serve(
     println!("ready {n}");
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = stdin.next_line().await {
-        if line.trim() == "hits" {
-            println!("hits {}", sim.total_hits());
+        match line.trim() {
+            "hits" => println!("hits {}", sim.total_hits()),
+            // The storm: every endpoint starts refusing connections, as fast as it can.
+            "refuse-all" => {
+                for i in 0..n {
+                    sim.set(i, Behaviour::Refuse).await?;
+                }
+                println!("refused {n}");
+            }
+            _ => {}
         }
     }
     sim.shutdown().await;

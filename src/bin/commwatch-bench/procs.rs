@@ -161,6 +161,18 @@ impl SimFleet {
         Ok(total)
     }
 
+    /// Every endpoint of every shard refuses connections from now on; returns once all have
+    /// closed their listeners. Shards are told at once and work in parallel.
+    pub async fn refuse_all(&mut self) -> Result<(), BenchError> {
+        for s in &mut self.shards {
+            s.send("refuse-all").await?;
+        }
+        for s in &mut self.shards {
+            s.expect("refused", Duration::from_secs(60)).await?;
+        }
+        Ok(())
+    }
+
     pub async fn stop(self) {
         for s in self.shards {
             s.finish(Duration::from_secs(15)).await;
