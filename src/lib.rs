@@ -13,6 +13,7 @@
 //! - [`status`]: the live board of current states read by the web layer.
 //! - [`store`]: SQLite with one batching writer thread and numbered migrations.
 //! - [`metrics`]: every Prometheus family in one place.
+//! - [`drill`]: drills (lifecycle, timeline notes, tagging, the after-action report).
 //! - [`alerting`]: routing, grouping, silences, the durable outbox and one file per receiver.
 //! - [`web`]: status pages (overview, target, incidents, groups; Vietnamese and English), JSON
 //!   API documented in `docs/openapi.json`, live events (SSE), acknowledgements, `/metrics`,
@@ -27,6 +28,7 @@ pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod drill;
 pub mod engine;
 pub mod inventory;
 pub mod metrics;

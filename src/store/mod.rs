@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_history.sql"),
     include_str!("migrations/0003_alerting.sql"),
     include_str!("migrations/0004_acks.sql"),
+    include_str!("migrations/0005_drills.sql"),
 ];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.
@@ -80,6 +81,8 @@ pub struct SampleRow {
     pub detail: Option<String>,
     /// Packet loss ratio, for probes that measure it.
     pub loss: Option<f64>,
+    /// The drill that covered the target when this sample was taken.
+    pub drill: Option<i64>,
 }
 
 /// An incident change with the cause known at that moment.
@@ -88,6 +91,8 @@ pub struct IncidentWrite {
     pub change: IncidentChange,
     pub cause_error: Option<ErrorCode>,
     pub cause_detail: Option<String>,
+    /// The drill covering the target when the incident opened (only read on `Opened`).
+    pub drill: Option<i64>,
 }
 
 /// A state change that may notify, recorded with the change itself (alerting reads these).

@@ -11,6 +11,7 @@ pub mod auth;
 mod blackbox;
 pub mod chart;
 pub mod compress;
+pub mod drills;
 pub mod error;
 pub mod fold;
 pub mod i18n;
@@ -218,6 +219,7 @@ pub fn routes(
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
 
     let alert_routes = alerts::routes(state.clone());
+    let drill_routes = drills::routes(state.clone());
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(state))
@@ -262,6 +264,8 @@ pub fn routes(
         .or(events.boxed())
         .unify()
         .or(alert_routes.boxed())
+        .unify()
+        .or(drill_routes.boxed())
         .unify()
         .or(push.boxed())
         .unify()
