@@ -139,6 +139,11 @@ impl App {
         let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
         let metrics = Metrics::new()?;
         let prober = Arc::new(Prober::new()?);
+        // A push that arrived just before a restart still counts: the site is not silent.
+        let heartbeats = prober.heartbeats();
+        for (target, (push, count)) in store.load_pushes().await? {
+            heartbeats.restore(&target, push, count);
+        }
 
         // Resume from the stored state so "since" survives restarts and an outage that was
         // already confirmed does not need to be confirmed again.

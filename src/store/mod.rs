@@ -3,6 +3,7 @@
 //! written with every sample, and retention that runs in the writer between batches.
 
 pub mod acks;
+mod heartbeats;
 mod queries;
 pub mod rollup;
 mod writer;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_alerting.sql"),
     include_str!("migrations/0004_acks.sql"),
     include_str!("migrations/0005_drills.sql"),
+    include_str!("migrations/0006_heartbeats.sql"),
 ];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.
