@@ -64,8 +64,6 @@ pub struct Metrics {
     pub icmp_loss_ratio: GaugeVec,
     pub icmp_rtt_seconds: GaugeVec,
     pub tls_cert_expiry: GaugeVec,
-    pub drills_active: IntGauge,
-    pub drill_targets_in_scope: IntGauge,
 }
 
 /// The RTT statistics exported per ICMP target: a closed set, so the label stays bounded.
@@ -265,15 +263,8 @@ impl Metrics {
             ),
             &TARGET_LABELS,
         )?;
-        let drills_active = IntGauge::new("commwatch_drills_active", "Drills running now")?;
-        let drill_targets_in_scope = IntGauge::new(
-            "commwatch_drill_targets_in_scope",
-            "Targets covered by a running drill",
-        )?;
         for c in [
             Box::new(probe_success.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(drills_active.clone()),
-            Box::new(drill_targets_in_scope.clone()),
             Box::new(http_status_code.clone()),
             Box::new(icmp_loss_ratio.clone()),
             Box::new(icmp_rtt_seconds.clone()),
@@ -347,8 +338,6 @@ impl Metrics {
             icmp_loss_ratio,
             icmp_rtt_seconds,
             tls_cert_expiry,
-            drills_active,
-            drill_targets_in_scope,
         })
     }
 
@@ -487,12 +476,6 @@ impl Metrics {
     }
 
     /// The text exposition format served at `/metrics`.
-    /// Drills running and the targets they cover.
-    pub fn set_drills(&self, active: usize, targets_in_scope: usize) {
-        self.drills_active.set(active as i64);
-        self.drill_targets_in_scope.set(targets_in_scope as i64);
-    }
-
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buf = Vec::with_capacity(64 * 1024);
         TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
