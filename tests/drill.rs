@@ -561,3 +561,286 @@ async fn the_cli_starts_annotates_lists_and_stops_a_drill() {
     assert!(err.contains("LABEL=VALUE"), "{err}");
     app.shutdown().await;
 }
+
+/// A scripted drill with known truth, end to end over real sockets: four HTTP endpoints fail and
+/// recover at chosen moments, a webhook collector receives the drill's alerts, an officer
+/// acknowledges one outage and notes two injected faults (one that happens, one that does not).
+/// The report must give each target's downtime within one probe interval of the truth,
+/// detection times that follow the failure threshold, delivery times that match what the
+/// collector saw, and the same numbers in JSON, CSV and HTML.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_of_a_scripted_drill_matches_the_known_truth() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let collector = common::collector::Collector::start().await;
+    // (id, operator, commune, fails from, recovers at) in seconds after the drill's start;
+    // a recovery past the end means the outage is still open when the drill stops.
+    const STOP_AT: f64 = 24.0;
+    let script: [(&str, &str, &str, Option<(f64, f64)>); 4] = [
+        ("ka-viettel", "viettel", "Kỳ Anh", Some((4.0, 12.0))),
+        ("cx-viettel", "viettel", "Cẩm Xuyên", Some((6.0, 20.0))),
+        ("ka-vnpt", "vnpt", "Kỳ Anh", None),
+        ("cx-vnpt", "vnpt", "Cẩm Xuyên", Some((10.0, 99.0))),
+    ];
+    let mut switches = Vec::new();
+    let mut body = format!(
+        "{}\n[alerting]\ngroup_wait = \"0s\"\ngroup_interval = \"1s\"\nrepeat_interval = \"1h\"\n\
+         group_by = [\"target\"]\n\n[[receivers]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\n\
+         [[routes]]\nreceiver = \"ops\"\ndrill = true\n\n",
+        auth(),
+        collector.url("/hook")
+    );
+    for (id, op, commune, _) in &script {
+        let (addr, status) = common::switch_server(200).await;
+        switches.push(status);
+        body.push_str(&format!(
+            "[[targets]]\nid = \"{id}\"\nname = \"{op} — {commune}\"\nkind = \"http\"\nurl = \"http://{addr}/\"\n\
+             interval = \"30s\"\ntimeout = \"500ms\"\nfailure_threshold = 2\nsuccess_threshold = 1\n\
+             operator = \"{op}\"\nservice = \"mobile\"\nprovince = \"Hà Tĩnh\"\ncommune = \"{commune}\"\n\n"
+        ));
+    }
+    let app = start(dir.path(), &body).await;
+    let addr = app.local_addr();
+    let (s, d) = post(
+        addr,
+        "/api/v1/drills",
+        Some(ADMIN),
+        json!({ "name": "Diễn tập có đáp án", "scope": { "province": "Hà Tĩnh" }, "interval": "1s",
+                "duration": "1h", "baseline": "1h" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    let id = d["id"].as_i64().unwrap();
+    let t0: DateTime<Utc> = d["started_at"].as_str().unwrap().parse().unwrap();
+    let at = |secs: f64| t0 + chrono::Duration::milliseconds((secs * 1_000.0) as i64);
+    let sleep_until = |secs: f64| {
+        let wait = (at(secs) - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait)
+    };
+
+    // Play the script; record the moments each switch really happened.
+    let mut events: Vec<(f64, usize, u16)> = Vec::new();
+    for (i, (_, _, _, fault)) in script.iter().enumerate() {
+        if let Some((from, to)) = fault {
+            events.push((*from, i, 503));
+            events.push((*to, i, 200));
+        }
+    }
+    events.retain(|e| e.0 < STOP_AT);
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut truth: std::collections::HashMap<&str, (DateTime<Utc>, Option<DateTime<Utc>>)> =
+        std::collections::HashMap::new();
+    let mut acked = false;
+    for (secs, i, status) in events {
+        sleep_until(secs).await;
+        switches[i].store(status, Ordering::SeqCst);
+        let now = Utc::now();
+        let id_t = script[i].0;
+        if status == 503 {
+            truth.insert(id_t, (now, None));
+        } else if let Some(e) = truth.get_mut(id_t) {
+            e.1 = Some(now);
+        }
+        if id_t == "cx-viettel" && status == 503 {
+            // The officer notes the injected fault as it is made, and one that never happens.
+            let (s, n) = post(
+                addr,
+                &format!("/api/v1/drills/{id}/notes"),
+                Some(OFFICER),
+                json!({ "text": "Cắt cáp quang Viettel tại Cẩm Xuyên", "at": now,
+                        "expected_down": { "targets": ["cx-viettel"] } }),
+            )
+            .await;
+            assert_eq!(s, 201, "{n}");
+            let (s, n) = post(
+                addr,
+                &format!("/api/v1/drills/{id}/notes"),
+                Some(OFFICER),
+                json!({ "text": "Tắt nguồn trạm VNPT Kỳ Anh (không thực hiện được)",
+                        "expected_down": { "targets": ["ka-vnpt"] } }),
+            )
+            .await;
+            assert_eq!(s, 201, "{n}");
+        }
+        if !acked && secs >= 10.0 {
+            // Acknowledge ka-viettel's outage if it is still open; else cx-viettel's.
+            let open = get_json(addr, "/api/v1/incidents?status=open").await;
+            let inc = open["incidents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["target"] == "cx-viettel")
+                .cloned()
+                .expect("cx-viettel's outage is open at 10 s");
+            let (s, a) = post(
+                addr,
+                &format!("/api/v1/incidents/{}/ack", inc["id"]),
+                Some(OFFICER),
+                json!({ "comment": "Đội kỹ thuật đang xử lý" }),
+            )
+            .await;
+            assert_eq!(s, 200, "{a}");
+            acked = true;
+        }
+    }
+    sleep_until(STOP_AT).await;
+    let (s, stopped) = post(
+        addr,
+        &format!("/api/v1/drills/{id}/stop"),
+        Some(ADMIN),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{stopped}");
+    let end: DateTime<Utc> = stopped["ended_at"].as_str().unwrap().parse().unwrap();
+    // Let the last deliveries land.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let report = get_json(addr, &format!("/drills/{id}.json")).await;
+    let interval = 1.0;
+    let secs_between = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1e3;
+    let targets: std::collections::HashMap<String, Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t.clone()))
+        .collect();
+    assert_eq!(targets.len(), 4, "{report}");
+    let window = secs_between(t0, end);
+    for (tid, _, _, _) in &script {
+        let expected = match truth.get(tid) {
+            Some((from, to)) => secs_between(*from, to.unwrap_or(end)),
+            None => 0.0,
+        };
+        let got = targets[*tid]["drill"]["downtime_seconds"].as_f64().unwrap();
+        assert!(
+            (got - expected).abs() <= interval + 0.2,
+            "{tid}: downtime {got:.2}s, truth {expected:.2}s"
+        );
+        let avail = targets[*tid]["drill"]["availability"].as_f64().unwrap();
+        assert!(
+            (avail - (1.0 - got / window)).abs() < 1e-6,
+            "{tid}: availability {avail} vs downtime {got} over {window}"
+        );
+    }
+    assert_eq!(targets["ka-vnpt"]["drill"]["outages"], 0);
+
+    // Every outage: detected after failure_threshold - 1 intervals, delivered to the collector
+    // when the collector says it arrived, restored when the truth says.
+    let received = collector.accepted();
+    let outages = report["outages"].as_array().unwrap();
+    assert_eq!(outages.len(), 3, "{outages:?}");
+    for o in outages {
+        let tid = o["target"].as_str().unwrap();
+        let (from, to) = truth[tid];
+        let started: DateTime<Utc> = o["started_at"].as_str().unwrap().parse().unwrap();
+        let lag = secs_between(from, started);
+        assert!(
+            (0.0..=interval + 0.2).contains(&lag),
+            "{tid}: first failed probe {lag:.2}s after the fault"
+        );
+        let detection = o["detection_seconds"].as_f64().unwrap();
+        assert!(
+            (0.8..=1.3).contains(&detection),
+            "{tid}: detection {detection}s with threshold 2 at 1s"
+        );
+        assert_eq!(o["drill_tagged"], true);
+        match to {
+            Some(to) => {
+                let ended: DateTime<Utc> = o["ended_at"].as_str().unwrap().parse().unwrap();
+                let lag = secs_between(to, ended);
+                assert!(
+                    (0.0..=interval + 0.2).contains(&lag),
+                    "{tid}: restored {lag:.2}s after the fix"
+                );
+                let r = o["restoration_seconds"].as_f64().unwrap();
+                assert!((r - secs_between(started, ended)).abs() < 0.01);
+            }
+            None => assert!(o["ended_at"].is_null(), "{tid} is still down: {o}"),
+        }
+        let deliveries = o["deliveries"].as_array().unwrap();
+        let d = deliveries
+            .iter()
+            .find(|d| d["receiver"] == "ops")
+            .unwrap_or_else(|| panic!("{tid}: no delivery in {o}"));
+        assert_eq!(d["status"], "delivered", "{d}");
+        let delivered: DateTime<Utc> = d["delivered_at"].as_str().unwrap().parse().unwrap();
+        let arrival = received
+            .iter()
+            .filter(|r| {
+                let m = r.json();
+                m["status"] == "firing"
+                    && m["targets"]
+                        .as_array()
+                        .is_some_and(|ts| ts.iter().any(|t| t["id"] == tid))
+            })
+            .map(|r| r.received_at)
+            .min()
+            .unwrap_or_else(|| panic!("the collector never got {tid}'s alert"));
+        let gap = secs_between(arrival, delivered);
+        assert!(
+            (0.0..1.0).contains(&gap),
+            "{tid}: delivered_at {delivered} vs arrival {arrival}"
+        );
+        let since = d["since_start_seconds"].as_f64().unwrap();
+        assert!((since - secs_between(started, delivered)).abs() < 0.01);
+    }
+    let cx = outages
+        .iter()
+        .find(|o| o["target"] == "cx-viettel")
+        .unwrap();
+    assert_eq!(cx["acknowledged_by"], "truc-ban");
+    assert!(cx["ack_seconds"].as_f64().unwrap() > 0.0);
+
+    // Injected faults: the real one detected soon after the note, the other never.
+    let faults = report["expected_faults"].as_array().unwrap();
+    let f = |t: &str| faults.iter().find(|f| f["target"] == t).unwrap().clone();
+    assert_eq!(f("cx-viettel")["detected"], true);
+    let det = f("cx-viettel")["detection_seconds"].as_f64().unwrap();
+    assert!(
+        (0.5..=2.5).contains(&det),
+        "fault detected {det}s after the note"
+    );
+    assert_eq!(f("ka-vnpt")["detected"], false);
+    assert_eq!(report["summary"]["expected_faults"], 2);
+    assert_eq!(report["summary"]["expected_detected"], 1);
+    assert_eq!(report["summary"]["worst_operator"]["key"], "viettel");
+    assert_eq!(report["summary"]["worst_commune"]["key"], "Cẩm Xuyên");
+    // One sorted timeline holding state changes, alerts and notes.
+    let timeline = report["timeline"].as_array().unwrap();
+    let times: Vec<DateTime<Utc>> = timeline
+        .iter()
+        .map(|e| e["at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "timeline not sorted"
+    );
+    let kinds: std::collections::HashSet<String> = timeline
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.len() >= 3, "timeline kinds {kinds:?}");
+
+    // The CSV and the HTML carry the same numbers.
+    let (s, csv) = common::get_text(addr, &format!("/drills/{id}.csv")).await;
+    assert_eq!(s, 200);
+    let (s, html) = common::get_text(addr, &format!("/drills/{id}?lang=en")).await;
+    assert_eq!(s, 200);
+    for (tid, _, _, _) in &script {
+        let mins = format!(
+            "{:.2}",
+            targets[*tid]["drill"]["downtime_seconds"].as_f64().unwrap() / 60.0
+        );
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{tid},")) || l.contains(&format!(",{tid},")))
+            .unwrap_or_else(|| panic!("no CSV row for {tid}:\n{csv}"));
+        assert!(
+            row.contains(&mins),
+            "{tid}: CSV row {row} lacks downtime {mins} min"
+        );
+        assert!(html.contains(tid), "{tid} missing from the HTML report");
+    }
+    app.shutdown().await;
+}
