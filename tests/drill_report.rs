@@ -2,6 +2,9 @@
 //! outbox messages, acknowledgements and notes: every number is checked against the truth
 //! written here by hand.
 
+#[path = "support/report_check.rs"]
+mod report_check;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -659,4 +662,65 @@ async fn report_numbers_match_the_known_truth() {
     assert_eq!(v["summary"]["worst_operator"]["key"], "viettel");
     assert_eq!(v["targets"][0]["drill"]["downtime_seconds"], 900.0);
     assert_eq!(v["timeline"][0]["kind"], "incident_started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_csv_and_json_show_the_same_numbers() {
+    use commwatch::web::i18n::Lang;
+    use commwatch::web::page::{PageCtx, drills::render_report};
+    let (r, _dir) = build().await;
+    let json = serde_json::to_value(&r).unwrap();
+    for lang in [Lang::Vi, Lang::En] {
+        let ctx = PageCtx::plain(lang, "/drills/1", Default::default());
+        let html = render_report(&ctx, &r, t(3 * 3600), None, None).into_string();
+        let csv = commwatch::web::report_csv::render(&r, lang);
+        let n = report_check::assert_agree(&html, &csv, &json, lang);
+        assert!(n > 60, "only {n} values compared");
+
+        // The known numbers themselves, as each form writes them.
+        let rows = report_check::parse_csv(&csv);
+        let secs = report_check::sections(&rows);
+        let targets = report_check::table(&secs, 2);
+        let a1 = targets.iter().find(|x| x["target"] == "a1").unwrap();
+        assert_eq!(a1["availability_percent"], "75.000");
+        assert_eq!(a1["baseline_availability_percent"], "83.333");
+        assert_eq!(a1["downtime_minutes"], "15.00");
+        assert_eq!(a1["change_points"], "-8.333");
+        let outages = report_check::table(&secs, 3);
+        assert_eq!(
+            outages[1]["started_at"], "2026-11-20 14:10:00",
+            "local time"
+        );
+        assert_eq!(outages[1]["first_alert_seconds"], "65.0");
+        assert_eq!(outages[1]["acknowledged_by"], "truc-ban-1");
+        let deliveries = report_check::table(&secs, 4);
+        assert_eq!(deliveries.len(), 4);
+        let expected = report_check::table(&secs, 5);
+        assert_eq!(expected[0]["detection_seconds"], "40.0");
+        assert_eq!(expected[1]["detected"], "false");
+        match lang {
+            Lang::Vi => {
+                assert!(html.contains("<html lang=\"vi\">"));
+                assert!(html.contains("<span class=\"pct\">75,0 %</span>"));
+                assert!(html.contains("Báo cáo sau diễn tập"));
+                assert!(
+                    html.contains("20/11/2026 14:10:00 (+07)"),
+                    "local times with zone"
+                );
+                assert!(html.contains("✔ Đã phát hiện") && html.contains("✖ Không phát hiện"));
+                assert!(html.contains("Nhà mạng bị ảnh hưởng nặng nhất"));
+                assert!(html.contains("−8,3 điểm %"), "baseline change");
+            }
+            Lang::En => {
+                assert!(html.contains("<span class=\"pct\">75.0%</span>"));
+                assert!(html.contains("After-action report"));
+                assert!(html.contains("✔ Detected") && html.contains("✖ Not detected"));
+                assert!(
+                    html.contains("+1 min 5 s"),
+                    "alert delivery after the first failure"
+                );
+                assert!(html.contains("via"), "a2's alert came through its parent");
+            }
+        }
+    }
 }

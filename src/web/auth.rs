@@ -237,7 +237,10 @@ mod tests {
         };
         assert_eq!(session(Some(&t), Role::Officer).unwrap().name, "truc-ban-1");
         assert_eq!(session(None, Role::Officer), Err(FormAuthError::Forged));
-        assert_eq!(session(Some("00"), Role::Officer), Err(FormAuthError::Forged));
+        assert_eq!(
+            session(Some("00"), Role::Officer),
+            Err(FormAuthError::Forged)
+        );
         assert!(matches!(
             session(Some(&t), Role::Admin),
             Err(FormAuthError::Forbidden(_))

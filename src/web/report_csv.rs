@@ -219,7 +219,10 @@ pub fn render(r: &Report, lang: Lang) -> String {
             "worst_commune_availability_percent",
             percent(s.worst_commune.as_ref().and_then(|w| w.availability)),
         ),
-        ("detection_median_seconds", seconds(s.detection.median_seconds)),
+        (
+            "detection_median_seconds",
+            seconds(s.detection.median_seconds),
+        ),
         ("detection_max_seconds", seconds(s.detection.max_seconds)),
         (
             "alert_delivery_median_seconds",
@@ -237,7 +240,10 @@ pub fn render(r: &Report, lang: Lang) -> String {
             "restoration_median_seconds",
             seconds(s.restoration.median_seconds),
         ),
-        ("restoration_max_seconds", seconds(s.restoration.max_seconds)),
+        (
+            "restoration_max_seconds",
+            seconds(s.restoration.max_seconds),
+        ),
         ("expected_faults", count(s.expected_faults)),
         ("expected_detected", count(s.expected_detected)),
         ("generated_at", time(r.generated_at)),

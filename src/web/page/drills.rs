@@ -280,7 +280,7 @@ fn summary(ctx: &PageCtx, r: &Report) -> Markup {
                     " · " (d.before) " " (pct(lang, s.baseline.availability))
                     " (" (lang.points(s.change)) ")"
                 }
-                dt { (d.downtime) } dd { (lang.minutes(s.drill.downtime_seconds)) " · " (s.drill.outages) " " (d.outages.to_lowercase()) }
+                dt { (d.downtime) } dd { (lang.minutes(s.drill.downtime_seconds)) " · " (s.drill.outages) " " (d.outages_word) }
                 dt { (d.worst_operator) } dd { (worst(&s.worst_operator, d.no_outage)) }
                 dt { (d.worst_commune) } dd { (worst(&s.worst_commune, d.no_outage)) }
                 dt { (d.detection) } dd { (spread_text(lang, &s.detection)) }
@@ -376,8 +376,8 @@ fn delivery_list(lang: Lang, o: &Outage) -> Markup {
                         bdi { (x.receiver) } ": "
                         @match (x.delivered_at, x.status.as_str()) {
                             (Some(_), _) => { "✉ +" (dur(lang, x.since_start_seconds)) }
-                            (None, "dead") => { span.bad { "⛔ " (d.dead) } }
-                            (None, _) => { span.warn { "⏳ " (d.pending) } }
+                            (None, "dead") => { span.bad { "⊘ " (d.dead) } }
+                            (None, _) => { span.warn { "◷ " (d.pending) } }
                         }
                         @if let Some(v) = &x.via { " (" (d.via) " " bdi { (v) } ")" }
                     }
@@ -488,8 +488,8 @@ fn kind_icon(k: TimelineKind) -> &'static str {
         TimelineKind::Detected => "⚠",
         TimelineKind::Worsened => "▼",
         TimelineKind::AlertDelivered => "✉",
-        TimelineKind::AlertPending => "⏳",
-        TimelineKind::AlertFailed => "⛔",
+        TimelineKind::AlertPending => "◷",
+        TimelineKind::AlertFailed => "⊘",
         TimelineKind::Acknowledged => "✓",
         TimelineKind::Restored => "✔",
         TimelineKind::DrillEnded => "■",
@@ -637,7 +637,12 @@ fn start_form(ctx: &PageCtx, retry: Option<&Retry<'_>>) -> Markup {
     }
 }
 
-fn render_list(ctx: &PageCtx, list: &[Drill], now: DateTime<Utc>, retry: Option<&Retry<'_>>) -> Markup {
+fn render_list(
+    ctx: &PageCtx,
+    list: &[Drill],
+    now: DateTime<Utc>,
+    retry: Option<&Retry<'_>>,
+) -> Markup {
     let lang = ctx.lang;
     let t = lang.t();
     let d = lang.d();
@@ -685,7 +690,10 @@ async fn list_drills(state: &AppState) -> Result<Vec<Drill>, warp::Rejection> {
 }
 
 /// `GET /drills`.
-async fn list_page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
+async fn list_page(
+    ctx: PageCtx,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let list = list_drills(&state).await?;
     Ok(ctx.finish(render_list(&ctx, &list, Utc::now(), None)))
 }
@@ -734,7 +742,10 @@ pub fn json(r: &Report, gzip: bool) -> Result<warp::reply::Response, warp::Rejec
 }
 
 /// `GET /api/v1/drills/{id}/report`.
-pub async fn api_report(id: i64, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
+pub async fn api_report(
+    id: i64,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
     let r = load(&state, id).await?;
     json(&r, false)
 }
@@ -835,15 +846,20 @@ fn start_request(f: &Query) -> StartRequest {
 /// `datetime-local` field sends, a space also works) or `HH:MM[:SS]` for today.
 pub fn parse_local(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            let time = ["%H:%M", "%H:%M:%S"]
-                .iter()
-                .find_map(|f| NaiveTime::parse_from_str(s, f).ok())?;
-            Some(now.with_timezone(&Ho_Chi_Minh).date_naive().and_time(time))
-        })?;
+    let naive = [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .or_else(|| {
+        let time = ["%H:%M", "%H:%M:%S"]
+            .iter()
+            .find_map(|f| NaiveTime::parse_from_str(s, f).ok())?;
+        Some(now.with_timezone(&Ho_Chi_Minh).date_naive().and_time(time))
+    })?;
     Ho_Chi_Minh
         .from_local_datetime(&naive)
         .single()
@@ -855,9 +871,9 @@ fn note_request(f: &Query, now: DateTime<Utc>) -> Result<NoteRequest, String> {
     let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
         match text_field(f, key) {
             None => Ok(None),
-            Some(v) => parse_local(&v, now)
-                .map(Some)
-                .ok_or_else(|| format!("{key}: `{v}` is not a time such as 14:05 or 2026-11-20T14:05")),
+            Some(v) => parse_local(&v, now).map(Some).ok_or_else(|| {
+                format!("{key}: `{v}` is not a time such as 14:05 or 2026-11-20T14:05")
+            }),
         }
     };
     let targets = list_field(f, "expected");
@@ -929,7 +945,13 @@ async fn stop_submit(
         Err(DrillError::NotFound(_)) => Err(not_found(&id.to_string())),
         Err(e) => {
             let r = load(&state, id).await?;
-            let mut resp = ctx.finish(render_report(&ctx, &r, Utc::now(), None, Some(&e.to_string())));
+            let mut resp = ctx.finish(render_report(
+                &ctx,
+                &r,
+                Utc::now(),
+                None,
+                Some(&e.to_string()),
+            ));
             *resp.status_mut() = drill_status(&e);
             Ok(resp)
         }
@@ -1052,7 +1074,10 @@ mod tests {
 
     #[test]
     fn form_times_are_vietnam_time() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 20, 20, 0, 0).single().unwrap();
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 20, 20, 0, 0)
+            .single()
+            .unwrap();
         // 20:00 UTC is already 03:00 on the 21st in Vietnam: "14:05" means the 21st.
         assert_eq!(
             parse_local("14:05", now),
@@ -1092,10 +1117,14 @@ mod tests {
         assert_eq!(r.interval, None);
 
         let now = Utc::now();
-        let note: Query = [("text", "cắt cáp"), ("expected", "a1, a2"), ("until", "14:30")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let note: Query = [
+            ("text", "cắt cáp"),
+            ("expected", "a1, a2"),
+            ("until", "14:30"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let n = note_request(&note, now).unwrap();
         let e = n.expected_down.unwrap();
         assert_eq!(e.targets, ["a1", "a2"]);
