@@ -40,9 +40,12 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-/// The sections of the CSV, in order: (title, header, rows).
-pub fn sections(rows: &[Vec<String>]) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
-    let mut out: Vec<(String, Vec<String>, Vec<Vec<String>>)> = Vec::new();
+/// One CSV section: title, header, rows.
+pub type Section = (String, Vec<String>, Vec<Vec<String>>);
+
+/// The sections of the CSV, in order.
+pub fn sections(rows: &[Vec<String>]) -> Vec<Section> {
+    let mut out: Vec<Section> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
         let r = &rows[i];
@@ -73,7 +76,7 @@ pub fn sections(rows: &[Vec<String>]) -> Vec<(String, Vec<String>, Vec<Vec<Strin
 
 /// One section's rows as maps from column name to value.
 pub fn table(
-    secs: &[(String, Vec<String>, Vec<Vec<String>>)],
+    secs: &[Section],
     index: usize,
 ) -> Vec<std::collections::HashMap<String, String>> {
     let (_, header, rows) = &secs[index];
