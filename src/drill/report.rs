@@ -20,6 +20,10 @@
 //!   store holds no sample of the target in the window (never probed: nothing is known). Of a
 //!   group (operator, service, commune, the whole drill): `1 − Σ downtime / Σ window` over its
 //!   targets with data, i.e. the mean of their availabilities.
+//! - **Probe counts** (`samples`, `samples_ok`) are informational and come from minute
+//!   rollups, so their edges are whole minutes: they end at the last whole minute before the
+//!   end of a finished drill (and before the drill's start for the baseline), which keeps a
+//!   finished report the same however late it is read.
 //! - **Baseline**: the same computation over `baseline` before the drill's start, per target
 //!   from its first rollup bucket with data in that window (a monitor installed three days ago
 //!   has a three-day baseline, not seven days of imagined uptime). Probe counts come from the
@@ -459,8 +463,19 @@ fn first_data(c: &Connection, target_id: i64, from: i64, to: i64) -> rusqlite::R
     Ok(None)
 }
 
-/// Downtime, outages and degraded time of one target's incidents over `[from, to)`.
-fn stats(incs: &[Inc], from: i64, to: i64, samples: (u64, u64)) -> Stats {
+/// Whether the store holds a raw sample of the target in `[from, to)` (an index seek).
+fn any_sample(c: &Connection, target_id: i64, from: i64, to: i64) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "SELECT 1 FROM samples WHERE target_id = ?1 AND at_ms >= ?2 AND at_ms < ?3 LIMIT 1",
+    )?
+    .query_row(params![target_id, from, to], |_| Ok(()))
+    .optional()
+    .map(|r| r.is_some())
+}
+
+/// Downtime, outages and degraded time of one target's incidents over `[from, to)`; the window
+/// counts only when the target has data in it.
+fn stats(incs: &[Inc], from: i64, to: i64, samples: (u64, u64), has_data: bool) -> Stats {
     let mut s = Stats {
         samples: samples.0,
         samples_ok: samples.1,
@@ -483,7 +498,7 @@ fn stats(incs: &[Inc], from: i64, to: i64, samples: (u64, u64)) -> Stats {
     // Incidents of one target never overlap, but a clock step could make them; never report
     // more downtime than time.
     s.downtime_seconds = s.downtime_seconds.min(window);
-    if s.samples > 0 || s.downtime_seconds > 0.0 {
+    if has_data || s.samples > 0 || s.downtime_seconds > 0.0 {
         s.window_seconds = window;
     }
     s.finish()
@@ -680,8 +695,13 @@ pub fn report(
             incs.insert(t.clone(), incidents(c, *id, b_from.min(from), to)?);
         }
     }
-    let drill_counts = availability_by_target(c, Some(&in_scope), from, to)?;
-    let base_counts = availability_by_target(c, Some(&in_scope), b_from, b_to)?;
+    // Probe counts from rollups end at the last whole minute before each window's end, so
+    // the probes after a drill (or after its start, for the baseline) never creep into a
+    // finished report; while a drill runs they run to now.
+    let minute = |t: i64| Resolution::Minute.floor(t);
+    let count_to = if drill.running() { to } else { minute(to) };
+    let drill_counts = availability_by_target(c, Some(&in_scope), from, count_to)?;
+    let base_counts = availability_by_target(c, Some(&in_scope), b_from, minute(b_to))?;
     let none: Vec<Inc> = Vec::new();
     let interval_of = |id: &str| -> f64 {
         let own = by_id.get(id).map(|t| t.interval.as_secs_f64());
@@ -699,13 +719,18 @@ pub fn report(
         let counts = |m: &HashMap<String, crate::store::Availability>| {
             m.get(id).map_or((0, 0), |a| (a.count, a.ok))
         };
-        let drill_stats = stats(list, from, to, counts(&drill_counts));
-        let base_from = match store_ids.get(id) {
-            Some(sid) => first_data(c, *sid, b_from, b_to)?.map(|f| f.max(b_from)),
+        let sid = store_ids.get(id).copied();
+        let has_data = match sid {
+            Some(sid) => any_sample(c, sid, from, to)?,
+            None => false,
+        };
+        let drill_stats = stats(list, from, to, counts(&drill_counts), has_data);
+        let base_from = match sid {
+            Some(sid) => first_data(c, sid, b_from, minute(b_to))?.map(|f| f.max(b_from)),
             None => None,
         };
         let baseline = match base_from {
-            Some(bf) => stats(list, bf, b_to, counts(&base_counts)),
+            Some(bf) => stats(list, bf, b_to, counts(&base_counts), true),
             None => Stats::default(),
         };
         rows.push(TargetRow {
