@@ -123,11 +123,8 @@ impl Csv {
     }
 }
 
-const GROUP_COLUMNS: [&str; 13] = [
-    "group_by",
-    "key",
-    "province",
-    "targets",
+/// The columns [`stats_cells`] writes, for groups and targets alike.
+const STATS_COLUMNS: [&str; 9] = [
     "availability_percent",
     "baseline_availability_percent",
     "change_points",
@@ -253,7 +250,13 @@ pub fn render(r: &Report, lang: Lang) -> String {
     }
 
     csv.section(titles[1]);
-    csv.header(&GROUP_COLUMNS);
+    csv.header(
+        &[
+            &["group_by", "key", "province", "targets"][..],
+            &STATS_COLUMNS,
+        ]
+        .concat(),
+    );
     for (by, groups) in [
         ("operator", &r.by_operator),
         ("service", &r.by_service),
@@ -265,26 +268,16 @@ pub fn render(r: &Report, lang: Lang) -> String {
     }
 
     csv.section(titles[2]);
-    csv.header(&[
-        "target",
-        "name",
-        "operator",
-        "service",
-        "province",
-        "commune",
-        "availability_percent",
-        "baseline_availability_percent",
-        "change_points",
-        "downtime_minutes",
-        "outages",
-        "degraded_minutes",
-        "degradations",
-        "baseline_downtime_minutes",
-        "baseline_outages",
-        "samples",
-        "samples_ok",
-        "interval_seconds",
-    ]);
+    csv.header(
+        &[
+            &[
+                "target", "name", "operator", "service", "province", "commune",
+            ][..],
+            &STATS_COLUMNS,
+            &["samples", "samples_ok", "interval_seconds"],
+        ]
+        .concat(),
+    );
     for t in &r.targets {
         let mut cells = vec![
             text(t.id.clone()),

@@ -75,10 +75,7 @@ pub fn sections(rows: &[Vec<String>]) -> Vec<Section> {
 }
 
 /// One section's rows as maps from column name to value.
-pub fn table(
-    secs: &[Section],
-    index: usize,
-) -> Vec<std::collections::HashMap<String, String>> {
+pub fn table(secs: &[Section], index: usize) -> Vec<std::collections::HashMap<String, String>> {
     let (_, header, rows) = &secs[index];
     rows.iter()
         .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())

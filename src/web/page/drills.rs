@@ -786,6 +786,35 @@ fn refused(ctx: &PageCtx, e: FormAuthError) -> warp::reply::Response {
     r
 }
 
+/// The caller of a page form.
+fn form_caller(
+    ctx: &PageCtx,
+    form: &Query,
+    role: Role,
+) -> Result<crate::web::auth::Caller, FormAuthError> {
+    auth::check_form(
+        ctx.caller.as_ref(),
+        ctx.form_token.as_deref(),
+        form.get("form_token").map(String::as_str),
+        role,
+    )
+}
+
+/// The report page again, with what went wrong (and the note form as typed).
+async fn report_again(
+    state: &AppState,
+    ctx: &PageCtx,
+    id: i64,
+    retry: Option<&Retry<'_>>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let r = load(state, id).await?;
+    let mut resp = ctx.finish(render_report(ctx, &r, Utc::now(), retry, error));
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
 fn drill_status(e: &DrillError) -> StatusCode {
     match e {
         DrillError::Invalid { .. } | DrillError::EmptyScope => StatusCode::BAD_REQUEST,
@@ -894,12 +923,7 @@ async fn start_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match auth::check_form(
-        ctx.caller.as_ref(),
-        ctx.form_token.as_deref(),
-        form.get("form_token").map(String::as_str),
-        Role::Admin,
-    ) {
+    let caller = match form_caller(&ctx, &form, Role::Admin) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
@@ -931,12 +955,7 @@ async fn stop_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match auth::check_form(
-        ctx.caller.as_ref(),
-        ctx.form_token.as_deref(),
-        form.get("form_token").map(String::as_str),
-        Role::Admin,
-    ) {
+    let caller = match form_caller(&ctx, &form, Role::Admin) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
@@ -944,16 +963,15 @@ async fn stop_submit(
         Ok(_) => Ok(see_other(&format!("/drills/{id}"))),
         Err(DrillError::NotFound(_)) => Err(not_found(&id.to_string())),
         Err(e) => {
-            let r = load(&state, id).await?;
-            let mut resp = ctx.finish(render_report(
+            report_again(
+                &state,
                 &ctx,
-                &r,
-                Utc::now(),
+                id,
                 None,
                 Some(&e.to_string()),
-            ));
-            *resp.status_mut() = drill_status(&e);
-            Ok(resp)
+                drill_status(&e),
+            )
+            .await
         }
     }
 }
@@ -965,12 +983,7 @@ async fn note_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match auth::check_form(
-        ctx.caller.as_ref(),
-        ctx.form_token.as_deref(),
-        form.get("form_token").map(String::as_str),
-        Role::Officer,
-    ) {
+    let caller = match form_caller(&ctx, &form, Role::Officer) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
@@ -984,14 +997,11 @@ async fn note_submit(
         Ok(_) => Ok(see_other(&format!("/drills/{id}#notes"))),
         Err((StatusCode::NOT_FOUND, _)) => Err(not_found(&id.to_string())),
         Err((status, error)) => {
-            let r = load(&state, id).await?;
             let retry = Retry {
                 values: &form,
                 error,
             };
-            let mut resp = ctx.finish(render_report(&ctx, &r, Utc::now(), Some(&retry), None));
-            *resp.status_mut() = status;
-            Ok(resp)
+            report_again(&state, &ctx, id, Some(&retry), None, status).await
         }
     }
 }
@@ -1014,26 +1024,24 @@ pub fn routes(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Respo
         .and_then(list_page);
     // `/drills/{id}` is the page (sign-in redirect when private); `.csv` and `.json` are data,
     // refused with a JSON 401 instead, so scripts and the CLI see an error, not a login form.
-    let html_report = warp::path!("drills" / String)
-        .and(warp::get())
-        .and_then(|s: String| async move {
-            match split_format(&s).1 {
-                Format::Html => Ok(s),
-                _ => Err(warp::reject::not_found()),
-            }
-        })
+    // `/drills/{id}` (`html`) or `/drills/{id}.csv|.json` (`!html`).
+    let report_path = |html: bool| {
+        warp::path!("drills" / String)
+            .and(warp::get())
+            .and_then(move |s: String| async move {
+                if (split_format(&s).1 == Format::Html) == html {
+                    Ok(s)
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            })
+    };
+    let html_report = report_path(true)
         .and(auth::page_access(state.clone()))
         .and(ctx())
         .and(with_state(state.clone()))
         .and_then(report_page);
-    let data_report = warp::path!("drills" / String)
-        .and(warp::get())
-        .and_then(|s: String| async move {
-            match split_format(&s).1 {
-                Format::Html => Err(warp::reject::not_found()),
-                _ => Ok(s),
-            }
-        })
+    let data_report = report_path(false)
         .and(auth::read_access(state.clone()))
         .and(ctx())
         .and(with_state(state.clone()))
