@@ -258,6 +258,8 @@ pub struct ExpectedFault {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// What a timeline line records; the order is the tie-break between lines at the same time,
+/// and the index into the pages' words for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineKind {
@@ -275,20 +277,6 @@ pub enum TimelineKind {
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 11] = [
-        TimelineKind::DrillStarted,
-        TimelineKind::Note,
-        TimelineKind::IncidentStarted,
-        TimelineKind::Detected,
-        TimelineKind::Worsened,
-        TimelineKind::AlertDelivered,
-        TimelineKind::AlertPending,
-        TimelineKind::AlertFailed,
-        TimelineKind::Acknowledged,
-        TimelineKind::Restored,
-        TimelineKind::DrillEnded,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             TimelineKind::DrillStarted => "drill_started",

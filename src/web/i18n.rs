@@ -701,6 +701,8 @@ pub struct DrillStrings {
     pub start_submit: &'static str,
     pub login_to_control: &'static str,
     pub form_error: &'static str,
+    pub form_forged: &'static str,
+    pub form_forbidden: &'static str,
     pub back: &'static str,
     pub csv_sections: [&'static str; 7],
 }
@@ -816,6 +818,8 @@ pub static DRILL_VI: DrillStrings = DrillStrings {
     start_submit: "Bắt đầu",
     login_to_control: "Đăng nhập bằng mã trực ban để ghi chú hoặc điều khiển diễn tập.",
     form_error: "Không thực hiện được",
+    form_forged: "Biểu mẫu không đến từ trang này; hãy tải lại trang rồi thử lại.",
+    form_forbidden: "Mã truy cập này không có quyền làm việc đó",
     back: "Quay lại",
     csv_sections: [
         "Tóm tắt",
@@ -939,6 +943,8 @@ pub static DRILL_EN: DrillStrings = DrillStrings {
     start_submit: "Start",
     login_to_control: "Sign in with a duty token to add notes or control drills.",
     form_error: "Could not do that",
+    form_forged: "The form did not come from this page; reload the page and try again.",
+    form_forbidden: "This token's role does not allow that",
     back: "Back",
     csv_sections: [
         "Summary",

@@ -767,13 +767,10 @@ fn refused(ctx: &PageCtx, e: FormAuthError) -> warp::reply::Response {
     let d = ctx.lang.d();
     let (status, msg) = match &e {
         FormAuthError::Unauthorized => (StatusCode::UNAUTHORIZED, d.login_to_control.to_string()),
-        FormAuthError::Forged => (
-            StatusCode::FORBIDDEN,
-            "the form did not come from this page; reload it and try again".to_string(),
-        ),
+        FormAuthError::Forged => (StatusCode::FORBIDDEN, d.form_forged.to_string()),
         FormAuthError::Forbidden(c) => (
             StatusCode::FORBIDDEN,
-            format!("token `{}` has role {:?}", c.name, c.role),
+            format!("{} ({}: {:?})", d.form_forbidden, c.name, c.role),
         ),
     };
     let body = html! {
