@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod db;
+pub mod report;
 pub mod service;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use queries::availability_by_target;
 pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
 pub use rollup::Resolution;
 

@@ -257,6 +257,11 @@ pub fn routes(
         .and(auth::read_access(state.clone()))
         .and(with_state(state.clone()))
         .and_then(notes);
+    let report = warp::path!("api" / "v1" / "drills" / i64 / "report")
+        .and(warp::get())
+        .and(auth::read_access(state.clone()))
+        .and(with_state(state.clone()))
+        .and_then(super::page::drills::api_report);
     let add_note = warp::path!("api" / "v1" / "drills" / i64 / "notes")
         .and(warp::post())
         .and(auth::require(state.clone(), Role::Officer))
@@ -273,5 +278,7 @@ pub fn routes(
         .or(notes)
         .unify()
         .or(add_note)
+        .unify()
+        .or(report)
         .unify()
 }
