@@ -534,6 +534,38 @@ async fn the_cli_starts_annotates_lists_and_stops_a_drill() {
             .unwrap();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"end_reason\": \"stopped\""), "{out}");
+    // The report, as JSON on stdout and as CSV into a file.
+    let i = id.clone();
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || cli(addr, None, &["report", &i, "--format", "json"]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["drill"]["name"], "Diễn tập CLI");
+    assert_eq!(r["notes"][0]["text"], "BTS lưu động đã triển khai");
+    let csv_path = dir.path().join("bao-cao.csv");
+    let (i, p) = (id.clone(), csv_path.display().to_string());
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        cli(
+            addr,
+            None,
+            &["report", &i, "--format", "csv", "--lang", "en", "-o", &p],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert!(
+        csv.contains("ka-viettel") && csv.contains("cx-vnpt"),
+        "{csv}"
+    );
+    let (code, _, err) = tokio::task::spawn_blocking(move || cli(addr, None, &["report", "999"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
     let (code, _, err) =
         tokio::task::spawn_blocking(move || cli(addr, Some(ADMIN), &["stop", &id]))
             .await
@@ -679,7 +711,7 @@ async fn the_report_of_a_scripted_drill_matches_the_known_truth() {
                 json!({ "comment": "Đội kỹ thuật đang xử lý" }),
             )
             .await;
-            assert_eq!(s, 200, "{a}");
+            assert_eq!(s, 201, "{a}");
             acked = true;
         }
     }

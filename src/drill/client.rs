@@ -36,8 +36,11 @@ impl Client {
     /// (admin to start and stop, officer to add notes).
     pub fn new(base: &str, token: Option<String>) -> Result<Client, ClientError> {
         crate::install_crypto_provider();
+        // No redirects: a private page redirects to the sign-in form, which is an error for a
+        // script (it needs COMMWATCH_TOKEN), not a report to print.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Connect(base.to_string(), e))?;
         Ok(Client {
@@ -60,6 +63,14 @@ impl Client {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            return Err(ClientError::Api {
+                status,
+                code: "sign_in_required".into(),
+                message: "the page is private: set COMMWATCH_TOKEN to a viewer token or above"
+                    .into(),
+            });
+        }
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         Err(ClientError::Api {
             status,
