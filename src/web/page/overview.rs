@@ -34,14 +34,19 @@ pub struct Top {
     pub incidents: Vec<IncidentView>,
 }
 
-/// Drills in progress.
-///
-/// Hook for the drill work: commwatch does not run drills yet, so there is nothing to list and
-/// the section is not rendered. When drills exist, return the running ones here (from the drill
-/// store on `state`); the page, the `/fragments/top` refresh and `/api/v1/overview` pick them up
-/// with no other change.
-pub fn active_drills(_state: &AppState) -> Vec<DrillBanner> {
-    Vec::new()
+/// Drills in progress, from the running drills the drill module keeps on `state`; the page,
+/// the `/fragments/top` refresh and `/api/v1/overview` show them.
+pub fn active_drills(state: &AppState) -> Vec<DrillBanner> {
+    state
+        .drills
+        .running()
+        .iter()
+        .map(|d| DrillBanner {
+            id: d.id.to_string(),
+            name: d.name.clone(),
+            started_at: d.started_at,
+        })
+        .collect()
 }
 
 /// Everything above the grid, for the overview's scope (one province or all).
