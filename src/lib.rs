@@ -21,13 +21,16 @@
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
-//! - [`sim`]: simulated HTTP/TCP endpoints on loopback for tests, the demo and benchmarks.
+//! - [`sim`]: simulated HTTP/TCP/DNS endpoints and a webhook collector on loopback, for tests,
+//!   the demo and benchmarks.
 //! - [`inventory`]: target inventories (communes × operators) generated from the commune list.
+//! - [`demo`]: `commwatch demo`, a scripted storm over a simulated province with a drill.
 
 pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod demo;
 pub mod drill;
 pub mod engine;
 pub mod inventory;

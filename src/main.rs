@@ -14,7 +14,7 @@ use commwatch::probe::Prober;
     name = "commwatch",
     version,
     about = "Disaster-communications status monitor for telecom and postal endpoints",
-    after_help = "Examples:\n  commwatch run -c config/minimal.toml\n  commwatch check -c /etc/commwatch/commwatch.toml\n  commwatch probe -c config/ha-tinh.toml ht-ky-anh-viettel --json\n\nLogging: RUST_LOG=debug commwatch run -c FILE; --log-format json for journald or Loki."
+    after_help = "Examples:\n  commwatch run -c config/minimal.toml\n  commwatch check -c /etc/commwatch/commwatch.toml\n  commwatch demo\n  commwatch probe -c config/ha-tinh.toml ht-ky-anh-viettel --json\n\nLogging: RUST_LOG=debug commwatch run -c FILE; --log-format json for journald or Loki."
 )]
 struct Cli {
     /// Log line format.
@@ -52,6 +52,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Play a scripted storm over a simulated Hà Tĩnh on loopback: status page, drill, report.
+    Demo(commwatch::demo::DemoArgs),
     /// Start, stop, list and annotate drills, and fetch their reports, on a running daemon.
     /// The bearer token comes from the COMMWATCH_TOKEN environment variable.
     Drill {
@@ -132,9 +134,9 @@ enum ReportFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -155,7 +157,13 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The demo prints its own progress; the daemon's info lines would bury it.
+    let level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log_format, level);
     match cli.command {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
@@ -193,6 +201,7 @@ async fn main() -> ExitCode {
             config,
             action,
         } => drill(url, config, action).await,
+        Command::Demo(args) => commwatch::demo::main(args, wait_for_signal()).await,
         Command::Probe {
             config,
             target,
