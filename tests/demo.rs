@@ -306,22 +306,52 @@ async fn quick_demo_plays_the_storm_live_and_ends_the_drill() {
 
     // Files in the data folder.
     let files = demo.write_report(&played).await.unwrap();
-    let report_served = common::get_text(addr, &format!("/drills/{}.json", drill.id))
-        .await
-        .0
-        == 200;
-    if report_served {
-        assert_eq!(files.report.len(), 4);
-        for f in &files.report {
-            assert!(std::fs::metadata(f).unwrap().len() > 0, "{}", f.display());
-        }
-    } else {
-        let record: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(files.record.as_ref().unwrap()).unwrap())
-                .unwrap();
-        assert_eq!(record["id"], drill.id);
-        assert_eq!(record["notes"].as_array().unwrap().len(), notes.len());
+    assert_eq!(files.report.len(), 4);
+    for f in &files.report {
+        assert!(std::fs::metadata(f).unwrap().len() > 0, "{}", f.display());
     }
+    // The report agrees with the storm: the dark commune had no service at all during the
+    // drill, the power zone's targets each had an outage, the healthy rest had none.
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            files
+                .report
+                .iter()
+                .find(|f| f.extension().is_some_and(|e| e == "json"))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rows: std::collections::HashMap<String, serde_json::Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t.clone()))
+        .collect();
+    let child = &rows[zone.children[0].as_str()];
+    assert!(child["drill"]["outages"].as_u64().unwrap() >= 1, "{child}");
+    for e in layout
+        .inventory
+        .entries
+        .iter()
+        .filter(|e| e.commune == layout.dark_commune)
+    {
+        let a = rows[e.id.as_str()]["drill"]["availability"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            a < 0.01,
+            "{} was dark for the whole drill, report says {a}",
+            e.id
+        );
+    }
+    assert_eq!(report["notes"].as_array().unwrap().len(), notes.len());
+    assert!(
+        report["summary"]["expected_detected"].as_u64().unwrap() >= 1,
+        "{}",
+        report["summary"]
+    );
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&files.truth).unwrap()).unwrap();
     assert_eq!(truth["drill_id"], drill.id);

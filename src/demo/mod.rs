@@ -306,11 +306,8 @@ pub struct Played {
 /// What [`Demo::write_report`] wrote.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFiles {
-    /// The report pages (HTML in Vietnamese and English, CSV, JSON), when this build serves them.
+    /// The report (HTML in Vietnamese and English, CSV, JSON).
     pub report: Vec<PathBuf>,
-    /// The drill record from the API (drill and notes), written when the report pages are
-    /// not available.
-    pub record: Option<PathBuf>,
     /// The script, when each step played, and the resulting truth per target.
     pub truth: PathBuf,
     /// Every alert the webhook receiver got.
@@ -654,35 +651,14 @@ impl Demo {
         let id = played.drill_id;
         let client = Client::new(&self.base, Some(self.admin_token.clone()))?;
         let mut files = ReportFiles::default();
-        let mut missing = false;
         for (format, lang, name) in [
             ("html", "vi", format!("drill-{id}.html")),
             ("html", "en", format!("drill-{id}.en.html")),
             ("csv", "vi", format!("drill-{id}.csv")),
             ("json", "vi", format!("drill-{id}.json")),
         ] {
-            match client.report(id, format, lang).await {
-                Ok(text) => files.report.push(self.write(&name, text.as_bytes())?),
-                // This build has no report pages yet: keep the drill record instead.
-                Err(ClientError::Api { status: 404, .. }) => missing = true,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if missing {
-            let record = reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(|e| DemoError::Setup(e.to_string()))?
-                .get(format!("{}/api/v1/drills/{id}", self.base))
-                .bearer_auth(&self.admin_token)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| DemoError::Setup(format!("reading drill {id}: {e}")))?
-                .bytes()
-                .await
-                .map_err(|e| DemoError::Setup(format!("reading drill {id}: {e}")))?;
-            files.record = Some(self.write(&format!("drill-{id}.record.json"), &record)?);
+            let text = client.report(id, format, lang).await?;
+            files.report.push(self.write(&name, text.as_bytes())?);
         }
         let truth = serde_json::json!({
             "drill_id": id,
@@ -785,12 +761,6 @@ async fn play_through(demo: &Demo, cancel: &CancellationToken) -> Result<(), Dem
     let files = demo.write_report(&played).await?;
     for f in &files.report {
         println!("report written: {}", f.display());
-    }
-    if let Some(r) = &files.record {
-        println!(
-            "this build serves no report pages; the drill record is in {}",
-            r.display()
-        );
     }
     println!("truth of the storm: {}", files.truth.display());
     println!(
