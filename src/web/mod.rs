@@ -262,6 +262,9 @@ pub fn routes(
         .unify()
         .or(group.boxed())
         .unify()
+        // Boxing the chain halfway keeps its type shallow enough for the compiler's
+        // recursion limit in release builds (twenty nested `Or`s overflow it).
+        .boxed()
         .or(events.boxed())
         .unify()
         .or(alert_routes.boxed())
