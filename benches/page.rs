@@ -89,11 +89,8 @@ fn query(pairs: &[(&str, &str)]) -> Query {
 fn measure(label: &str, rows: &[TargetStatus], pairs: &[(&str, &str)]) {
     let q = query(pairs);
     let ctx = PageCtx {
-        lang: Lang::Vi,
-        remember: false,
         gzip: true,
-        path: "/".into(),
-        query: q.clone(),
+        ..PageCtx::plain(Lang::Vi, "/", q.clone())
     };
     let top = Top {
         monitor_isolated: false,

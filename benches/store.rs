@@ -20,6 +20,7 @@ fn sample(at: DateTime<Utc>, i: u64) -> SampleRow {
         error: (!ok).then_some(commwatch::probe::ErrorCode::Timeout),
         detail: None,
         loss: None,
+        drill: None,
     }
 }
 

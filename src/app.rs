@@ -36,8 +36,9 @@ pub struct AppState {
     /// The process's prober, for on-demand probes of configured targets (`/probe`).
     pub prober: Arc<Prober>,
     pub reloader: Reloader,
-    /// The drill running now, if any (set by the drill module, read by engine and alerting).
-    pub drill: crate::alerting::ActiveDrill,
+    /// The drills running now (changed by the drill module, read by scheduler, engine,
+    /// alerting and pages).
+    pub drills: crate::drill::Drills,
     /// Cancelled when the app stops; long-lived responses (SSE) end on it so the web server's
     /// graceful shutdown does not wait for connected browsers.
     pub shutdown: CancellationToken,
@@ -91,6 +92,8 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("cannot restore running drills: {0}")]
+    Drills(#[from] crate::drill::service::DrillError),
 }
 
 /// Capacity of the event bus; slow subscribers miss old events rather than slowing the engine.
@@ -109,6 +112,7 @@ pub struct App {
     engine: JoinHandle<()>,
     web: JoinHandle<()>,
     reload: JoinHandle<()>,
+    drills: JoinHandle<()>,
     alert_stop: CancellationToken,
     grouper: JoinHandle<()>,
     delivery: JoinHandle<()>,
@@ -135,6 +139,11 @@ impl App {
         let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
         let metrics = Metrics::new()?;
         let prober = Arc::new(Prober::new()?);
+        // A push that arrived just before a restart still counts: the site is not silent.
+        let heartbeats = prober.heartbeats();
+        for (target, (push, count)) in store.load_pushes().await? {
+            heartbeats.restore(&target, push, count);
+        }
 
         // Resume from the stored state so "since" survives restarts and an outage that was
         // already confirmed does not need to be confirmed again.
@@ -183,11 +192,11 @@ impl App {
         let anchors = config.monitor.anchors.clone();
         let max_concurrency = config.scheduler.max_concurrency;
         let maintenance = config.maintenance.clone();
-        let drill: crate::alerting::ActiveDrill = Arc::new(RwLock::new(None));
+        let drills = crate::drill::Drills::default();
         let state = AppState {
             config: Arc::new(RwLock::new(Arc::new(config))),
             reloader,
-            drill: drill.clone(),
+            drills: drills.clone(),
             board: board.clone(),
             metrics: metrics.clone(),
             store: store.clone(),
@@ -199,6 +208,11 @@ impl App {
             web_events: broadcast::channel(WEB_EVENT_CAPACITY).0,
         };
 
+        // Drills that were running when commwatch stopped resume before the first probe, so
+        // every sample of theirs is tagged and probed at the drill pace.
+        crate::drill::service::restore(&state, chrono::Utc::now()).await?;
+        let drill_task = tokio::spawn(crate::drill::service::run(state.clone(), shutdown.clone()));
+
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);
         let engine = Engine::new(
             EngineParts {
@@ -208,7 +222,7 @@ impl App {
                 events,
                 anchors,
                 maintenance,
-                drill: drill.clone(),
+                drills: drills.clone(),
             },
             &targets,
             states,
@@ -221,6 +235,7 @@ impl App {
             metrics,
             results: tx,
             shutdown: shutdown.clone(),
+            drills: drills.clone(),
         };
         let (resched, resched_rx) = mpsc::channel(4);
         let scheduler = tokio::spawn(scheduler.run(targets, resched_rx));
@@ -242,7 +257,7 @@ impl App {
         let grouper = tokio::spawn(
             crate::alerting::group::Grouper {
                 state: state.clone(),
-                drill,
+                drills: drills.clone(),
                 wake_delivery: wake.clone(),
                 shutdown: alert_stop.clone(),
             }
@@ -270,6 +285,7 @@ impl App {
             engine,
             web,
             reload,
+            drills: drill_task,
             alert_stop,
             grouper,
             delivery,
@@ -296,6 +312,10 @@ impl App {
         // No reload may start mid-shutdown.
         if let Err(e) = self.reload.await {
             tracing::error!(error = %e, "reload task failed");
+        }
+        // Nor a drill start or planned end.
+        if let Err(e) = self.drills.await {
+            tracing::error!(error = %e, "drill task failed");
         }
         if let Err(e) = self.scheduler.await {
             tracing::error!(error = %e, "scheduler task failed");

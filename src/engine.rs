@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::alerting::ActiveDrill;
 use crate::check::Sample;
 use crate::config::Target;
 use crate::config::alerting::MaintenanceWindow;
@@ -61,7 +60,7 @@ pub struct EngineParts {
     pub events: broadcast::Sender<Event>,
     pub anchors: Vec<String>,
     pub maintenance: Vec<MaintenanceWindow>,
-    pub drill: ActiveDrill,
+    pub drills: crate::drill::Drills,
 }
 
 /// A new target set for the engine (configuration reload).
@@ -88,7 +87,7 @@ pub struct Engine {
     anchor_ok: HashMap<String, bool>,
     isolated: bool,
     maintenance: Vec<MaintenanceWindow>,
-    drill: ActiveDrill,
+    drills: crate::drill::Drills,
 }
 
 impl Engine {
@@ -104,7 +103,7 @@ impl Engine {
             events,
             anchors,
             maintenance,
-            drill,
+            drills,
         } = parts;
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         for t in targets {
@@ -126,7 +125,7 @@ impl Engine {
             anchor_ok: HashMap::new(),
             isolated: false,
             maintenance,
-            drill,
+            drills,
         }
     }
 
@@ -302,6 +301,7 @@ impl Engine {
             },
         );
         let id: Arc<str> = Arc::from(target.id.as_str());
+        let drill = self.drills.covering_id(&target);
         let row = SampleRow {
             at: sample.at,
             ok: sample.ok,
@@ -310,10 +310,12 @@ impl Engine {
             error: sample.error,
             detail: sample.detail.clone(),
             loss: r.observation.facts.icmp.as_ref().map(|i| i.loss),
+            drill,
         };
         // Sample, state, incident and alert events commit in one transaction: an alert is
         // never recorded without the change that caused it, nor the change without its alert.
-        let (incident, alerts) = self.publish(&target, &out, Some(&sample), &state, maintenance);
+        let (incident, alerts) =
+            self.publish(&target, &out, Some(&sample), &state, maintenance, drill);
         let change = Change {
             target: id,
             sample: Some(row),
@@ -361,7 +363,9 @@ impl Engine {
                 }
                 let state = st.clone();
                 self.board.update_state(&child, state.clone());
-                let (incident, alerts) = self.publish(&target, &out, None, &state, maintenance);
+                let drill = self.drills.covering_id(&target);
+                let (incident, alerts) =
+                    self.publish(&target, &out, None, &state, maintenance, drill);
                 let change = Change {
                     target: Arc::from(child.as_str()),
                     sample: None,
@@ -393,12 +397,13 @@ impl Engine {
         sample: Option<&Sample>,
         state: &TargetState,
         maintenance: bool,
+        drill: Option<i64>,
     ) -> (Option<IncidentWrite>, Vec<AlertEventRow>) {
         let detail = sample.and_then(|s| s.detail.clone());
         let mut alerts = Vec::new();
-        // Only changes that may notify need the drill tag; most samples change nothing.
-        let drill = if out.flap.is_some() || out.incident.is_some() {
-            self.drill_for(target)
+        // Alert events carry the drill id as text (it travels in messages and outbox rows).
+        let drill_text = if out.flap.is_some() || out.incident.is_some() {
+            drill.map(|d| d.to_string())
         } else {
             None
         };
@@ -411,7 +416,7 @@ impl Engine {
                 started_at,
                 cause: detail.clone(),
                 explained_by: state.explained_by.clone(),
-                drill_id: drill.clone(),
+                drill_id: drill_text.clone(),
             }
         };
         if let Some(t) = &out.transition {
@@ -480,6 +485,7 @@ impl Engine {
                 change: change.clone(),
                 cause_error: sample.and_then(|s| s.error),
                 cause_detail: detail.clone(),
+                drill,
             });
             let _ = self.events.send(Event::Incident {
                 target: target.id.clone(),
@@ -487,14 +493,6 @@ impl Engine {
             });
         }
         (incident, alerts)
-    }
-
-    /// The id of the running drill if it covers this target.
-    fn drill_for(&self, target: &Target) -> Option<String> {
-        let d = self.drill.read().unwrap_or_else(|p| p.into_inner());
-        d.as_ref()
-            .filter(|d| d.matchers.matches(target))
-            .map(|d| d.id.clone())
     }
 }
 

@@ -445,6 +445,9 @@ pub struct TomlSettings {
     pub interval: Duration,
     pub timeout: Duration,
     pub max_concurrency: Option<usize>,
+    /// Written to `[defaults]` when set.
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
 }
 
 impl Default for TomlSettings {
@@ -456,6 +459,8 @@ impl Default for TomlSettings {
             interval: crate::config::DEFAULT_INTERVAL,
             timeout: crate::config::DEFAULT_TIMEOUT,
             max_concurrency: None,
+            failure_threshold: None,
+            success_threshold: None,
         }
     }
 }
@@ -511,6 +516,17 @@ impl Inventory {
         settings: &TomlSettings,
         address: impl Fn(usize, &Entry) -> String,
     ) -> String {
+        self.to_toml_with(settings, address, |_, _| String::new())
+    }
+
+    /// As [`Inventory::to_toml`], with `extra(i, entry)` appended to entry `i`'s table: whole
+    /// TOML lines such as `depends_on = ["ht-power-1"]` (the demo's dependencies and checks).
+    pub fn to_toml_with(
+        &self,
+        settings: &TomlSettings,
+        address: impl Fn(usize, &Entry) -> String,
+        extra: impl Fn(usize, &Entry) -> String,
+    ) -> String {
         let mut s = String::with_capacity(self.entries.len() * 300);
         for line in &settings.header {
             let _ = writeln!(s, "# {line}");
@@ -527,10 +543,17 @@ impl Inventory {
         let _ = writeln!(s, "[storage]\npath = {}\n", quote(&settings.storage_path));
         let _ = writeln!(
             s,
-            "[defaults]\ninterval = {}\ntimeout = {}\n",
+            "[defaults]\ninterval = {}\ntimeout = {}",
             quote(&humantime::format_duration(settings.interval).to_string()),
             quote(&humantime::format_duration(settings.timeout).to_string())
         );
+        if let Some(n) = settings.failure_threshold {
+            let _ = writeln!(s, "failure_threshold = {n}");
+        }
+        if let Some(n) = settings.success_threshold {
+            let _ = writeln!(s, "success_threshold = {n}");
+        }
+        s.push('\n');
         if let Some(m) = settings.max_concurrency {
             let _ = writeln!(s, "[scheduler]\nmax_concurrency = {m}\n");
         }
@@ -549,6 +572,11 @@ impl Inventory {
             let _ = writeln!(s, "province = {}", quote(&e.province));
             if !e.commune.is_empty() {
                 let _ = writeln!(s, "commune = {}", quote(&e.commune));
+            }
+            let more = extra(i, e);
+            s.push_str(&more);
+            if !more.is_empty() && !more.ends_with('\n') {
+                s.push('\n');
             }
             s.push('\n');
         }

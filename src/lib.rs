@@ -13,6 +13,7 @@
 //! - [`status`]: the live board of current states read by the web layer.
 //! - [`store`]: SQLite with one batching writer thread and numbered migrations.
 //! - [`metrics`]: every Prometheus family in one place.
+//! - [`drill`]: drills (lifecycle, timeline notes, tagging, the after-action report).
 //! - [`alerting`]: routing, grouping, silences, the durable outbox and one file per receiver.
 //! - [`web`]: status pages (overview, target, incidents, groups; Vietnamese and English), JSON
 //!   API documented in `docs/openapi.json`, live events (SSE), acknowledgements, `/metrics`,
@@ -20,13 +21,17 @@
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
-//! - [`sim`]: simulated HTTP/TCP endpoints on loopback for tests, the demo and benchmarks.
+//! - [`sim`]: simulated HTTP/TCP/DNS endpoints and a webhook collector on loopback, for tests,
+//!   the demo and benchmarks.
 //! - [`inventory`]: target inventories (communes × operators) generated from the commune list.
+//! - [`demo`]: `commwatch demo`, a scripted storm over a simulated province with a drill.
 
 pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod demo;
+pub mod drill;
 pub mod engine;
 pub mod inventory;
 pub mod metrics;

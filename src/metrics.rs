@@ -52,6 +52,8 @@ pub struct Metrics {
     pub alert_delivery_seconds: HistogramVec,
     pub alert_queue_depth: IntGaugeVec,
     pub alert_dead_letters: IntGaugeVec,
+    pub drills_active: IntGauge,
+    pub drill_targets_in_scope: IntGauge,
     pub config_last_reload_successful: IntGauge,
     pub config_last_reload_success_timestamp: Gauge,
     pub config_reloads_total: IntCounterVec,
@@ -148,6 +150,12 @@ impl Metrics {
             ),
             &["receiver"],
         )?;
+        // Unlabelled: at most a handful of drills exist, and the drill id is not a bounded label.
+        let drills_active = IntGauge::new("commwatch_drills_active", "Drills running now")?;
+        let drill_targets_in_scope = IntGauge::new(
+            "commwatch_drill_targets_in_scope",
+            "Targets covered by a running drill",
+        )?;
         let config_last_reload_successful = IntGauge::new(
             "commwatch_config_last_reload_successful",
             "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
@@ -185,6 +193,8 @@ impl Metrics {
             Box::new(alert_delivery_seconds.clone()),
             Box::new(alert_queue_depth.clone()),
             Box::new(alert_dead_letters.clone()),
+            Box::new(drills_active.clone()),
+            Box::new(drill_targets_in_scope.clone()),
             Box::new(config_last_reload_successful.clone()),
             Box::new(config_last_reload_success_timestamp.clone()),
             Box::new(config_reloads_total.clone()),
@@ -215,6 +225,8 @@ impl Metrics {
             alert_delivery_seconds,
             alert_queue_depth,
             alert_dead_letters,
+            drills_active,
+            drill_targets_in_scope,
             config_last_reload_successful,
             config_last_reload_success_timestamp,
             config_reloads_total,
@@ -250,6 +262,16 @@ impl Metrics {
 
     pub fn set_state(&self, t: &Target, state: State) {
         self.per_target.set_state(t, state);
+    }
+
+    /// Drills running now and the targets they cover (a target in the scope of two drills
+    /// counts once), set by the drill module whenever a drill starts or ends.
+    pub fn set_drills(&self, active: usize, targets_in_scope: usize) {
+        // Saturating: a count beyond i64::MAX cannot happen, but must not wrap negative.
+        self.drills_active
+            .set(i64::try_from(active).unwrap_or(i64::MAX));
+        self.drill_targets_in_scope
+            .set(i64::try_from(targets_in_scope).unwrap_or(i64::MAX));
     }
 
     /// The text exposition format served at `/metrics`, handed to `sink` in pieces of about
@@ -288,6 +310,29 @@ mod tests {
     use crate::config::Config;
     use crate::probe::{Facts, IcmpFacts, Observation, Phases};
     use std::time::Duration;
+
+    #[test]
+    fn drill_gauges_are_exported_from_the_start_and_follow_the_setter() {
+        let m = Metrics::new().unwrap();
+        // (drills active, targets in scope) as rendered in /metrics.
+        let rendered = || -> (Option<String>, Option<String>) {
+            let text = m.render().unwrap();
+            let value = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+            };
+            (
+                value("commwatch_drills_active"),
+                value("commwatch_drill_targets_in_scope"),
+            )
+        };
+        let pair = |a: &str, b: &str| (Some(a.to_string()), Some(b.to_string()));
+        assert_eq!(rendered(), pair("0", "0"));
+        m.set_drills(1, 138);
+        assert_eq!(rendered(), pair("1", "138"));
+        m.set_drills(0, 0);
+        assert_eq!(rendered(), pair("0", "0"));
+    }
 
     #[test]
     fn probe_facts_become_bounded_series() {

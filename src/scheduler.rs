@@ -1,17 +1,19 @@
 //! The scheduler: one lightweight task per target, each on its own interval, first runs spread
 //! over the interval, a global cap on probes in flight, and a hard deadline per probe. A target
-//! that hangs only ever delays itself.
+//! that hangs only ever delays itself. While a drill covers a target, it runs at the drill's
+//! interval.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Target;
+use crate::drill::{Drills, RunningDrill, effective_interval};
 use crate::metrics::Metrics;
 use crate::probe::{Observation, Prober};
 
@@ -45,6 +47,8 @@ pub struct Scheduler {
     pub metrics: Metrics,
     pub results: mpsc::Sender<ProbeResult>,
     pub shutdown: CancellationToken,
+    /// Running drills: targets in their scope run at the drill interval.
+    pub drills: Drills,
 }
 
 /// One running target task.
@@ -65,6 +69,7 @@ impl Scheduler {
                 .with_label_values(&[target.kind()]),
             results: self.results.clone(),
             shutdown: stop.clone(),
+            drills: self.drills.subscribe(),
         };
         tasks.spawn(async move { ctx.run_target(target, start).await });
         Running { stop }
@@ -141,16 +146,38 @@ struct TaskCtx {
     lateness: prometheus::Histogram,
     results: mpsc::Sender<ProbeResult>,
     shutdown: CancellationToken,
+    drills: watch::Receiver<Arc<[RunningDrill]>>,
 }
 
 impl TaskCtx {
-    async fn run_target(self, target: Arc<Target>, start: Instant) {
-        let interval = target.interval;
+    async fn run_target(mut self, target: Arc<Target>, start: Instant) {
+        let mut interval = effective_interval(&target, &self.drills.borrow_and_update());
         let mut next = start + first_offset(&target.id, interval);
+        let mut drills_open = true;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = self.shutdown.cancelled() => return,
+                changed = self.drills.changed(), if drills_open => {
+                    if changed.is_err() {
+                        // Nobody can start drills any more; keep the pace we have.
+                        drills_open = false;
+                        continue;
+                    }
+                    let now_interval = effective_interval(&target, &self.drills.borrow_and_update());
+                    if now_interval != interval {
+                        // A drill started or ended. When it speeds the target up, the next run
+                        // comes within the new interval, at the target's usual offset, so a
+                        // province's targets spread over the first drill interval instead of
+                        // all firing at once; when it slows down, the planned run stays.
+                        let sooner = Instant::now() + first_offset(&target.id, now_interval);
+                        if sooner < next {
+                            next = sooner;
+                        }
+                        interval = now_interval;
+                    }
+                    continue;
+                }
             }
             let permit = tokio::select! {
                 p = self.permits.acquire() => match p {

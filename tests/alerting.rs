@@ -305,17 +305,34 @@ async fn drills_are_marked_and_routed_apart() {
     )
     .await
     .unwrap();
-    *app.state.drill.write().unwrap() = Some(commwatch::alerting::DrillTag {
-        id: "dt-2026-11".into(),
-        name: "Diễn tập bão số 9".into(),
-        matchers: commwatch::config::alerting::Matchers::parse(
-            &[("operator".to_string(), "viettel".to_string())].into(),
-        )
-        .unwrap(),
-    });
+    let started = commwatch::drill::service::start(
+        &app.state,
+        commwatch::drill::NewDrill {
+            name: "Diễn tập bão số 9".into(),
+            scenario: String::new(),
+            scope: commwatch::config::drills::Scope::parse(
+                &[(
+                    "operator".to_string(),
+                    commwatch::config::drills::OneOrMany::One("viettel".into()),
+                )]
+                .into(),
+            )
+            .unwrap(),
+            leaders: vec![],
+            interval: Duration::from_secs(1),
+            duration: Duration::from_secs(3_600),
+            baseline: Duration::from_secs(3_600),
+            planned_start: None,
+            schedule_key: None,
+        },
+        "test",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let d = accepted_where(&drill, 1, "drill message", 20).await;
     assert_eq!(d[0]["drill"], true);
-    assert_eq!(d[0]["drill_id"], "dt-2026-11");
+    assert_eq!(d[0]["drill_id"], started.id.to_string());
     assert!(
         d[0]["title"].as_str().unwrap().starts_with("[DIỄN TẬP] "),
         "{}",

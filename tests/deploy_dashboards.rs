@@ -89,6 +89,26 @@ fn dashboards_are_importable_with_a_datasource_variable() {
             );
         }
 
+        // Query annotations (drill periods) read the same data source as the panels.
+        for a in d["annotations"]["list"]
+            .as_array()
+            .expect("annotations.list")
+        {
+            if a["builtIn"] == 1 {
+                continue;
+            }
+            assert_eq!(
+                a["datasource"]["uid"], "${datasource}",
+                "{name}: annotation {}",
+                a["name"]
+            );
+            assert!(
+                a["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+                "{name}: annotation {} has no query",
+                a["name"]
+            );
+        }
+
         let mut ids = BTreeSet::new();
         let mut cells = BTreeSet::new();
         for p in panels(&d) {
@@ -206,6 +226,14 @@ async fn every_dashboard_query_names_only_metrics_commwatch_exports() {
         "commwatch_store_degraded",
         "commwatch_build_info",
         "commwatch_targets",
+        "commwatch_alert_queue_depth",
+        "commwatch_alert_deliveries_total",
+        "commwatch_alert_dead_letters",
+        "commwatch_alert_delivery_seconds_bucket",
+        "commwatch_alert_events_total",
+        "commwatch_alert_messages_total",
+        "commwatch_drills_active",
+        "commwatch_drill_targets_in_scope",
     ] {
         assert!(used.contains(family), "no dashboard shows {family}");
     }

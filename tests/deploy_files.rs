@@ -215,6 +215,16 @@ fn deb_metadata_names_files_that_exist() {
         });
     }
     assert!(dests.iter().any(|d| d == "/usr/bin/commwatch"), "{dests:?}");
+    // Every dashboard ships, so a new one cannot be left out of the package.
+    for d in dashboard_files() {
+        let name = d.file_name().expect("file name").to_string_lossy();
+        assert!(
+            dests
+                .iter()
+                .any(|p| *p == format!("/usr/share/commwatch/dashboards/{name}")),
+            "dashboards/{name} is not in the package's assets"
+        );
+    }
     for conf in deb["conf-files"].as_array().expect("conf-files") {
         let conf = conf.as_str().expect("conf-file");
         assert!(

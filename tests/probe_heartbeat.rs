@@ -230,3 +230,43 @@ async fn pushes_need_the_right_token_and_target() {
     );
     r.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_push_survives_a_restart() {
+    let r = start().await;
+    let resp = client()
+        .post(format!(
+            "{}/api/v1/push/ht-thach-ha-generator?status=fail&message=generator%20off",
+            r.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let pushed = r
+        .app
+        .state
+        .heartbeats
+        .last("ht-thach-ha-generator")
+        .unwrap()
+        .0;
+    // The push is queued for the store without waiting; a shutdown commits the queue.
+    let Running {
+        app, config, _dir, ..
+    } = r;
+    app.shutdown().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App::start_with_listener(config, listener).await.unwrap();
+    let (last, count) = app
+        .state
+        .heartbeats
+        .last("ht-thach-ha-generator")
+        .expect("the push was forgotten by the restart");
+    assert_eq!(count, 1);
+    assert_eq!(last.status, PushStatus::Fail);
+    assert_eq!(last.message.as_deref(), Some("generator off"));
+    assert_eq!(last.at.timestamp_millis(), pushed.at.timestamp_millis());
+    assert!(app.state.heartbeats.last("ht-portal").is_none());
+    app.shutdown().await;
+}

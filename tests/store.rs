@@ -25,6 +25,7 @@ fn sample(at: DateTime<Utc>, ok: bool, latency_ms: u64) -> SampleRow {
         error: (!ok).then_some(commwatch::probe::ErrorCode::Timeout),
         detail: None,
         loss: Some(if ok { 0.0 } else { 1.0 }),
+        drill: None,
     }
 }
 
@@ -200,6 +201,7 @@ async fn incidents_and_state_survive_a_reopen() {
                     },
                     cause_error: Some(commwatch::probe::ErrorCode::ConnRefused),
                     cause_detail: Some("connect: refused".into()),
+                    drill: None,
                 },
             )
             .await
@@ -237,6 +239,7 @@ async fn incidents_and_state_survive_a_reopen() {
                 change: IncidentChange::Closed { ended_at: t(600) },
                 cause_error: None,
                 cause_detail: None,
+                drill: None,
             },
         )
         .await

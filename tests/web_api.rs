@@ -46,12 +46,18 @@ fn normalise(template: &str) -> String {
 
 /// The routes src/web/mod.rs defines, read from its `warp::path!` invocations.
 fn source_routes() -> BTreeSet<String> {
-    // Routes live in mod.rs and in the files it merges in (alerting, heartbeat push).
+    // Routes live in mod.rs and in the files it merges in (alerting, heartbeat push, drills).
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
-    let src: String = ["mod.rs", "alerts.rs", "push.rs"]
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(web.join(f)).ok())
-        .collect();
+    let src: String = [
+        "mod.rs",
+        "alerts.rs",
+        "push.rs",
+        "drills.rs",
+        "page/drills.rs",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read_to_string(web.join(f)).ok())
+    .collect();
     let mut out = BTreeSet::new();
     if src.contains("warp::path::end()") {
         out.insert("/".to_string());
@@ -411,7 +417,12 @@ async fn every_response_matches_the_spec() {
     let mut c = Checker {
         spec: spec(),
         base: format!("http://{addr}"),
-        client: client(),
+        // Redirects are answers to check (the forms answer 303), not to follow.
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         covered: HashSet::new(),
     };
     // Pages, and answers checked only against the spec.
@@ -901,6 +912,292 @@ async fn every_response_matches_the_spec() {
         None,
         None,
         400,
+    )
+    .await;
+
+    // Drills over the API: start (admin), list, read, notes (officer), report, stop.
+    let drills = "/api/v1/drills";
+    let viettel = || {
+        Some(serde_json::json!({
+            "name": "Diễn tập bão số 3",
+            "scope": { "operator": "viettel" },
+            "duration": "1h",
+            "interval": "1s",
+            "baseline": "1h",
+            "leaders": ["Nguyễn Văn A"]
+        }))
+    };
+    c.call("POST", drills, drills, None, viettel(), 401).await;
+    c.call("POST", drills, drills, Some(OFFICER), viettel(), 403)
+        .await;
+    let (e, _) = c
+        .call(
+            "POST",
+            drills,
+            drills,
+            Some(ADMIN),
+            Some(serde_json::json!({ "name": "x", "scope": {}, "duration": "soon" })),
+            400,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "invalid_drill");
+    let (e, _) = c
+        .call(
+            "POST",
+            drills,
+            drills,
+            Some(ADMIN),
+            Some(serde_json::json!({ "name": "x", "scope": { "operator": "nobody" }, "duration": "1h" })),
+            400,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "empty_scope");
+    let (d, _) = c
+        .call("POST", drills, drills, Some(ADMIN), viettel(), 201)
+        .await;
+    let id = d["id"].as_i64().unwrap();
+    assert_eq!(d["targets"], 1);
+    assert_eq!(d["started_by"], "quan-tri");
+    let (e, _) = c
+        .call("POST", drills, drills, Some(ADMIN), viettel(), 409)
+        .await;
+    assert_eq!(e["error"]["code"], "drill_overlap");
+    let (list, _) = c.call("GET", drills, drills, None, None, 200).await;
+    assert_eq!(list["drills"][0]["id"], id);
+    c.call(
+        "GET",
+        drills,
+        "/api/v1/drills?running=maybe",
+        None,
+        None,
+        400,
+    )
+    .await;
+    let one = "/api/v1/drills/{id}";
+    let (got, _) = c
+        .call("GET", one, &format!("/api/v1/drills/{id}"), None, None, 200)
+        .await;
+    assert_eq!(got["name"], "Diễn tập bão số 3");
+    c.call("GET", one, "/api/v1/drills/999", None, None, 404)
+        .await;
+    let notes = "/api/v1/drills/{id}/notes";
+    let url = format!("/api/v1/drills/{id}/notes");
+    let note = || {
+        Some(serde_json::json!({
+            "text": "14:05 cắt cáp quang Thành Sen",
+            "expected_down": { "targets": ["ok-1"] }
+        }))
+    };
+    c.call("POST", notes, &url, None, note(), 401).await;
+    c.call("POST", notes, &url, Some(VIEWER), note(), 403).await;
+    c.call(
+        "POST",
+        notes,
+        &url,
+        Some(OFFICER),
+        Some(serde_json::json!({ "text": "  " })),
+        400,
+    )
+    .await;
+    c.call(
+        "POST",
+        notes,
+        "/api/v1/drills/999/notes",
+        Some(OFFICER),
+        note(),
+        404,
+    )
+    .await;
+    let (n, _) = c
+        .call("POST", notes, &url, Some(OFFICER), note(), 201)
+        .await;
+    assert_eq!(n["author"], "truc-ban-1");
+    let (ns, _) = c.call("GET", notes, &url, None, None, 200).await;
+    assert_eq!(ns["notes"][0]["expected_targets"][0], "ok-1");
+    c.call("GET", notes, "/api/v1/drills/999/notes", None, None, 404)
+        .await;
+
+    // The same drill through the page forms (a bearer header stands in for the session).
+    let form_notes = "/drills/{id}/notes";
+    let url = format!("/drills/{id}/notes");
+    let form = |s: &str| Some(Value::String(s.to_string()));
+    c.call("POST", form_notes, &url, None, form("text=x"), 401)
+        .await;
+    c.call("POST", form_notes, &url, Some(VIEWER), form("text=x"), 403)
+        .await;
+    c.call(
+        "POST",
+        form_notes,
+        &url,
+        Some(OFFICER),
+        form("text=x&at=later"),
+        400,
+    )
+    .await;
+    c.call(
+        "POST",
+        form_notes,
+        "/drills/999/notes",
+        Some(OFFICER),
+        form("text=x"),
+        404,
+    )
+    .await;
+    c.call(
+        "POST",
+        form_notes,
+        &url,
+        Some(OFFICER),
+        form("text=M%C3%A1y+ph%C3%A1t+%C4%91%C3%A3+ch%E1%BA%A1y"),
+        303,
+    )
+    .await;
+
+    // The report as page, CSV, JSON and API.
+    wait_for(Duration::from_secs(20), "drill samples", || {
+        let store = app.state.store.clone();
+        async move {
+            store.flush().await.ok()?;
+            (store.sample_count("ok-1").await.ok()? >= 4).then_some(())
+        }
+    })
+    .await;
+    let page = "/drills/{id}";
+    c.call("GET", "/drills", "/drills", None, None, 200).await;
+    let (_, html) = c
+        .call("GET", page, &format!("/drills/{id}"), None, None, 200)
+        .await;
+    assert!(html.contains("Diễn tập bão số 3") && html.contains("Máy phát đã chạy"));
+    let (_, csv) = c
+        .call(
+            "GET",
+            page,
+            &format!("/drills/{id}.csv?lang=en"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert!(csv.starts_with("\u{feff}# Summary\r\nfield,value\r\n"));
+    let (rep, _) = c
+        .call("GET", page, &format!("/drills/{id}.json"), None, None, 200)
+        .await;
+    assert_eq!(rep["summary"]["targets"], 1);
+    assert_eq!(rep["targets"][0]["id"], "ok-1");
+    assert_eq!(rep["notes"].as_array().unwrap().len(), 2);
+    c.call("GET", page, "/drills/999", None, None, 404).await;
+    c.call("GET", page, "/drills/x.json", None, None, 404).await;
+    let report = "/api/v1/drills/{id}/report";
+    let (rep, _) = c
+        .call(
+            "GET",
+            report,
+            &format!("/api/v1/drills/{id}/report"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(rep["drill"]["id"], id);
+    c.call("GET", report, "/api/v1/drills/999/report", None, None, 404)
+        .await;
+
+    // Stop over the API; a second stop conflicts.
+    let stop = "/api/v1/drills/{id}/stop";
+    let url = format!("/api/v1/drills/{id}/stop");
+    c.call("POST", stop, &url, None, None, 401).await;
+    c.call("POST", stop, &url, Some(OFFICER), None, 403).await;
+    c.call(
+        "POST",
+        stop,
+        "/api/v1/drills/999/stop",
+        Some(ADMIN),
+        None,
+        404,
+    )
+    .await;
+    let (d, _) = c.call("POST", stop, &url, Some(ADMIN), None, 200).await;
+    assert_eq!(d["end_reason"], "stopped");
+    assert_eq!(d["stopped_by"], "quan-tri");
+    let (e, _) = c.call("POST", stop, &url, Some(ADMIN), None, 409).await;
+    assert_eq!(e["error"]["code"], "drill_ended");
+
+    // Start and stop from the page form.
+    let start = "name=T%E1%BA%ADp+hu%E1%BA%A5n&operator=vnpt&duration=1h&interval=1s";
+    c.call("POST", "/drills", "/drills", None, form(start), 401)
+        .await;
+    c.call(
+        "POST",
+        "/drills",
+        "/drills",
+        Some(OFFICER),
+        form(start),
+        403,
+    )
+    .await;
+    c.call(
+        "POST",
+        "/drills",
+        "/drills",
+        Some(ADMIN),
+        form("name=x&duration=soon"),
+        400,
+    )
+    .await;
+    c.call("POST", "/drills", "/drills", Some(ADMIN), form(start), 303)
+        .await;
+    c.call("POST", "/drills", "/drills", Some(ADMIN), form(start), 409)
+        .await;
+    let (list, _) = c
+        .call(
+            "GET",
+            drills,
+            "/api/v1/drills?running=true",
+            None,
+            None,
+            200,
+        )
+        .await;
+    let second = list["drills"][0]["id"].as_i64().unwrap();
+    assert_ne!(second, id);
+    let stop_form = "/drills/{id}/stop";
+    let url = format!("/drills/{second}/stop");
+    c.call("POST", stop_form, &url, None, form("form_token="), 401)
+        .await;
+    c.call(
+        "POST",
+        stop_form,
+        &url,
+        Some(OFFICER),
+        form("form_token="),
+        403,
+    )
+    .await;
+    c.call(
+        "POST",
+        stop_form,
+        "/drills/999/stop",
+        Some(ADMIN),
+        form("form_token="),
+        404,
+    )
+    .await;
+    c.call(
+        "POST",
+        stop_form,
+        &url,
+        Some(ADMIN),
+        form("form_token="),
+        303,
+    )
+    .await;
+    c.call(
+        "POST",
+        stop_form,
+        &url,
+        Some(ADMIN),
+        form("form_token="),
+        409,
     )
     .await;
 

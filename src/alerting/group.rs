@@ -10,10 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Wake;
 use super::model::{AlertTarget, DrillRef, Kind, Notification, Status};
 use super::outbox::{self, EventRow, GroupingCommit, NewMessage};
 use super::silence::Silence;
-use super::{ActiveDrill, Wake};
 use crate::app::AppState;
 use crate::config::alerting::{LabelKey, Receiver, ReceiverKind};
 use crate::config::{Config, Target};
@@ -409,7 +409,7 @@ fn build(
 /// Runs the grouping stage: polls new alert events, groups them, queues due messages.
 pub struct Grouper {
     pub state: AppState,
-    pub drill: ActiveDrill,
+    pub drills: crate::drill::Drills,
     pub wake_delivery: Wake,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -474,21 +474,43 @@ impl Grouper {
             .query(|c| outbox::unprocessed_events(c, 10_000))
             .await?;
         let silences = store.query(move |c| super::silence::active(c, now)).await?;
-        let drill = self
-            .drill
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|d| DrillRef {
-                id: d.id.clone(),
-                name: d.name.clone(),
-            });
+        // Drill names for the marking in messages: running drills from memory, a drill that
+        // ended before its last events were grouped from the store.
+        let mut drills: HashMap<String, DrillRef> = self
+            .drills
+            .running()
+            .iter()
+            .map(|d| {
+                let r = DrillRef {
+                    id: d.id.to_string(),
+                    name: d.name.clone(),
+                };
+                (r.id.clone(), r)
+            })
+            .collect();
+        for id in events.iter().filter_map(|e| e.drill_id.as_ref()) {
+            if drills.contains_key(id) {
+                continue;
+            }
+            let name = match id.parse::<i64>() {
+                Ok(n) => store
+                    .query(move |c| crate::drill::db::get(c, n))
+                    .await?
+                    .map(|d| d.name),
+                Err(_) => None,
+            };
+            drills.insert(
+                id.clone(),
+                DrillRef {
+                    id: id.clone(),
+                    name: name.unwrap_or_else(|| id.clone()),
+                },
+            );
+        }
         let before = grouping.groups.clone();
         let mut processed = Vec::with_capacity(events.len());
         for e in &events {
-            let d = drill
-                .as_ref()
-                .filter(|d| Some(&d.id) == e.drill_id.as_ref());
+            let d = e.drill_id.as_ref().and_then(|id| drills.get(id));
             grouping.apply(&cfg, e, d, &silences, now);
             self.state
                 .metrics

@@ -17,21 +17,7 @@ pub mod outbox;
 pub mod provider;
 pub mod silence;
 
-use std::sync::{Arc, RwLock};
-
-use crate::config::alerting::Matchers;
-
-/// The drill running now, as alerting and the engine see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DrillTag {
-    pub id: String,
-    pub name: String,
-    /// Targets in the drill's scope.
-    pub matchers: Matchers,
-}
-
-/// Shared view of the running drill (set by the drill module, read by the engine).
-pub type ActiveDrill = Arc<RwLock<Option<DrillTag>>>;
+use std::sync::Arc;
 
 /// Wakes the grouping stage and delivery workers early instead of waiting for their poll.
 #[derive(Clone, Default)]

@@ -314,7 +314,12 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
+    pub(super) fn err(
+        &mut self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) {
         let line = key_line(self.src, span, key);
         self.errors
             .push(ConfigError::new(self.file, Some(line), Some(key), message));

@@ -2,6 +2,7 @@
 //! one pass so the daemon never starts (or reloads) with a half-understood config.
 
 pub mod alerting;
+pub mod drills;
 pub mod error;
 mod kinds;
 mod resolve;
@@ -41,6 +42,8 @@ pub struct Config {
     pub receivers: Vec<alerting::Receiver>,
     pub routes: Vec<alerting::Route>,
     pub maintenance: Vec<alerting::MaintenanceWindow>,
+    /// Drills planned ahead.
+    pub drills: Vec<drills::ScheduledDrill>,
     pub targets: Vec<Target>,
 }
 

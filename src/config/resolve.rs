@@ -160,7 +160,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         };
         resolve_auth(&mut ctx, raw.auth.as_ref())
     };
-    let (alerting, receivers, routes, maintenance) = {
+    let (alerting, receivers, routes, maintenance, drills) = {
         use super::alerting as a;
         let mut ctx = a::Ctx {
             file: path,
@@ -176,7 +176,8 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             .collect();
         let routes = a::resolve_routes(&mut ctx, &raw.routes, &receivers, &ids);
         let maintenance = a::resolve_maintenance(&mut ctx, &raw.maintenance);
-        (alerting, receivers, routes, maintenance)
+        let drills = super::drills::resolve_drills(&mut ctx, &raw.drills, &targets);
+        (alerting, receivers, routes, maintenance, drills)
     };
 
     if errors.is_empty() {
@@ -192,6 +193,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             receivers,
             routes,
             maintenance,
+            drills,
             targets,
         })
     } else {

@@ -32,6 +32,8 @@ pub struct RawRoot {
     #[serde(default)]
     pub maintenance: Vec<Spanned<super::alerting::RawMaintenance>>,
     #[serde(default)]
+    pub drills: Vec<Spanned<super::drills::RawDrill>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
 }
 

@@ -107,7 +107,13 @@ impl HeartbeatRegistry {
         g.last.insert(target.to_string(), (push, count));
     }
 
-    /// The last push for `target` and how many pushes arrived since start.
+    /// Puts back a push kept in the store (at start, before any probe runs).
+    pub fn restore(&self, target: &str, push: Push, count: u64) {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        g.last.insert(target.to_string(), (push, count));
+    }
+
+    /// The last push for `target` and how many pushes arrived (kept across restarts).
     pub fn last(&self, target: &str) -> Option<(Push, u64)> {
         let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
         g.last.get(target).cloned()

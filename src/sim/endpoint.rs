@@ -23,12 +23,19 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    pub(super) fn new(behaviour: Behaviour) -> Shared {
+        Shared {
+            behaviour: Mutex::new(behaviour),
+            hits: AtomicU64::new(0),
+        }
+    }
+
     pub(super) fn behaviour(&self) -> Behaviour {
         // The value is a plain Copy enum, whole even if a holder panicked.
         *self.behaviour.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set(&self, b: Behaviour) {
+    pub(super) fn set(&self, b: Behaviour) {
         *self.behaviour.lock().unwrap_or_else(|p| p.into_inner()) = b;
     }
 }
@@ -37,6 +44,18 @@ impl Shared {
 pub(super) struct Control {
     pub(super) behaviour: Behaviour,
     pub(super) ack: oneshot::Sender<Result<(), SimError>>,
+}
+
+impl Control {
+    /// Applies the change with `apply` (the endpoint's own switch) and tells the caller.
+    pub(super) async fn apply_with<F: Future<Output = Result<(), SimError>>>(
+        self,
+        apply: impl FnOnce(Behaviour) -> F,
+    ) {
+        let r = apply(self.behaviour).await;
+        // The caller may have stopped waiting; the change is in effect either way.
+        let _ = self.ack.send(r);
+    }
 }
 
 /// The socket shapes an endpoint can be in.
@@ -135,10 +154,7 @@ impl Endpoint {
             Socket::Closed => Ok(want),
         }
         .map_err(|e| SimError::Bind(want, e))?;
-        let shared = Arc::new(Shared {
-            behaviour: Mutex::new(behaviour),
-            hits: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new(behaviour));
         let ep = Endpoint {
             addr,
             kind,
@@ -188,10 +204,7 @@ impl Endpoint {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 c = control.recv() => match c {
-                    Some(c) => {
-                        let r = self.apply(c.behaviour).await;
-                        let _ = c.ack.send(r);
-                    }
+                    Some(c) => c.apply_with(|b| self.apply(b)).await,
                     None => break,
                 },
                 accepted = accept(&self.socket) => match accepted {

@@ -1,7 +1,8 @@
-//! A simulator of monitored endpoints on loopback: thousands of HTTP responders and TCP
-//! listeners in one process, each switchable at runtime between healthy, refusing, hanging,
-//! slow and a chosen HTTP status, so tests, `commwatch demo` and the benchmark harness can
-//! script outages without touching any real network.
+//! A simulator of monitored endpoints on loopback: thousands of HTTP responders, TCP
+//! listeners and UDP DNS servers in one process, each switchable at runtime between healthy,
+//! refusing, hanging, slow and a chosen HTTP status, so tests, `commwatch demo` and the
+//! benchmark harness can script outages without touching any real network. [`collector`] is
+//! the other side: a loopback webhook receiver that records the alerts it is sent.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), commwatch::sim::SimError> {
@@ -16,7 +17,8 @@
 //!
 //! Every address is in 127.0.0.0/8: the simulator cannot be pointed anywhere else.
 
-pub mod dns;
+pub mod collector;
+mod dns;
 mod endpoint;
 mod http;
 
@@ -39,19 +41,24 @@ pub enum EndpointKind {
     Http,
     /// Completes the TCP handshake and closes: what a `tcp` probe checks.
     Tcp,
+    /// Answers DNS queries over UDP: `A` with the endpoint's own address, `AAAA` with `::1`,
+    /// other types with an empty NOERROR.
+    Dns,
 }
 
 /// How an endpoint behaves right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
-    /// HTTP: `200 OK` at once. TCP: accepts.
+    /// HTTP: `200 OK` at once. TCP: accepts. DNS: answers at once.
     Healthy,
-    /// The listener is closed (its port stays reserved): connections are refused.
+    /// The listener is closed (its port stays reserved): connections are refused. DNS: the
+    /// socket is closed, so queries get "port unreachable".
     Refuse,
     /// HTTP: accepts, reads the request and never answers. TCP: the handshake never
-    /// completes (the accept queue is kept full, so the kernel drops new SYNs).
+    /// completes (the accept queue is kept full, so the kernel drops new SYNs). DNS: queries
+    /// are read and never answered.
     Hang,
-    /// HTTP only: answers `200 OK` after this delay.
+    /// HTTP and DNS: answer after this delay.
     Slow(Duration),
     /// HTTP only: answers at once with this final status code (200-599).
     Status(u16),
@@ -146,7 +153,7 @@ pub enum SimError {
     Bind(SocketAddr, std::io::Error),
     #[error("no endpoint {0}")]
     NoSuchEndpoint(usize),
-    #[error("endpoint {0} is {1:?}; behaviour {2:?} applies to HTTP endpoints only")]
+    #[error("endpoint {0} is {1:?}; behaviour {2:?} does not apply to it")]
     Unsupported(usize, EndpointKind, Behaviour),
     #[error("{0} is not a final HTTP status code (200-599)")]
     InvalidStatus(u16),
@@ -175,9 +182,8 @@ fn validate(i: usize, kind: EndpointKind, b: Behaviour) -> Result<(), SimError> 
         (_, Behaviour::Status(code)) if !(200..=599).contains(&code) => {
             Err(SimError::InvalidStatus(code))
         }
-        (EndpointKind::Tcp, Behaviour::Slow(_) | Behaviour::Status(_)) => {
-            Err(SimError::Unsupported(i, kind, b))
-        }
+        (EndpointKind::Tcp, Behaviour::Slow(_) | Behaviour::Status(_))
+        | (EndpointKind::Dns, Behaviour::Status(_)) => Err(SimError::Unsupported(i, kind, b)),
         _ => Ok(()),
     }
 }
@@ -197,24 +203,34 @@ impl Sim {
         for (i, e) in spec.endpoints.iter().enumerate() {
             validate(i, e.kind, e.behaviour)?;
             let want = spec.plan.addr(i).ok_or(SimError::PlanExhausted(i))?;
-            let (ep, addr) = Endpoint::bind(
-                want,
-                e.kind,
-                e.behaviour,
-                permits.clone(),
-                overflow.clone(),
-                shutdown.clone(),
-            )
-            .await?;
             // A small queue is enough: `set` waits for each change to be applied.
             let (tx, rx) = mpsc::channel(4);
+            let (shared, addr) = if e.kind == EndpointKind::Dns {
+                let (ep, addr) =
+                    dns::DnsEndpoint::bind(want, e.behaviour, shutdown.clone()).await?;
+                let shared = ep.shared();
+                tasks.spawn(ep.run(rx));
+                (shared, addr)
+            } else {
+                let (ep, addr) = Endpoint::bind(
+                    want,
+                    e.kind,
+                    e.behaviour,
+                    permits.clone(),
+                    overflow.clone(),
+                    shutdown.clone(),
+                )
+                .await?;
+                let shared = ep.shared();
+                tasks.spawn(ep.run(rx));
+                (shared, addr)
+            };
             endpoints.push(Handle {
                 addr,
                 kind: e.kind,
-                shared: ep.shared(),
+                shared,
                 control: tx,
             });
-            tasks.spawn(ep.run(rx));
         }
         Ok(Sim {
             endpoints,
@@ -245,7 +261,8 @@ impl Sim {
         self.endpoints.get(i).map(|h| h.kind)
     }
 
-    /// What a commwatch target points at: `http://ADDR/` for HTTP endpoints, `ADDR` for TCP.
+    /// What a commwatch target points at: `http://ADDR/` for HTTP endpoints, `ADDR` for TCP
+    /// (`address`) and DNS (`server`).
     pub fn target(&self, i: usize) -> String {
         match self.endpoints.get(i) {
             Some(h) => target_string(h.kind, h.addr),
@@ -270,7 +287,8 @@ impl Sim {
         done.await.map_err(|_| SimError::Stopped)?
     }
 
-    /// Requests served by endpoint `i` (HTTP: requests read; TCP: connections accepted).
+    /// Requests served by endpoint `i` (HTTP: requests read; TCP: connections accepted; DNS:
+    /// queries read).
     pub fn hits(&self, i: usize) -> u64 {
         self.endpoints
             .get(i)
@@ -303,11 +321,11 @@ impl Drop for Sim {
     }
 }
 
-/// `http://ADDR/` or `ADDR`, as a target's `url` or `address`.
+/// `http://ADDR/` or `ADDR`, as a target's `url`, `address` or `server`.
 pub fn target_string(kind: EndpointKind, addr: SocketAddr) -> String {
     match kind {
         EndpointKind::Http => format!("http://{addr}/"),
-        EndpointKind::Tcp => addr.to_string(),
+        EndpointKind::Tcp | EndpointKind::Dns => addr.to_string(),
     }
 }
 
@@ -349,5 +367,17 @@ mod tests {
             Err(SimError::InvalidStatus(600))
         ));
         assert!(validate(0, EndpointKind::Http, Behaviour::Status(503)).is_ok());
+        assert!(
+            validate(
+                0,
+                EndpointKind::Dns,
+                Behaviour::Slow(Duration::from_secs(1))
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            validate(1, EndpointKind::Dns, Behaviour::Status(503)),
+            Err(SimError::Unsupported(1, EndpointKind::Dns, _))
+        ));
     }
 }

@@ -3,6 +3,7 @@
 //! written with every sample, and retention that runs in the writer between batches.
 
 pub mod acks;
+mod heartbeats;
 mod queries;
 pub mod rollup;
 pub mod seed;
@@ -17,6 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use queries::availability_by_target;
 pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
 pub use rollup::Resolution;
 
@@ -29,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_history.sql"),
     include_str!("migrations/0003_alerting.sql"),
     include_str!("migrations/0004_acks.sql"),
+    include_str!("migrations/0005_drills.sql"),
+    include_str!("migrations/0006_heartbeats.sql"),
 ];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.
@@ -81,6 +85,8 @@ pub struct SampleRow {
     pub detail: Option<String>,
     /// Packet loss ratio, for probes that measure it.
     pub loss: Option<f64>,
+    /// The drill that covered the target when this sample was taken.
+    pub drill: Option<i64>,
 }
 
 /// An incident change with the cause known at that moment.
@@ -89,6 +95,8 @@ pub struct IncidentWrite {
     pub change: IncidentChange,
     pub cause_error: Option<ErrorCode>,
     pub cause_detail: Option<String>,
+    /// The drill covering the target when the incident opened (only read on `Opened`).
+    pub drill: Option<i64>,
 }
 
 /// A state change that may notify, recorded with the change itself (alerting reads these).

@@ -143,7 +143,7 @@ fn sums_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sums> {
 }
 
 /// Availability per target key over `[from, to)`; `targets = None` means every target.
-fn availability_by_target(
+pub(crate) fn availability_by_target(
     c: &Connection,
     targets: Option<&[String]>,
     from: i64,

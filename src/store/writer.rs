@@ -325,8 +325,8 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
     let latency_us = s.latency.as_micros().min(i64::MAX as u128) as i64;
     let error = s.error.map(ErrorCode::as_str);
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail, drill_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         id,
@@ -335,7 +335,8 @@ fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Resu
         s.degraded,
         latency_us,
         error,
-        s.detail
+        s.detail,
+        s.drill
     ])?;
 
     let ok_latency = s.ok.then_some(latency_us);
@@ -427,8 +428,8 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
                 .execute(params![id, ms(*started_at)])?;
             tx.prepare_cached(
                 "INSERT INTO incidents(target_id, started_at_ms, detected_at_ms, first_state, worst_state,
-                                       cause_error, cause_detail, explained_by)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+                                       cause_error, cause_detail, explained_by, drill_id)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 id,
@@ -437,7 +438,8 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
                 state.as_str(),
                 cause_error,
                 w.cause_detail,
-                explained_by
+                explained_by,
+                w.drill
             ])?;
         }
         IncidentChange::Updated {

@@ -11,6 +11,7 @@ pub mod auth;
 mod blackbox;
 pub mod chart;
 pub mod compress;
+pub mod drills;
 pub mod error;
 pub mod fold;
 pub mod i18n;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod overview;
 pub mod page;
 mod push;
+pub mod report_csv;
 mod scrape;
 pub mod sse;
 
@@ -191,6 +193,7 @@ pub fn routes(
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
 
     let alert_routes = alerts::routes(state.clone());
+    let drill_routes = drills::routes(state.clone());
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(state))
@@ -239,6 +242,8 @@ pub fn routes(
         .unify()
         .or(alert_routes.boxed())
         .unify()
+        .or(drill_routes.boxed())
+        .unify()
         .or(push.boxed())
         .unify()
         .or(blackbox_probe.boxed())
@@ -265,45 +270,46 @@ pub fn routes(
 
 /// The HTML pages: overview (and its live fragment), target detail, incidents, groups.
 fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let state_for_drills = state.clone();
     let read = || auth::page_access(state.clone());
     let get = || warp::get().and(read());
     let overview = warp::path::end()
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::overview::page);
     let top = warp::path!("fragments" / "top")
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::overview::fragment);
     let target = warp::path!("targets" / String)
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::target::page);
     let incidents = warp::path!("incidents")
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::incidents::page);
     let groups = warp::path!("groups" / String)
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::groups::index);
     let group = warp::path!("groups" / String / String)
         .and(get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(with_state(state.clone()))
         .and_then(page::groups::detail);
     let login_form = warp::path!("login")
         .and(warp::get())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .map(|ctx: page::PageCtx| page::login::form(&ctx, None));
     let login = warp::path!("login")
         .and(warp::post())
-        .and(page::ctx())
+        .and(page::ctx(state.clone()))
         .and(warp::header::optional::<String>("x-forwarded-proto"))
         .and(warp::body::content_length_limit(4 * 1024))
         .and(warp::body::form::<api::Query>())
@@ -324,6 +330,8 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .or(login_form.boxed())
         .unify()
         .or(login.boxed())
+        .unify()
+        .or(page::drills::routes(state_for_drills))
         .unify()
         .boxed()
 }

@@ -2,11 +2,14 @@
 //! request context (language, compression) and small pieces every page uses. Each page lives
 //! in its own file under `page/`.
 
+pub mod drills;
 pub mod groups;
 pub mod incidents;
 pub mod login;
 pub mod overview;
 pub mod target;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
@@ -14,8 +17,11 @@ use warp::http::HeaderValue;
 use warp::{Filter, Rejection};
 
 use super::api::Query;
+use super::auth::{self, Caller};
 use super::compress;
 use super::i18n::{self, Lang};
+use crate::app::AppState;
+use crate::drill::RunningDrill;
 use crate::state::State;
 use crate::time;
 
@@ -28,27 +34,60 @@ pub struct PageCtx {
     pub gzip: bool,
     pub path: String,
     pub query: Query,
+    /// Drills running now: every page shows a banner for each.
+    pub drills: Arc<[RunningDrill]>,
+    /// Who is signed in (session cookie) or sent a token, if anyone: the drill forms show
+    /// for officers and admins.
+    pub caller: Option<Caller>,
+    /// The anti-forgery value the page's forms carry (derived from the session cookie).
+    pub form_token: Option<String>,
+}
+
+impl PageCtx {
+    /// A context with no drills and nobody signed in (tests, fixed pages).
+    pub fn plain(lang: Lang, path: &str, query: Query) -> PageCtx {
+        PageCtx {
+            lang,
+            remember: false,
+            gzip: false,
+            path: path.to_string(),
+            query,
+            drills: Arc::from(Vec::new()),
+            caller: None,
+            form_token: None,
+        }
+    }
 }
 
 /// Extracts the page context from the request.
-pub fn ctx() -> impl Filter<Extract = (PageCtx,), Error = Rejection> + Clone {
+pub fn ctx(state: AppState) -> impl Filter<Extract = (PageCtx,), Error = Rejection> + Clone {
     warp::path::full()
         .and(warp::query::<Query>())
         .and(warp::cookie::optional::<String>(i18n::COOKIE))
         .and(warp::header::optional::<String>("accept-encoding"))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::cookie::optional::<String>(auth::SESSION_COOKIE))
         .map(
-            |path: warp::path::FullPath,
-             query: Query,
-             cookie: Option<String>,
-             enc: Option<String>| {
+            move |path: warp::path::FullPath,
+                  query: Query,
+                  cookie: Option<String>,
+                  enc: Option<String>,
+                  authorization: Option<String>,
+                  session: Option<String>| {
                 let (lang, remember) =
                     Lang::choose(query.get("lang").map(String::as_str), cookie.as_deref());
+                let cfg = state.config();
+                let (caller, form_token) =
+                    auth::page_caller(&cfg.auth, authorization.as_deref(), session.as_deref());
                 PageCtx {
                     lang,
                     remember,
                     gzip: compress::accepts_gzip(enc.as_deref()),
                     path: path.as_str().to_string(),
                     query,
+                    drills: state.drills.running(),
+                    caller,
+                    form_token,
                 }
             },
         )
@@ -129,6 +168,7 @@ pub enum Nav {
     Incidents,
     Groups,
     Target,
+    Drills,
 }
 
 /// The page frame: header with menu, live-status slot and language switch; footer with the
@@ -166,10 +206,12 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup)
                         (item(Nav::Overview, "/", t.nav_overview))
                         (item(Nav::Incidents, "/incidents", t.nav_incidents))
                         (item(Nav::Groups, "/groups/operator", t.nav_groups))
+                        (item(Nav::Drills, "/drills", ctx.lang.d().nav))
                     }
                     span #live .live hidden role="status" aria-live="polite" {}
                     a.lang href=(switch) hreflang=(other.code()) lang=(other.code()) { (t.lang_switch) }
                 }
+                (drills::banner(ctx.lang, &ctx.drills, Utc::now()))
                 main #main { (body) }
                 footer.muted {
                     "commwatch " (v) " · " (t.zone_note)
@@ -253,17 +295,15 @@ mod tests {
 
     #[test]
     fn switching_language_keeps_the_filters() {
-        let ctx = PageCtx {
-            lang: Lang::Vi,
-            remember: false,
-            gzip: false,
-            path: "/".into(),
-            query: [
+        let ctx = PageCtx::plain(
+            Lang::Vi,
+            "/",
+            [
                 ("q".to_string(), "ky anh".to_string()),
                 ("lang".to_string(), "vi".to_string()),
             ]
             .into(),
-        };
+        );
         assert_eq!(ctx.with(&[("lang", Some("en"))]), "/?lang=en&q=ky+anh");
         assert_eq!(ctx.with(&[("q", None)]), "/");
     }

@@ -135,14 +135,14 @@ pub async fn push(
         .map(|m| m.chars().take(MAX_MESSAGE).collect::<String>())
         .filter(|m| !m.trim().is_empty());
     let at = chrono::Utc::now();
-    state.heartbeats.record(
-        &id,
-        Push {
-            at,
-            status,
-            message,
-        },
-    );
+    let push = Push {
+        at,
+        status,
+        message,
+    };
+    state.heartbeats.record(&id, push.clone());
+    let pushes = state.heartbeats.last(&id).map_or(1, |(_, n)| n);
+    state.store.record_push(id.clone(), push, pushes);
     tracing::debug!(target = %id, status = status.as_str(), "heartbeat received");
     Ok(warp::reply::json(&serde_json::json!({
         "target": id,

@@ -17,6 +17,8 @@ pub struct Received {
     pub body: Vec<u8>,
     pub status: u16,
     pub at: std::time::Instant,
+    /// Wall-clock arrival, to compare with times the daemon records.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Received {
@@ -162,6 +164,7 @@ async fn serve(mut sock: tokio::net::TcpStream, inner: Arc<Mutex<Inner>>) {
                 body,
                 status: a.status,
                 at: std::time::Instant::now(),
+                received_at: chrono::Utc::now(),
             });
             a
         };

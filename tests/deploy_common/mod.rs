@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// The probe tests' helpers, for their HTTP request reader.
+#[path = "../support/mod.rs"]
+mod support;
+
 use commwatch::app::App;
 use commwatch::config::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -81,7 +85,8 @@ impl Running {
     }
 }
 
-/// A minimal HTTP/1.1 server answering 200 to every request, on 127.0.0.1:0.
+/// A minimal HTTP/1.1 server answering 200 to every request, on 127.0.0.1:0: the page the
+/// HTTP target probes and the webhook the alert receiver posts to.
 async fn http_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -93,9 +98,10 @@ async fn http_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
                 return;
             };
             tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                // One request per connection is all a probe sends.
-                let _ = sock.read(&mut buf).await;
+                // One request per connection (probes do not reuse connections; the answer says
+                // `connection: close` to the webhook client), read whole: closing a socket with
+                // an unread body resets the connection under the client's feet.
+                support::read_request(&mut sock).await;
                 let _ = sock
                     .write_all(
                         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
@@ -119,8 +125,13 @@ pub fn free_port() -> u16 {
     closed_port()
 }
 
-/// Starts commwatch on 127.0.0.1:0 and waits until both targets have been probed, so every
-/// family (including error counters and lateness per kind) is in `/metrics`.
+/// The alert receiver of the test commwatch; it posts to the loopback HTTP server.
+pub const RECEIVER: &str = "ops-webhook";
+
+/// Starts commwatch on 127.0.0.1:0 and waits until both targets have been probed and the
+/// failing target's alert has been delivered, so every family (including error counters,
+/// lateness per kind and the alert delivery families, which appear with their first sample)
+/// is in `/metrics`.
 pub async fn start_commwatch() -> Running {
     commwatch::install_crypto_provider();
     let (http_addr, server) = http_server().await;
@@ -130,6 +141,19 @@ pub async fn start_commwatch() -> Running {
         r#"
 [storage]
 path = "{db}"
+
+[alerting]
+group_wait = "1s"
+group_interval = "2s"
+repeat_interval = "1h"
+
+[[receivers]]
+id = "{RECEIVER}"
+kind = "webhook"
+url = "http://{http_addr}/alerts"
+
+[[routes]]
+receiver = "{RECEIVER}"
 
 [defaults]
 interval = "1s"
@@ -175,24 +199,27 @@ commune = "Kỳ Anh"
         server,
         _dir: dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = fetch_metrics(addr).await;
-        let ready = text
-            .lines()
-            .any(|l| l.starts_with("commwatch_probe_errors_total{") && l.contains(FAILING_TARGET))
-            && text.lines().any(|l| {
+        let ready =
+            text.lines().any(|l| {
+                l.starts_with("commwatch_probe_errors_total{") && l.contains(FAILING_TARGET)
+            }) && text.lines().any(|l| {
                 l.starts_with("commwatch_probes_total{")
                     && l.contains(OK_TARGET)
                     && l.contains("result=\"success\"")
                     && !l.ends_with(" 0")
+            }) && text.lines().any(|l| {
+                l.starts_with("commwatch_alert_deliveries_total{")
+                    && l.contains("outcome=\"delivered\"")
             });
         if ready {
             return running;
         }
         assert!(
             Instant::now() < deadline,
-            "commwatch did not probe both targets within 15 s; /metrics:\n{text}"
+            "commwatch did not probe both targets and deliver the alert within 30 s; /metrics:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -424,6 +451,8 @@ pub struct DashboardQuery {
     pub expr: String,
     /// `Some(label)` for a `label_values(selector, label)` variable: `expr` is the selector.
     pub label: Option<String>,
+    /// An annotation query: it marks periods (a drill running) and is empty outside them.
+    pub annotation: bool,
 }
 
 /// The files directly in `dir` (relative to the repository) whose names end with `suffix`,
@@ -462,7 +491,8 @@ pub fn panels(dashboard: &serde_json::Value) -> Vec<&serde_json::Value> {
     out
 }
 
-/// Every PromQL query of every dashboard: panel targets and template variables.
+/// Every PromQL query of every dashboard: panel targets, template variables and Prometheus
+/// annotations.
 pub fn dashboard_queries() -> Vec<DashboardQuery> {
     let mut out = Vec::new();
     for path in dashboard_files() {
@@ -479,8 +509,22 @@ pub fn dashboard_queries() -> Vec<DashboardQuery> {
                         place: format!("panel `{}` ref {}", p["title"], t["refId"]),
                         expr: expr.to_string(),
                         label: None,
+                        annotation: false,
                     });
                 }
+            }
+        }
+        for a in d["annotations"]["list"].as_array().into_iter().flatten() {
+            // Grafana's built-in annotations have no query; Prometheus ones keep it in `expr`
+            // (older JSON) or `target.expr`.
+            if let Some(expr) = a["expr"].as_str().or_else(|| a["target"]["expr"].as_str()) {
+                out.push(DashboardQuery {
+                    file: file.clone(),
+                    place: format!("annotation `{}`", a["name"]),
+                    expr: expr.to_string(),
+                    label: None,
+                    annotation: true,
+                });
             }
         }
         for v in d["templating"]["list"].as_array().into_iter().flatten() {
@@ -506,6 +550,7 @@ pub fn dashboard_queries() -> Vec<DashboardQuery> {
                 place: format!("variable `{}`", v["name"]),
                 expr,
                 label,
+                annotation: false,
             });
         }
     }
@@ -523,6 +568,16 @@ impl Prometheus {
     /// Starts `prometheus` scraping `target` every second with the given rule files, and waits
     /// until it is ready.
     pub async fn start(target: SocketAddr, rule_files: &[PathBuf]) -> Prometheus {
+        Self::start_with_jobs(target, rule_files, "").await
+    }
+
+    /// As `start`, with more scrape jobs (YAML list items indented by two spaces, as under
+    /// `scrape_configs:`) after the `commwatch` job.
+    pub async fn start_with_jobs(
+        target: SocketAddr,
+        rule_files: &[PathBuf],
+        extra_jobs: &str,
+    ) -> Prometheus {
         let binary = tool("prometheus", "prometheus");
         let mut dir = tempfile::tempdir().expect("tempdir");
         let rules: Vec<String> = rule_files
@@ -533,7 +588,7 @@ impl Prometheus {
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n{}\
              scrape_configs:\n  - job_name: commwatch\n    static_configs:\n      \
-             - targets: [\"{target}\"]\n        labels:\n          instance: {INSTANCE}\n",
+             - targets: [\"{target}\"]\n        labels:\n          instance: {INSTANCE}\n{extra_jobs}",
             rules.concat()
         );
         let config_path = dir.path().join("prometheus.yml");

@@ -481,6 +481,8 @@ async fn sim_serve(
             ),
             l::TCP => (EndpointKind::Tcp, Behaviour::Healthy),
             l::TCP_HANG => (EndpointKind::Tcp, Behaviour::Hang),
+            l::DNS => (EndpointKind::Dns, Behaviour::Healthy),
+            l::DNS_HANG => (EndpointKind::Dns, Behaviour::Hang),
             other => {
                 return Err(BenchError::Child(format!(
                     "unknown layout letter `{other}`"

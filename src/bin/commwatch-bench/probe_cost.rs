@@ -4,8 +4,8 @@
 //! `/proc`. The HTTP responder answers after `0.9 × concurrency / rate`, so about
 //! `concurrency` probes really are in flight at once.
 //!
-//! ICMP needs no responder (the kernel answers on loopback); DNS is answered by the
-//! simulator's DNS responder in the harness process. Adding a probe kind is one more
+//! ICMP needs no responder (the kernel answers on loopback); DNS is answered by a simulated
+//! DNS endpoint. Adding a probe kind is one more
 //! [`Case`] in [`CASES`] and its arm in [`worker`].
 
 use std::net::Ipv4Addr;
@@ -14,7 +14,6 @@ use std::time::Duration;
 use commwatch::probe::{
     DnsSpec, DnsTransport, HostPort, HttpSpec, IcmpSpec, ProbeSpec, Prober, RecordKind, TcpSpec,
 };
-use commwatch::sim::dns::DnsResponder;
 use commwatch::sim::{AddrPlan, EndpointKind, target_string};
 use serde::Serialize;
 
@@ -30,8 +29,6 @@ pub enum Responder {
     Sim(char),
     /// The kernel: echo requests to 127.0.0.0/8 are answered on loopback.
     Kernel,
-    /// The simulator's DNS responder, in this process.
-    Dns,
 }
 
 /// One probe kind compared with a peer module.
@@ -59,7 +56,7 @@ pub const CASES: &[Case] = &[
     },
     Case {
         kind: "dns",
-        responder: Responder::Dns,
+        responder: Responder::Sim(layout::DNS),
         blackbox_module: "dns_a",
     },
 ];
@@ -152,19 +149,17 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>, BenchError> {
             }
             .addr(0)
             .ok_or_else(|| BenchError::Child("no responder address".into()))?;
-            let (sims, dns) = match case.responder {
-                Responder::Sim(letter) => (
-                    Some(SimFleet::start(&letter.to_string(), BASE, PORT, delay_ms, 1).await?),
-                    None,
-                ),
-                Responder::Kernel => (None, None),
-                Responder::Dns => (None, Some(DnsResponder::start(addr).await?)),
+            let sims = match case.responder {
+                Responder::Sim(letter) => {
+                    Some(SimFleet::start(&letter.to_string(), BASE, PORT, delay_ms, 1).await?)
+                }
+                Responder::Kernel => None,
             };
             let target = match case.responder {
                 Responder::Sim(layout::TCP) => target_string(EndpointKind::Tcp, addr),
+                Responder::Sim(layout::DNS) => target_string(EndpointKind::Dns, addr),
                 Responder::Sim(_) => target_string(EndpointKind::Http, addr),
                 Responder::Kernel => addr.ip().to_string(),
-                Responder::Dns => addr.to_string(),
             };
             eprintln!(
                 "probe cost: {} at concurrency {conc}, {} probes at {}/s, {} run(s)",
@@ -180,9 +175,6 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>, BenchError> {
             }
             if let Some(sims) = sims {
                 sims.stop().await;
-            }
-            if let Some(dns) = dns {
-                dns.shutdown().await;
             }
             let commwatch = side(&cw);
             let blackbox_exporter = (!bb.is_empty()).then(|| side(&bb));

@@ -109,6 +109,8 @@ pub mod layout {
     pub const HTTP_SLOW: char = 's';
     pub const TCP: char = 'T';
     pub const TCP_HANG: char = 't';
+    pub const DNS: char = 'D';
+    pub const DNS_HANG: char = 'd';
 }
 
 /// Simulator shards: one process holds at most `per_shard` endpoints, so the listeners fit in

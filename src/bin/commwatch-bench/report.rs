@@ -298,16 +298,16 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "| endpoints failed within | first / all DOWN after | alert messages (bytes) | last message after | RSS before / after / peak | CPU-s over the storm |\n|---:|---|---|---:|---|---:|"
+            "| endpoints failed within | first / all DOWN after | alert messages | targets they list | last message after | RSS before / after / peak | CPU-s over the storm |\n|---:|---|---:|---:|---:|---|---:|"
         );
         let _ = writeln!(
             s,
-            "| {:.2} s | {:.1} s / {:.1} s | {} ({}) | {} | {:.0} / {:.0} / {:.0} MiB | {:.2} |",
+            "| {:.2} s | {:.1} s / {:.1} s | {} | {} | {} | {:.0} / {:.0} / {:.0} MiB | {:.2} |",
             r.fail_spread_s,
             r.first_down_s,
             r.all_down_s,
             r.messages,
-            size(r.message_bytes),
+            thousands(r.targets_named as u64),
             r.last_message_s.map_or("–".into(), |t| format!("{t:.1} s")),
             r.rss_before_mb,
             r.rss_after_mb,

@@ -266,6 +266,7 @@ impl Prepared {
             interval: case.interval,
             timeout: case.timeout,
             max_concurrency: case.max_concurrency,
+            ..TomlSettings::default()
         };
         self.inv.to_toml(&settings, |i, _| self.addrs[i].clone())
     }

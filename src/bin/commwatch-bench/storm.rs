@@ -5,12 +5,10 @@
 //! webhook receiver on loopback (grouped by province and operator, so a handful rather than
 //! thousands), and the daemon's memory and CPU through it.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use commwatch::sim::collector::Collector;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
-use warp::Filter;
 
 use crate::daemon::Daemon;
 use crate::scale::{Case, Prepared, Set};
@@ -36,67 +34,14 @@ pub struct Row {
     pub group_wait_s: u64,
     /// Messages the receiver got until the end of the run (all DOWN + group wait + margin).
     pub messages: usize,
-    pub message_bytes: usize,
+    /// Targets those messages name as down, summed (a target named twice counts twice).
+    pub targets_named: usize,
     /// From the first endpoint refusing to the last message received.
     pub last_message_s: Option<f64>,
     pub rss_before_mb: f64,
     pub rss_after_mb: f64,
     pub peak_rss_mb: f64,
     pub cpu_s: f64,
-}
-
-/// A webhook receiver on loopback that only counts what it gets.
-struct Collector {
-    url: String,
-    got: Arc<Mutex<Vec<(Instant, usize)>>>,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Collector {
-    async fn start() -> Result<Collector, BenchError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| BenchError::io("binding the webhook receiver", e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| BenchError::io("binding the webhook receiver", e))?;
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let log = got.clone();
-        let route = warp::post()
-            .and(warp::path("hook"))
-            .and(warp::body::content_length_limit(4 * 1024 * 1024))
-            .and(warp::body::bytes())
-            .map(move |body: warp::hyper::body::Bytes| {
-                log.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((Instant::now(), body.len()));
-                warp::reply()
-            });
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        let task = tokio::spawn(
-            warp::serve(route)
-                .incoming(listener)
-                .graceful(async move { s.cancelled().await })
-                .run(),
-        );
-        Ok(Collector {
-            url: format!("http://{addr}/hook"),
-            got,
-            stop,
-            task,
-        })
-    }
-
-    fn received(&self) -> Vec<(Instant, usize)> {
-        self.got.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.task.await;
-    }
 }
 
 pub async fn run(ctx: &Ctx) -> Result<Row, BenchError> {
@@ -126,14 +71,14 @@ pub async fn run(ctx: &Ctx) -> Result<Row, BenchError> {
     let dir = ctx.work.join("storm");
     std::fs::create_dir_all(&dir).map_err(|e| BenchError::io("creating a work dir", e))?;
     let db = dir.join("commwatch.db");
-    let collector = Collector::start().await?;
+    let collector = Collector::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let config = format!(
         "{}\n[alerting]\ngroup_by = [\"province\", \"operator\"]\ngroup_wait = \"{}s\"\n\n\
          [[receivers]]\nid = \"storm-webhook\"\nkind = \"webhook\"\nurl = \"{}\"\n\n\
          [[routes]]\nreceiver = \"storm-webhook\"\n",
         prep.config(&case, &db),
         GROUP_WAIT.as_secs(),
-        collector.url
+        collector.url("/hook")
     );
     let mut sims = prep.start_sims(&case).await?;
     let r = async {
@@ -146,7 +91,7 @@ pub async fn run(ctx: &Ctx) -> Result<Row, BenchError> {
     }
     .await;
     sims.stop().await;
-    collector.stop().await;
+    collector.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     r
 }
@@ -188,6 +133,7 @@ async fn storm(
     let cpu0 = os::cpu_seconds(d.pid()).map_err(|e| BenchError::io("cpu", e))?;
     eprintln!("storm: {n} targets up; every endpoint refuses from now on");
     let t0 = Instant::now();
+    let t0_utc = chrono::Utc::now();
     sims.refuse_all().await?;
     let fail_spread = t0.elapsed();
     let mut first_down = None;
@@ -217,7 +163,7 @@ async fn storm(
     tokio::time::sleep(GROUP_WAIT + Duration::from_secs(10)).await;
     let cpu1 = os::cpu_seconds(d.pid()).map_err(|e| BenchError::io("cpu", e))?;
     let (rss_after, hwm) = os::memory(d.pid()).map_err(|e| BenchError::io("memory", e))?;
-    let got: Vec<(Instant, usize)> = collector.received().split_off(before);
+    let got = collector.received().split_off(before);
     const MB: f64 = 1024.0 * 1024.0;
     Ok(Row {
         targets: n,
@@ -229,14 +175,19 @@ async fn storm(
         all_down_s: all_down.as_secs_f64(),
         group_wait_s: GROUP_WAIT.as_secs(),
         messages: got.len(),
-        message_bytes: got.iter().map(|(_, b)| b).sum(),
+        targets_named: got.iter().map(|r| named(&r.body)).sum(),
         last_message_s: got
             .iter()
-            .map(|(at, _)| at.saturating_duration_since(t0).as_secs_f64())
+            .map(|r| (r.at - t0_utc).num_milliseconds() as f64 / 1e3)
             .reduce(f64::max),
         rss_before_mb: rss_before as f64 / MB,
         rss_after_mb: rss_after as f64 / MB,
         peak_rss_mb: hwm as f64 / MB,
         cpu_s: cpu1 - cpu0,
     })
+}
+
+/// Targets a webhook message lists (its `targets` array).
+fn named(body: &serde_json::Value) -> usize {
+    body["targets"].as_array().map_or(0, Vec::len)
 }

@@ -38,10 +38,25 @@
       two(d.getUTCHours()) + ':' + two(d.getUTCMinutes()) + ':' + two(d.getUTCSeconds()) + ' (+07)';
   }
 
+  // "1 giờ 5 phút" / "1 h 5 min": the two largest units, as the server writes durations.
+  function elapsed(iso) {
+    var s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    var parts = [Math.floor(s / 86400), Math.floor(s % 86400 / 3600), Math.floor(s % 3600 / 60), s % 60];
+    var out = [];
+    for (var i = 0; i < 4 && out.length < 2; i++) {
+      if (parts[i] > 0) { out.push(parts[i] + ' ' + L.dur[i]); } else if (out.length > 0) { break; }
+    }
+    return out.length ? out.join(' ') : '0 ' + L.dur[3];
+  }
+
   function tick() {
     var ts = document.querySelectorAll('time[data-ago]');
     for (var i = 0; i < ts.length; i++) {
       ts[i].textContent = ago(ts[i].getAttribute('datetime'));
+    }
+    var es = document.querySelectorAll('time[data-elapsed]');
+    for (var j = 0; j < es.length; j++) {
+      es[j].textContent = elapsed(es[j].getAttribute('datetime'));
     }
   }
 

@@ -24,6 +24,8 @@ pub struct DrillBanner {
     pub id: String,
     pub name: String,
     pub started_at: DateTime<Utc>,
+    /// When it ends by itself.
+    pub planned_end: DateTime<Utc>,
 }
 
 /// What sits above the grid.
@@ -34,14 +36,22 @@ pub struct Top {
     pub incidents: Vec<IncidentView>,
 }
 
-/// Drills in progress.
-///
-/// Hook for the drill work: commwatch does not run drills yet, so there is nothing to list and
-/// the section is not rendered. When drills exist, return the running ones here (from the drill
-/// store on `state`); the page, the `/fragments/top` refresh and `/api/v1/overview` pick them up
-/// with no other change.
-pub fn active_drills(_state: &AppState) -> Vec<DrillBanner> {
-    Vec::new()
+/// Drills in progress, oldest first; the page, the `/fragments/top` refresh and
+/// `/api/v1/overview` all show them.
+pub fn active_drills(state: &AppState) -> Vec<DrillBanner> {
+    let mut list: Vec<DrillBanner> = state
+        .drills
+        .running()
+        .iter()
+        .map(|d| DrillBanner {
+            id: d.id.to_string(),
+            name: d.name.clone(),
+            started_at: d.started_at,
+            planned_end: d.planned_end,
+        })
+        .collect();
+    list.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+    list
 }
 
 /// Everything above the grid, for the overview's scope (one province or all).
@@ -372,13 +382,7 @@ mod tests {
     use super::*;
 
     fn top_html(drills: Vec<DrillBanner>) -> String {
-        let ctx = PageCtx {
-            lang: Lang::Vi,
-            remember: false,
-            gzip: false,
-            path: "/".into(),
-            query: Default::default(),
-        };
+        let ctx = PageCtx::plain(Lang::Vi, "/", Default::default());
         let ov = overview::build(&[], Filter::parse(&Default::default()).unwrap(), Utc::now());
         let top = Top {
             monitor_isolated: true,
@@ -395,6 +399,7 @@ mod tests {
             id: "d 1".into(),
             name: "Bão <số 3>".into(),
             started_at: Utc::now(),
+            planned_end: Utc::now() + chrono::Duration::hours(2),
         }]);
         assert!(html.contains("Diễn tập đang chạy"));
         assert!(html.contains("href=\"/drills/d%201\""), "{html}");

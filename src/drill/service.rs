@@ -1,0 +1,303 @@
+//! Drill lifecycle: start, stop, notes, the restore after a restart, and the task that starts
+//! configured drills on time and ends every drill at its planned end.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::{Drill, NewDrill, NewNote, Note, RunningDrill, db};
+use crate::app::AppState;
+use crate::config::drills::{ScheduledDrill, check_timing};
+use crate::store::StoreError;
+
+/// How often the lifecycle task looks at the clock. Planned ends and starts land within this.
+const TICK: Duration = Duration::from_secs(1);
+/// Longest accepted note, drill name and scenario, in characters.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the scope matches no configured target")]
+    EmptyScope,
+    #[error("drill {0} is already running over some of these targets")]
+    Overlap(i64),
+    #[error("no drill {0}")]
+    NotFound(i64),
+    #[error("drill {0} has already ended")]
+    Ended(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> DrillError {
+    DrillError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Keeps the in-memory view and the metrics in line with the store's running drills.
+async fn publish(state: &AppState) -> Result<(), StoreError> {
+    let running = state
+        .store
+        .query(|c| db::list(c, Some(true), 1_000))
+        .await?;
+    let list: Vec<RunningDrill> = running
+        .iter()
+        .filter_map(RunningDrill::from_drill)
+        .collect();
+    let cfg = state.config();
+    let in_scope = cfg
+        .targets
+        .iter()
+        .filter(|t| list.iter().any(|d| d.scope.matches(t)))
+        .count();
+    state.metrics.set_drills(list.len(), in_scope);
+    state.drills.set(list);
+    Ok(())
+}
+
+/// Starts a drill now. Fails when the scope covers nothing or overlaps a running drill.
+pub async fn start(
+    state: &AppState,
+    new: NewDrill,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Drill, DrillError> {
+    let name = new.name.trim().to_string();
+    if name.is_empty() {
+        return Err(invalid("name", "must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(invalid("name", "must be at most 200 characters"));
+    }
+    if new.scenario.chars().count() > MAX_TEXT_CHARS {
+        return Err(invalid(
+            "scenario",
+            format!("must be at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    check_timing(new.duration, new.interval).map_err(|(f, m)| invalid(f, m))?;
+    let _guard = state.drills.lifecycle.lock().await;
+    let cfg = state.config();
+    let targets: Vec<String> = cfg
+        .targets
+        .iter()
+        .filter(|t| new.scope.matches(t))
+        .map(|t| t.id.clone())
+        .collect();
+    if targets.is_empty() {
+        return Err(DrillError::EmptyScope);
+    }
+    for d in state.drills.running().iter() {
+        if cfg
+            .targets
+            .iter()
+            .any(|t| d.scope.matches(t) && new.scope.matches(t))
+        {
+            return Err(DrillError::Overlap(d.id));
+        }
+    }
+    let new = NewDrill { name, ..new };
+    let by_owned = by.to_string();
+    let id = state
+        .store
+        .write(move |tx| db::insert(tx, &new, &by_owned, now, &targets))
+        .await?;
+    publish(state).await?;
+    let drill = state
+        .store
+        .query(move |c| db::get(c, id))
+        .await?
+        .ok_or(DrillError::NotFound(id))?;
+    tracing::info!(drill = id, name = %drill.name, targets = drill.targets, by, "drill started");
+    Ok(drill)
+}
+
+/// Ends a running drill at `at`.
+pub async fn stop(
+    state: &AppState,
+    id: i64,
+    by: Option<&str>,
+    reason: &'static str,
+    at: DateTime<Utc>,
+) -> Result<Drill, DrillError> {
+    let _guard = state.drills.lifecycle.lock().await;
+    let by_owned = by.map(str::to_string);
+    let ended = state
+        .store
+        .write(move |tx| db::end(tx, id, at, reason, by_owned.as_deref()))
+        .await?;
+    let drill = state
+        .store
+        .query(move |c| db::get(c, id))
+        .await?
+        .ok_or(DrillError::NotFound(id))?;
+    if !ended {
+        return Err(DrillError::Ended(id));
+    }
+    publish(state).await?;
+    tracing::info!(drill = id, reason, by = ?by, "drill ended");
+    Ok(drill)
+}
+
+/// Adds a timeline note. Notes may be added after the end (an after-action correction).
+pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<Note, DrillError> {
+    if note.text.trim().is_empty() {
+        return Err(invalid("text", "must not be empty"));
+    }
+    if note.text.chars().count() > MAX_TEXT_CHARS {
+        return Err(invalid(
+            "text",
+            format!("must be at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let drill = state
+        .store
+        .query(move |c| db::get(c, drill_id))
+        .await?
+        .ok_or(DrillError::NotFound(drill_id))?;
+    let cfg = state.config();
+    for t in &note.expected_targets {
+        if !cfg.targets.iter().any(|c| &c.id == t) {
+            return Err(invalid("expected_down.targets", format!("no target `{t}`")));
+        }
+    }
+    if let Some(u) = note.expected_until
+        && u <= note.at
+    {
+        return Err(invalid(
+            "expected_down.until",
+            "must be after the note's time",
+        ));
+    }
+    if note.at < drill.started_at - chrono::Duration::hours(24) {
+        return Err(invalid("at", "is more than a day before the drill started"));
+    }
+    let now = Utc::now();
+    let id = state
+        .store
+        .write(move |tx| db::insert_note(tx, drill_id, &note, now))
+        .await?;
+    let notes = state.store.query(move |c| db::notes(c, drill_id)).await?;
+    notes
+        .into_iter()
+        .find(|n| n.id == id)
+        .ok_or(DrillError::NotFound(drill_id))
+}
+
+/// Starts configured drills whose window has come and ends drills past their planned end.
+/// Returns the ids it started and ended, for logs and tests.
+pub async fn tick(
+    state: &AppState,
+    now: DateTime<Utc>,
+    started_keys: &mut HashSet<String>,
+) -> Result<(), DrillError> {
+    // Planned ends first: a configured drill that follows another over the same targets can
+    // then start in the same tick.
+    for d in state.drills.running().iter() {
+        if d.planned_end <= now {
+            match stop(state, d.id, None, "planned_end", d.planned_end).await {
+                Ok(_) | Err(DrillError::Ended(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let cfg = state.config();
+    for s in &cfg.drills {
+        if !(s.start <= now && now < s.end()) {
+            continue;
+        }
+        let key = s.schedule_key();
+        if started_keys.contains(&key) {
+            continue;
+        }
+        let k = key.clone();
+        if state
+            .store
+            .query(move |c| db::schedule_key_used(c, &k))
+            .await?
+        {
+            started_keys.insert(key);
+            continue;
+        }
+        match start(state, scheduled(s), "config", now).await {
+            Ok(_) => {
+                started_keys.insert(key);
+            }
+            Err(e @ (DrillError::Overlap(_) | DrillError::EmptyScope)) => {
+                // Refused now (another drill holds the targets); try again next tick, and say so
+                // once rather than every second.
+                if started_keys.insert(format!("warned:{key}")) {
+                    tracing::warn!(drill = %s.name, error = %e, "planned drill cannot start yet");
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn scheduled(s: &ScheduledDrill) -> NewDrill {
+    NewDrill {
+        name: s.name.clone(),
+        scenario: s.scenario.clone(),
+        scope: s.scope.clone(),
+        leaders: s.leaders.clone(),
+        interval: s.interval,
+        duration: s.duration,
+        baseline: s.baseline,
+        planned_start: Some(s.start),
+        schedule_key: Some(s.schedule_key()),
+    }
+}
+
+/// Loads the drills that were running when the daemon stopped. Call before probing starts, so
+/// the first samples are already tagged; drills whose planned end passed meanwhile end there.
+pub async fn restore(state: &AppState, now: DateTime<Utc>) -> Result<(), DrillError> {
+    let running = state
+        .store
+        .query(|c| db::list(c, Some(true), 1_000))
+        .await?;
+    for d in &running {
+        if d.planned_end <= now {
+            let id = d.id;
+            let end = d.planned_end;
+            state
+                .store
+                .write(move |tx| db::end(tx, id, end, "planned_end", None))
+                .await?;
+            tracing::info!(
+                drill = d.id,
+                "drill reached its planned end while commwatch was stopped"
+            );
+        } else {
+            tracing::info!(drill = d.id, name = %d.name, "drill resumed after restart");
+        }
+    }
+    publish(state).await?;
+    Ok(())
+}
+
+/// The lifecycle task: ticks until shutdown.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut started_keys = HashSet::new();
+    let mut every = tokio::time::interval(TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = tick(&state, Utc::now(), &mut started_keys).await {
+            tracing::error!(error = %e, "drill lifecycle check failed; will retry");
+        }
+    }
+}
