@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::load::{LoadResult, paced};
 use crate::peers::Blackbox;
-use crate::procs::{Helper, SimFleet, layout};
+use crate::procs::{SimFleet, layout, run_worker, serve_once};
 use crate::{BenchError, Ctx, median, os};
 
 /// What answers a case's probes.
@@ -221,16 +221,9 @@ async fn commwatch_run(
     .iter()
     .map(|a| a.to_string())
     .collect();
-    let mut w = Helper::spawn_self(&args, "probe worker").await?;
-    w.expect("ready", Duration::from_secs(30)).await?;
-    let pid = w.pid()?;
-    let cpu0 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    w.send("go").await?;
-    let done = w.expect("done", Duration::from_secs(600)).await?;
-    let cpu1 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    w.finish(Duration::from_secs(10)).await;
-    let r: LoadResult = serde_json::from_str(&done)?;
-    Ok((r, cpu1 - cpu0))
+    let w = run_worker(&args, "probe worker", Duration::from_secs(600)).await?;
+    let r: LoadResult = serde_json::from_str(&w.done)?;
+    Ok((r, w.cpu_s))
 }
 
 async fn blackbox_run(
@@ -249,8 +242,8 @@ async fn blackbox_run(
     Ok((r, cpu1 - cpu0))
 }
 
-/// The `load` verb: runs in its own process so its CPU time is commwatch's prober alone.
-/// Says `ready`, waits for `go`, probes, says `done {json}`, then waits for stdin to close.
+/// The `load` verb: runs in its own process so its CPU time is commwatch's prober alone
+/// (the protocol is [`serve_once`]'s).
 pub async fn worker(
     kind: &str,
     target: &str,
@@ -258,7 +251,6 @@ pub async fn worker(
     rate: f64,
     conc: usize,
 ) -> Result<(), BenchError> {
-    use tokio::io::AsyncBufReadExt;
     let spec = match kind {
         "http" => ProbeSpec::Http(HttpSpec::get(
             url::Url::parse(target).map_err(|e| BenchError::Child(e.to_string()))?,
@@ -291,15 +283,5 @@ pub async fn worker(
         async move { p.run(&s, PROBE_TIMEOUT).await.error.is_none() }
     };
     paced(WARMUP, rate, conc, op).await;
-    println!("ready");
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(l)) = stdin.next_line().await {
-        if l.trim() == "go" {
-            break;
-        }
-    }
-    let r = paced(probes, rate, conc, op).await;
-    println!("done {}", serde_json::to_string(&r)?);
-    while let Ok(Some(_)) = stdin.next_line().await {}
-    Ok(())
+    serve_once(|| paced(probes, rate, conc, op)).await
 }

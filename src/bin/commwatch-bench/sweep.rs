@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use commwatch::probe::{IcmpSpec, ProbeSpec, Prober};
 use serde::{Deserialize, Serialize};
 
-use crate::procs::Helper;
-use crate::{BenchError, Ctx, median, os};
+use crate::procs::{run_worker, serve_once};
+use crate::{BenchError, Ctx, median};
 
 /// One sweep shape.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -154,29 +154,20 @@ async fn commwatch_sweep(shape: &Shape) -> Result<(Outcome, u64), BenchError> {
         "--period-ms".into(),
         shape.period_ms.to_string(),
     ];
-    let mut w = Helper::spawn_self(&args, "sweep worker").await?;
-    w.expect("ready", Duration::from_secs(30)).await?;
-    let pid = w.pid()?;
-    let cpu0 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    w.send("go").await?;
-    let done = w.expect("done", Duration::from_secs(300)).await?;
-    let cpu1 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    let (_, hwm) = os::memory(pid).map_err(|e| BenchError::io("reading memory", e))?;
-    w.finish(Duration::from_secs(10)).await;
-    let mut o: Outcome = serde_json::from_str(&done)?;
-    o.cpu_s = cpu1 - cpu0;
-    Ok((o, hwm))
+    let w = run_worker(&args, "sweep worker", Duration::from_secs(300)).await?;
+    let mut o: Outcome = serde_json::from_str(&w.done)?;
+    o.cpu_s = w.cpu_s;
+    Ok((o, w.peak_rss))
 }
 
-/// The `sweep-worker` verb: builds the prober (opening its ICMP sockets), says `ready`, waits
-/// for `go`, sweeps, says `done {json}` and waits for stdin to close.
+/// The `sweep-worker` verb: builds the prober (opening its ICMP sockets), then sweeps when
+/// told to (the protocol is [`serve_once`]'s).
 pub async fn worker(
     hosts: u32,
     count: u32,
     interval_ms: f64,
     period_ms: u64,
 ) -> Result<(), BenchError> {
-    use tokio::io::AsyncBufReadExt;
     if hosts == 0 || hosts > MAX_HOSTS || count == 0 || count > MAX_COUNT {
         return Err(BenchError::Child(format!(
             "a sweep is 1..={MAX_HOSTS} hosts and 1..={MAX_COUNT} echo requests each"
@@ -190,13 +181,16 @@ pub async fn worker(
         spacing: Duration::from_secs(1),
     });
     prober.run(&warm, Duration::from_secs(2)).await;
-    println!("ready");
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(l)) = stdin.next_line().await {
-        if l.trim() == "go" {
-            break;
-        }
-    }
+    serve_once(|| sweep(prober, hosts, count, interval_ms, period_ms)).await
+}
+
+async fn sweep(
+    prober: Arc<Prober>,
+    hosts: u32,
+    count: u32,
+    interval_ms: f64,
+    period_ms: u64,
+) -> Outcome {
     let interval = Duration::from_secs_f64(interval_ms.max(0.0) / 1e3);
     let period = Duration::from_millis(period_ms);
     let timeout = period * (count - 1) + REPLY_WAIT;
@@ -223,9 +217,7 @@ pub async fn worker(
         o.received += u64::from(r);
     }
     o.wall_s = start.elapsed().as_secs_f64();
-    println!("done {}", serde_json::to_string(&o)?);
-    while let Ok(Some(_)) = stdin.next_line().await {}
-    Ok(())
+    o
 }
 
 async fn fping_sweep(
