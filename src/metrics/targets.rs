@@ -308,19 +308,11 @@ impl TargetFamilies {
             flush,
             ok: true,
         };
-        w.family(
+        w.gauge(
             &entries,
             "commwatch_probe_success",
-            "gauge",
             "1 if the last probe of the target passed its checks, else 0",
-            |w, l, d| {
-                w.line(
-                    "commwatch_probe_success",
-                    l,
-                    None,
-                    f64::from(u8::from(d.success)),
-                )
-            },
+            |d| Some(f64::from(u8::from(d.success))),
         );
         w.family(
             &entries,
@@ -404,41 +396,23 @@ impl TargetFamilies {
                 }
             },
         );
-        w.family(
+        w.gauge(
             &entries,
             "commwatch_target_flapping",
-            "gauge",
             "1 while the target is flapping",
-            |w, l, d| {
-                w.line(
-                    "commwatch_target_flapping",
-                    l,
-                    None,
-                    f64::from(u8::from(d.flapping)),
-                )
-            },
+            |d| Some(f64::from(u8::from(d.flapping))),
         );
-        w.family(
+        w.gauge(
             &entries,
             "commwatch_http_status_code",
-            "gauge",
             "Status code of the last HTTP answer (after redirects)",
-            |w, l, d| {
-                if let Some(c) = d.http_status {
-                    w.line("commwatch_http_status_code", l, None, f64::from(c));
-                }
-            },
+            |d| d.http_status.map(f64::from),
         );
-        w.family(
+        w.gauge(
             &entries,
             "commwatch_icmp_loss_ratio",
-            "gauge",
             "Share of echo requests lost in the last ICMP burst, 0 to 1",
-            |w, l, d| {
-                if let Some(i) = &d.icmp {
-                    w.line("commwatch_icmp_loss_ratio", l, None, i.loss);
-                }
-            },
+            |d| d.icmp.as_ref().map(|i| i.loss),
         );
         w.family(
             &entries,
@@ -459,16 +433,11 @@ impl TargetFamilies {
                 }
             },
         );
-        w.family(
+        w.gauge(
             &entries,
             "commwatch_tls_cert_expiry_timestamp_seconds",
-            "gauge",
             "Unix time of the earliest certificate end date in the chain the server presented",
-            |w, l, d| {
-                if let Some(t) = d.tls_expiry {
-                    w.line("commwatch_tls_cert_expiry_timestamp_seconds", l, None, t);
-                }
-            },
+            |d| d.tls_expiry,
         );
         w.ok
     }
@@ -525,6 +494,21 @@ impl Writer<'_> {
                 self.ok = (self.flush)(self.out);
             }
         }
+    }
+
+    /// A gauge family with one series per target that has a value.
+    fn gauge(
+        &mut self,
+        entries: &[Arc<Entry>],
+        name: &str,
+        help: &str,
+        value: impl Fn(&Data) -> Option<f64>,
+    ) {
+        self.family(entries, name, "gauge", help, |w, l, d| {
+            if let Some(v) = value(d) {
+                w.line(name, l, None, v);
+            }
+        });
     }
 
     fn line(&mut self, name: &str, labels: &Labels, extra: Option<(&str, &str)>, v: f64) {
