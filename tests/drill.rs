@@ -608,7 +608,9 @@ async fn the_report_of_a_scripted_drill_matches_the_known_truth() {
     // (id, operator, commune, fails from, recovers at) in seconds after the drill's start;
     // a recovery past the end means the outage is still open when the drill stops.
     const STOP_AT: f64 = 24.0;
-    let script: [(&str, &str, &str, Option<(f64, f64)>); 4] = [
+    /// (target, operator, commune, fault window).
+    type Step<'a> = (&'a str, &'a str, &'a str, Option<(f64, f64)>);
+    let script: [Step; 4] = [
         ("ka-viettel", "viettel", "Kỳ Anh", Some((4.0, 12.0))),
         ("cx-viettel", "viettel", "Cẩm Xuyên", Some((6.0, 20.0))),
         ("ka-vnpt", "vnpt", "Kỳ Anh", None),
