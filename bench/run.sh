@@ -2,7 +2,7 @@
 # commwatch benchmark harness: installs the peers from Debian if missing, builds release
 # binaries, and runs every scenario against simulated endpoints on loopback.
 #
-#   bench/run.sh           full run (about 15 minutes); updates the table in BENCHMARKS.md
+#   bench/run.sh           full run (about 20 minutes); updates the table in BENCHMARKS.md
 #   bench/run.sh --quick   short windows, single runs (a couple of minutes); for CI
 #
 # Markdown goes to stdout, progress to stderr, JSON to bench/out/latest.json.

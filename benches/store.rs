@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use commwatch::state::TargetState;
-use commwatch::store::{Resolution, Retention, SampleRow, Store};
+use commwatch::store::{Retention, SampleRow, Store};
 
 fn sample(at: DateTime<Utc>, i: u64) -> SampleRow {
     let ok = i % 37 != 0;
@@ -111,50 +111,7 @@ async fn availability_30d(dir: &std::path::Path, targets: usize) -> (f64, f64, u
 
     let from = now - chrono::Duration::days(30);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let fill = |table: &str, res: Resolution, a: DateTime<Utc>, b: DateTime<Utc>| {
-        let a = res.floor(a.timestamp_millis());
-        let b = b.timestamp_millis();
-        let per = res.width_ms() / 60_000;
-        conn.execute_batch("BEGIN").unwrap();
-        conn.execute(
-            &format!(
-                "WITH RECURSIVE b(ms) AS (SELECT ?1 UNION ALL SELECT ms + ?3 FROM b WHERE ms + ?3 < ?2)
-                 INSERT OR REPLACE INTO {table}(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
-                                                latency_min_us, latency_max_us, loss_sum, loss_count)
-                 SELECT t.id, b.ms, ?4, ?4 - (t.id % 3), 0, ?4 * 20000, 8000, 48000, 0, 0 FROM targets t, b"
-            ),
-            rusqlite::params![a, b, res.width_ms(), per],
-        )
-        .unwrap();
-        conn.execute_batch("COMMIT").unwrap();
-    };
-    // Days for the whole month, hours and minutes for the ragged edges the query reads.
-    fill("rollup_day", Resolution::Day, from, now);
-    fill(
-        "rollup_hour",
-        Resolution::Hour,
-        from,
-        from + chrono::Duration::days(1),
-    );
-    fill(
-        "rollup_hour",
-        Resolution::Hour,
-        now - chrono::Duration::days(1),
-        now,
-    );
-    fill(
-        "rollup_minute",
-        Resolution::Minute,
-        from,
-        from + chrono::Duration::hours(1),
-    );
-    fill(
-        "rollup_minute",
-        Resolution::Minute,
-        now - chrono::Duration::hours(1),
-        now,
-    );
-    conn.execute_batch("ANALYZE").unwrap();
+    commwatch::store::seed::seed_rollups(&conn, &[], from, now).unwrap();
     drop(conn);
 
     let (store, writer) = Store::open(&path, Retention::default()).unwrap();

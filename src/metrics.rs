@@ -1,23 +1,26 @@
 //! Every Prometheus metric family commwatch exports, in one place. Labels are bounded: target
 //! ids and config labels (known at load), error codes and states from closed enums — never URLs
 //! or error text.
+//!
+//! The families with one series per target live in [`targets`]: held compactly and written by
+//! hand, since at national scale they are most of the output.
+
+mod targets;
+
+use std::sync::Arc;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::config::Target;
 use crate::state::State;
 
+pub use targets::{DURATION_BUCKETS, RTT_STATS, TargetFamilies};
+
 /// Labels that identify a target on every per-target family.
 pub const TARGET_LABELS: [&str; 5] = ["target", "kind", "operator", "province", "commune"];
-
-/// Probe latency buckets for WAN paths: loopback and LAN answer in milliseconds, a congested
-/// 3G backhaul in seconds, so the buckets span 5 ms to 30 s.
-const DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0,
-];
 
 /// Scheduling lateness: how long after its planned time a probe actually started. A healthy
 /// scheduler is late by well under a millisecond (timer granularity), so the buckets start at
@@ -30,11 +33,8 @@ const LATENESS_BUCKETS: [f64; 16] = [
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    pub probe_success: GaugeVec,
-    pub probe_duration: HistogramVec,
-    pub probes_total: IntCounterVec,
-    pub probe_errors_total: IntCounterVec,
-    pub target_state: IntGaugeVec,
+    /// Success, duration, probes, errors, state, flapping and probe facts of every target.
+    pub per_target: Arc<TargetFamilies>,
     pub targets: IntGauge,
     pub schedule_lateness: HistogramVec,
     pub probes_in_flight: IntGauge,
@@ -44,7 +44,6 @@ pub struct Metrics {
     pub store_rows_written: IntCounter,
     pub store_rows_dropped: IntCounter,
     pub store_commit_seconds: Gauge,
-    pub target_flapping: IntGaugeVec,
     pub incidents_open: IntGauge,
     pub monitor_isolated: IntGauge,
     pub alert_events_total: IntCounterVec,
@@ -59,63 +58,13 @@ pub struct Metrics {
     pub config_last_reload_success_timestamp: Gauge,
     pub config_reloads_total: IntCounterVec,
     pub build_info: IntGaugeVec,
-    /// Facts from the last probe (set only once a probe reported them).
-    pub http_status_code: IntGaugeVec,
-    pub icmp_loss_ratio: GaugeVec,
-    pub icmp_rtt_seconds: GaugeVec,
-    pub tls_cert_expiry: GaugeVec,
 }
-
-/// The RTT statistics exported per ICMP target: a closed set, so the label stays bounded.
-pub const RTT_STATS: [&str; 5] = ["min", "avg", "median", "max", "jitter"];
 
 impl Metrics {
     /// Builds the registry. Registration only fails on a duplicate or malformed family, which
     /// would be a programming error caught by every test that constructs `Metrics`.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let probe_success = GaugeVec::new(
-            Opts::new(
-                "commwatch_probe_success",
-                "1 if the last probe of the target passed its checks, else 0",
-            ),
-            &TARGET_LABELS,
-        )?;
-        let probe_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "commwatch_probe_duration_seconds",
-                "Duration of probes, from start to verdict",
-            )
-            .buckets(DURATION_BUCKETS.to_vec()),
-            &TARGET_LABELS,
-        )?;
-        let mut labels_result = TARGET_LABELS.to_vec();
-        labels_result.push("result");
-        let probes_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_probes_total",
-                "Probes run, by result (success or failure)",
-            ),
-            &labels_result,
-        )?;
-        let mut labels_code = TARGET_LABELS.to_vec();
-        labels_code.push("code");
-        let probe_errors_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_probe_errors_total",
-                "Failed probes by bounded error code",
-            ),
-            &labels_code,
-        )?;
-        let mut labels_state = TARGET_LABELS.to_vec();
-        labels_state.push("state");
-        let target_state = IntGaugeVec::new(
-            Opts::new(
-                "commwatch_target_state",
-                "1 for the state the target is in, 0 for the others (up, degraded, down, unreachable, unknown, maintenance)",
-            ),
-            &labels_state,
-        )?;
         let targets = IntGauge::new("commwatch_targets", "Targets in the loaded configuration")?;
         let schedule_lateness = HistogramVec::new(
             HistogramOpts::new(
@@ -150,13 +99,6 @@ impl Metrics {
         let store_commit_seconds = Gauge::new(
             "commwatch_store_commit_seconds",
             "Duration of the store's last committed transaction",
-        )?;
-        let target_flapping = IntGaugeVec::new(
-            Opts::new(
-                "commwatch_target_flapping",
-                "1 while the target is flapping",
-            ),
-            &TARGET_LABELS,
         )?;
         let incidents_open = IntGauge::new("commwatch_incidents_open", "Incidents currently open")?;
         let monitor_isolated = IntGauge::new(
@@ -233,47 +175,8 @@ impl Metrics {
             Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
             &["version"],
         )?;
-        let http_status_code = IntGaugeVec::new(
-            Opts::new(
-                "commwatch_http_status_code",
-                "Status code of the last HTTP answer (after redirects)",
-            ),
-            &TARGET_LABELS,
-        )?;
-        let icmp_loss_ratio = GaugeVec::new(
-            Opts::new(
-                "commwatch_icmp_loss_ratio",
-                "Share of echo requests lost in the last ICMP burst, 0 to 1",
-            ),
-            &TARGET_LABELS,
-        )?;
-        let mut labels_stat = TARGET_LABELS.to_vec();
-        labels_stat.push("stat");
-        let icmp_rtt_seconds = GaugeVec::new(
-            Opts::new(
-                "commwatch_icmp_rtt_seconds",
-                "Round-trip time of the last ICMP burst by statistic (min, avg, median, max, jitter)",
-            ),
-            &labels_stat,
-        )?;
-        let tls_cert_expiry = GaugeVec::new(
-            Opts::new(
-                "commwatch_tls_cert_expiry_timestamp_seconds",
-                "Unix time of the earliest certificate end date in the chain the server presented",
-            ),
-            &TARGET_LABELS,
-        )?;
         for c in [
-            Box::new(probe_success.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_status_code.clone()),
-            Box::new(icmp_loss_ratio.clone()),
-            Box::new(icmp_rtt_seconds.clone()),
-            Box::new(tls_cert_expiry.clone()),
-            Box::new(probe_duration.clone()),
-            Box::new(probes_total.clone()),
-            Box::new(probe_errors_total.clone()),
-            Box::new(target_state.clone()),
-            Box::new(targets.clone()),
+            Box::new(targets.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(schedule_lateness.clone()),
             Box::new(probes_in_flight.clone()),
             Box::new(store_queue_depth.clone()),
@@ -282,7 +185,6 @@ impl Metrics {
             Box::new(store_rows_written.clone()),
             Box::new(store_rows_dropped.clone()),
             Box::new(store_commit_seconds.clone()),
-            Box::new(target_flapping.clone()),
             Box::new(incidents_open.clone()),
             Box::new(monitor_isolated.clone()),
             Box::new(alert_events_total.clone()),
@@ -305,11 +207,7 @@ impl Metrics {
             .set(1);
         Ok(Metrics {
             registry,
-            probe_success,
-            probe_duration,
-            probes_total,
-            probe_errors_total,
-            target_state,
+            per_target: Arc::new(TargetFamilies::default()),
             targets,
             schedule_lateness,
             probes_in_flight,
@@ -319,7 +217,6 @@ impl Metrics {
             store_rows_written,
             store_rows_dropped,
             store_commit_seconds,
-            target_flapping,
             incidents_open,
             monitor_isolated,
             alert_events_total,
@@ -334,135 +231,37 @@ impl Metrics {
             config_last_reload_success_timestamp,
             config_reloads_total,
             build_info,
-            http_status_code,
-            icmp_loss_ratio,
-            icmp_rtt_seconds,
-            tls_cert_expiry,
         })
     }
 
-    fn labels(t: &Target) -> [&str; 5] {
-        [
-            t.id.as_str(),
-            t.kind(),
-            t.labels.operator.as_str(),
-            t.labels.province.as_str(),
-            t.labels.commune.as_str(),
-        ]
-    }
-
-    /// Creates every series of a target at zero, so dashboards see the target before its first
-    /// probe and `rate()` has a starting point.
+    /// Creates every series of a target at zero (state unknown), so dashboards see the target
+    /// before its first probe and `rate()` has a starting point.
     pub fn register_target(&self, t: &Target) {
-        let l = Self::labels(t);
-        self.probe_success.with_label_values(&l).set(0.0);
-        for result in ["success", "failure"] {
-            let mut lr = l.to_vec();
-            lr.push(result);
-            self.probes_total.with_label_values(&lr).inc_by(0);
-        }
-        self.set_state(t, State::Unknown);
-        self.target_flapping.with_label_values(&l).set(0);
+        self.per_target.register(t);
     }
 
     /// Removes every series of a target (it left the configuration or its labels changed), so
     /// dashboards do not show ghosts.
     pub fn unregister_target(&self, t: &Target) {
-        let l = Self::labels(t);
-        // Err only means the series did not exist (never observed), which is fine.
-        let _ = self.probe_success.remove_label_values(&l);
-        let _ = self.probe_duration.remove_label_values(&l);
-        let _ = self.target_flapping.remove_label_values(&l);
-        for result in ["success", "failure"] {
-            let mut lr = l.to_vec();
-            lr.push(result);
-            let _ = self.probes_total.remove_label_values(&lr);
-        }
-        for code in crate::probe::ErrorCode::ALL {
-            let mut lc = l.to_vec();
-            lc.push(code.as_str());
-            let _ = self.probe_errors_total.remove_label_values(&lc);
-        }
-        for s in State::ALL {
-            let mut ls = l.to_vec();
-            ls.push(s.as_str());
-            let _ = self.target_state.remove_label_values(&ls);
-        }
-        let _ = self.http_status_code.remove_label_values(&l);
-        let _ = self.icmp_loss_ratio.remove_label_values(&l);
-        let _ = self.tls_cert_expiry.remove_label_values(&l);
-        for stat in RTT_STATS {
-            let mut ls = l.to_vec();
-            ls.push(stat);
-            let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
-        }
+        self.per_target.unregister(t);
     }
 
     pub fn set_flapping(&self, t: &Target, flapping: bool) {
-        self.target_flapping
-            .with_label_values(&Self::labels(t))
-            .set(i64::from(flapping));
+        self.per_target.set_flapping(t, flapping);
     }
 
     pub fn observe_probe(&self, t: &Target, ok: bool, seconds: f64, code: Option<&str>) {
-        let l = Self::labels(t);
-        self.probe_success
-            .with_label_values(&l)
-            .set(if ok { 1.0 } else { 0.0 });
-        self.probe_duration.with_label_values(&l).observe(seconds);
-        let mut lr = l.to_vec();
-        lr.push(if ok { "success" } else { "failure" });
-        self.probes_total.with_label_values(&lr).inc();
-        if let Some(code) = code {
-            let mut lc = l.to_vec();
-            lc.push(code);
-            self.probe_errors_total.with_label_values(&lc).inc();
-        }
+        self.per_target.observe_probe(t, ok, seconds, code);
     }
 
     /// Exports the facts of one observation that dashboards chart: HTTP status, ICMP loss and
     /// RTT, certificate expiry. A fact the probe did not learn leaves its series as it was.
     pub fn observe_facts(&self, t: &Target, obs: &crate::probe::Observation) {
-        let l = Self::labels(t);
-        if let Some(code) = obs.facts.http_status {
-            self.http_status_code
-                .with_label_values(&l)
-                .set(i64::from(code));
-        }
-        if let Some(i) = &obs.facts.icmp {
-            self.icmp_loss_ratio.with_label_values(&l).set(i.loss);
-            let stats = [i.rtt_min, i.rtt_avg, i.rtt_median, i.rtt_max, i.jitter];
-            for (name, v) in RTT_STATS.iter().zip(stats) {
-                let mut ls = l.to_vec();
-                ls.push(name);
-                match v {
-                    Some(d) => self
-                        .icmp_rtt_seconds
-                        .with_label_values(&ls)
-                        .set(d.as_secs_f64()),
-                    // No reply, no RTT: drop the series rather than report a stale value.
-                    None => {
-                        let _ = self.icmp_rtt_seconds.remove_label_values(&ls);
-                    }
-                }
-            }
-        }
-        if let Some(tls) = &obs.facts.tls {
-            self.tls_cert_expiry
-                .with_label_values(&l)
-                .set(tls.earliest_expiry.timestamp() as f64);
-        }
+        self.per_target.observe_facts(t, obs);
     }
 
     pub fn set_state(&self, t: &Target, state: State) {
-        let l = Self::labels(t);
-        for s in State::ALL {
-            let mut ls = l.to_vec();
-            ls.push(s.as_str());
-            self.target_state
-                .with_label_values(&ls)
-                .set(i64::from(s == state));
-        }
+        self.per_target.set_state(t, state);
     }
 
     /// Drills running now and the targets they cover (a target in the scope of two drills
@@ -475,11 +274,33 @@ impl Metrics {
             .set(i64::try_from(targets_in_scope).unwrap_or(i64::MAX));
     }
 
-    /// The text exposition format served at `/metrics`.
+    /// The text exposition format served at `/metrics`, handed to `sink` in pieces of about
+    /// [`targets::CHUNK`] bytes, so a scrape of 20,000 targets never holds its whole text.
+    /// Stops early (returning `Ok(false)`) when `sink` returns false: the reader went away.
+    pub fn render_chunks(
+        &self,
+        sink: &mut dyn FnMut(String) -> bool,
+    ) -> Result<bool, prometheus::Error> {
+        let mut out = String::with_capacity(targets::CHUNK + 4 * 1024);
+        TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out)?;
+        let mut flush = |buf: &mut String| {
+            let full = std::mem::replace(buf, String::with_capacity(targets::CHUNK + 4 * 1024));
+            sink(full)
+        };
+        if !self.per_target.render(&mut out, &mut flush) {
+            return Ok(false);
+        }
+        Ok(out.is_empty() || sink(out))
+    }
+
+    /// The whole text exposition format at once (tests, small inventories).
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
-        String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+        let mut all = String::new();
+        self.render_chunks(&mut |chunk| {
+            all.push_str(&chunk);
+            true
+        })?;
+        Ok(all)
     }
 }
 

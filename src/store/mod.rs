@@ -6,6 +6,7 @@ pub mod acks;
 mod heartbeats;
 mod queries;
 pub mod rollup;
+pub mod seed;
 mod writer;
 
 use std::path::{Path, PathBuf};

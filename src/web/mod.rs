@@ -20,6 +20,7 @@ pub mod overview;
 pub mod page;
 mod push;
 pub mod report_csv;
+mod scrape;
 pub mod sse;
 
 pub use sse::WebEvent;
@@ -32,7 +33,6 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::{Filter, Reply};
 
 use crate::app::AppState;
-use error::json_error;
 
 const CSS: &str = include_str!("assets/commwatch.css");
 const JS: &str = include_str!("assets/commwatch.js");
@@ -168,34 +168,7 @@ pub fn routes(
         .and(warp::get())
         .and(read())
         .and(with_state(state.clone()))
-        .and_then(|s: AppState| async move {
-            // Rendering takes over a second of CPU at 20,000 targets. On a runtime worker it
-            // stalled every probe timer for that long (nothing else woke to drive them), so
-            // it runs on the blocking pool.
-            let rendered = tokio::task::spawn_blocking(move || {
-                s.refresh_gauges();
-                s.metrics.render()
-            })
-            .await;
-            Ok::<_, warp::Rejection>(match rendered {
-                Ok(Ok(text)) => warp::reply::with_header(
-                    text,
-                    "content-type",
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )
-                .into_response(),
-                Ok(Err(e)) => json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "metrics_failed",
-                    &e.to_string(),
-                ),
-                Err(e) => json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "metrics_failed",
-                    &e.to_string(),
-                ),
-            })
-        });
+        .and_then(scrape::serve);
 
     let push = warp::path!("api" / "v1" / "push" / String)
         .and(warp::post())

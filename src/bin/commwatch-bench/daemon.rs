@@ -137,16 +137,12 @@ impl Daemon {
         Ok((ttfb, t.elapsed(), body))
     }
 
-    /// Samples in the store so far (rows are only appended, so the largest rowid counts them).
+    /// Samples in the store so far.
     fn rows(&self) -> Result<i64, BenchError> {
         let c = commwatch::store::open_read_only(&self.db)
             .map_err(|e| BenchError::Child(e.to_string()))?;
         c.busy_timeout(Duration::from_secs(10))?;
-        Ok(
-            c.query_row("SELECT coalesce(max(rowid), 0) FROM samples", [], |r| {
-                r.get(0)
-            })?,
-        )
+        Ok(c.query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?)
     }
 
     pub async fn reading(&self) -> Result<Reading, BenchError> {

@@ -14,6 +14,8 @@ mod procs;
 mod promtext;
 mod report;
 mod scale;
+mod storm;
+mod sweep;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -103,7 +105,7 @@ enum Command {
         /// The commwatch binary (default: next to this one).
         #[arg(long)]
         commwatch: Option<PathBuf>,
-        /// Scenarios to run: probe-cost, scale (default: both).
+        /// Scenarios to run: probe-cost, sweep, scale, storm (default: all).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Recorded in the report as the command that produced it.
@@ -156,6 +158,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         slow_ms: u64,
     },
+    /// Internal: sweep loopback addresses with commwatch's ICMP probe when told to.
+    #[command(hide = true)]
+    SweepWorker {
+        #[arg(long)]
+        hosts: u32,
+        #[arg(long)]
+        count: u32,
+        #[arg(long)]
+        interval_ms: f64,
+        #[arg(long)]
+        period_ms: u64,
+    },
     /// Internal: run paced probes with commwatch's prober when told to.
     #[command(hide = true)]
     Load {
@@ -201,6 +215,12 @@ async fn main() -> ExitCode {
             rate,
             concurrency,
         } => probe_cost::worker(&kind, &target, probes, rate, concurrency).await,
+        Command::SweepWorker {
+            hosts,
+            count,
+            interval_ms,
+            period_ms,
+        } => sweep::worker(hosts, count, interval_ms, period_ms).await,
         Command::Inventory {
             scope,
             storage,
@@ -289,17 +309,27 @@ async fn run(
         } else {
             Vec::new()
         };
+        let sweep = if wants("sweep") {
+            sweep::run(&ctx).await?
+        } else {
+            Vec::new()
+        };
         let mut scale_rows = Vec::new();
         if wants("scale") {
             for case in scale::cases(quick) {
                 scale_rows.push(scale::run(&ctx, &case).await?);
             }
         }
-        Ok::<_, BenchError>((probe_cost, scale_rows))
+        let storm = if wants("storm") {
+            Some(storm::run(&ctx).await?)
+        } else {
+            None
+        };
+        Ok::<_, BenchError>((probe_cost, sweep, scale_rows, storm))
     }
     .await;
     let _ = std::fs::remove_dir_all(&ctx.work);
-    let (probe_cost, scale) = result?;
+    let (probe_cost, sweep, scale, storm) = result?;
 
     let report = report::Report {
         mode: if quick { "quick" } else { "full" },
@@ -308,7 +338,9 @@ async fn run(
         duration_s: began.elapsed().as_secs_f64(),
         machine,
         probe_cost,
+        sweep,
         scale,
+        storm,
         not_measured: report::NOT_MEASURED.to_vec(),
     };
     let md = report.markdown();
@@ -427,7 +459,8 @@ async fn soak(
 }
 
 /// The `sim-serve` verb: endpoints per `layout` (see [`procs::layout`]) from `base`, until
-/// stdin closes. Answers `hits` with the requests served so far.
+/// stdin closes. Answers `hits` with the requests served so far, and `refuse-all` (every
+/// endpoint refuses from then on) with `refused N` once it is in effect.
 async fn sim_serve(
     base: Ipv4Addr,
     port: u16,
@@ -448,6 +481,8 @@ async fn sim_serve(
             ),
             l::TCP => (EndpointKind::Tcp, Behaviour::Healthy),
             l::TCP_HANG => (EndpointKind::Tcp, Behaviour::Hang),
+            l::DNS => (EndpointKind::Dns, Behaviour::Healthy),
+            l::DNS_HANG => (EndpointKind::Dns, Behaviour::Hang),
             other => {
                 return Err(BenchError::Child(format!(
                     "unknown layout letter `{other}`"
@@ -470,8 +505,16 @@ async fn sim_serve(
     println!("ready {n}");
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = stdin.next_line().await {
-        if line.trim() == "hits" {
-            println!("hits {}", sim.total_hits());
+        match line.trim() {
+            "hits" => println!("hits {}", sim.total_hits()),
+            // The storm: every endpoint starts refusing connections, as fast as it can.
+            "refuse-all" => {
+                for i in 0..n {
+                    sim.set(i, Behaviour::Refuse).await?;
+                }
+                println!("refused {n}");
+            }
+            _ => {}
         }
     }
     sim.shutdown().await;

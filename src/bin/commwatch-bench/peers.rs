@@ -1,6 +1,6 @@
 //! The peers commwatch is measured against, from Debian's packages: Prometheus
 //! blackbox_exporter (run on loopback with a generated config and driven through its
-//! `/probe` endpoint) and, once the ICMP probe exists, fping.
+//! `/probe` endpoint) and fping.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,8 +29,15 @@ pub fn blackbox_binary() -> Option<PathBuf> {
     BLACKBOX.iter().find_map(|n| on_path(n))
 }
 
+pub fn fping_binary() -> Option<PathBuf> {
+    ["/usr/bin/fping", "fping"].iter().find_map(|n| on_path(n))
+}
+
 /// The modules commwatch's probes are compared with: same timeout, IPv4, no fallback.
-const BLACKBOX_CONFIG: &str = "modules:
+fn blackbox_config() -> String {
+    let query = crate::probe_cost::DNS_QUERY;
+    format!(
+        "modules:
   http_2xx:
     prober: http
     timeout: 5s
@@ -43,7 +50,24 @@ const BLACKBOX_CONFIG: &str = "modules:
     tcp:
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
-";
+  icmp:
+    prober: icmp
+    timeout: 5s
+    icmp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+  dns_a:
+    prober: dns
+    timeout: 5s
+    dns:
+      query_name: {query}
+      query_type: A
+      transport_protocol: udp
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+"
+    )
+}
 
 pub struct Blackbox {
     child: Child,
@@ -56,7 +80,7 @@ pub struct Blackbox {
 impl Blackbox {
     pub async fn start(bin: &Path, dir: &Path) -> Result<Blackbox, BenchError> {
         let cfg = dir.join("blackbox.yml");
-        std::fs::write(&cfg, BLACKBOX_CONFIG)
+        std::fs::write(&cfg, blackbox_config())
             .map_err(|e| BenchError::io("writing the blackbox config", e))?;
         // Take a free port from the kernel; the exporter binds it a moment later.
         let port = std::net::TcpListener::bind("127.0.0.1:0")

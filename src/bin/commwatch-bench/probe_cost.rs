@@ -4,41 +4,65 @@
 //! `/proc`. The HTTP responder answers after `0.9 × concurrency / rate`, so about
 //! `concurrency` probes really are in flight at once.
 //!
-//! Adding a probe kind (ICMP, DNS) is one more [`Case`] in [`CASES`] and its arm in
-//! [`worker`].
+//! ICMP needs no responder (the kernel answers on loopback); DNS is answered by a simulated
+//! DNS endpoint. Adding a probe kind is one more
+//! [`Case`] in [`CASES`] and its arm in [`worker`].
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use commwatch::probe::{HostPort, HttpSpec, ProbeSpec, Prober, TcpSpec};
+use commwatch::probe::{
+    DnsSpec, DnsTransport, HostPort, HttpSpec, IcmpSpec, ProbeSpec, Prober, RecordKind, TcpSpec,
+};
 use commwatch::sim::{AddrPlan, EndpointKind, target_string};
 use serde::Serialize;
 
 use crate::load::{LoadResult, paced};
 use crate::peers::Blackbox;
-use crate::procs::{Helper, SimFleet, layout};
+use crate::procs::{SimFleet, layout, run_worker, serve_once};
 use crate::{BenchError, Ctx, median, os};
+
+/// What answers a case's probes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Responder {
+    /// A simulator shard with one endpoint of this layout letter (see [`layout`]).
+    Sim(char),
+    /// The kernel: echo requests to 127.0.0.0/8 are answered on loopback.
+    Kernel,
+}
 
 /// One probe kind compared with a peer module.
 pub struct Case {
     pub kind: &'static str,
-    /// The simulated responder (see [`layout`]).
-    pub endpoint: char,
+    pub responder: Responder,
     pub blackbox_module: &'static str,
 }
 
 pub const CASES: &[Case] = &[
     Case {
         kind: "http",
-        endpoint: layout::HTTP_SLOW,
+        responder: Responder::Sim(layout::HTTP_SLOW),
         blackbox_module: "http_2xx",
     },
     Case {
         kind: "tcp",
-        endpoint: layout::TCP,
+        responder: Responder::Sim(layout::TCP),
         blackbox_module: "tcp_connect",
     },
+    Case {
+        kind: "icmp",
+        responder: Responder::Kernel,
+        blackbox_module: "icmp",
+    },
+    Case {
+        kind: "dns",
+        responder: Responder::Sim(layout::DNS),
+        blackbox_module: "dns_a",
+    },
 ];
+
+/// The name every DNS probe asks for (the responder answers any name).
+pub const DNS_QUERY: &str = "portal.ha-tinh.example";
 
 pub const CONCURRENCY: [usize; 2] = [50, 200];
 /// Where the responder listens.
@@ -114,24 +138,29 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>, BenchError> {
     let mut rows = Vec::new();
     for case in CASES {
         for &conc in &CONCURRENCY {
-            let delay_ms = if case.endpoint == layout::HTTP_SLOW {
+            let delay_ms = if case.responder == Responder::Sim(layout::HTTP_SLOW) {
                 (0.9 * conc as f64 / s.rate * 1000.0) as u64
             } else {
                 0
             };
-            let sims = SimFleet::start(&case.endpoint.to_string(), BASE, PORT, delay_ms, 1).await?;
             let addr = AddrPlan::Spread {
                 base: BASE,
                 port: PORT,
             }
             .addr(0)
             .ok_or_else(|| BenchError::Child("no responder address".into()))?;
-            let kind = if case.kind == "tcp" {
-                EndpointKind::Tcp
-            } else {
-                EndpointKind::Http
+            let sims = match case.responder {
+                Responder::Sim(letter) => {
+                    Some(SimFleet::start(&letter.to_string(), BASE, PORT, delay_ms, 1).await?)
+                }
+                Responder::Kernel => None,
             };
-            let target = target_string(kind, addr);
+            let target = match case.responder {
+                Responder::Sim(layout::TCP) => target_string(EndpointKind::Tcp, addr),
+                Responder::Sim(layout::DNS) => target_string(EndpointKind::Dns, addr),
+                Responder::Sim(_) => target_string(EndpointKind::Http, addr),
+                Responder::Kernel => addr.ip().to_string(),
+            };
             eprintln!(
                 "probe cost: {} at concurrency {conc}, {} probes at {}/s, {} run(s)",
                 case.kind, s.probes, s.rate, s.runs
@@ -144,7 +173,9 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>, BenchError> {
                     bb.push(blackbox_run(b, case, &target, &s, conc).await?);
                 }
             }
-            sims.stop().await;
+            if let Some(sims) = sims {
+                sims.stop().await;
+            }
             let commwatch = side(&cw);
             let blackbox_exporter = (!bb.is_empty()).then(|| side(&bb));
             let ratio = blackbox_exporter
@@ -190,16 +221,9 @@ async fn commwatch_run(
     .iter()
     .map(|a| a.to_string())
     .collect();
-    let mut w = Helper::spawn_self(&args, "probe worker").await?;
-    w.expect("ready", Duration::from_secs(30)).await?;
-    let pid = w.pid()?;
-    let cpu0 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    w.send("go").await?;
-    let done = w.expect("done", Duration::from_secs(600)).await?;
-    let cpu1 = os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
-    w.finish(Duration::from_secs(10)).await;
-    let r: LoadResult = serde_json::from_str(&done)?;
-    Ok((r, cpu1 - cpu0))
+    let w = run_worker(&args, "probe worker", Duration::from_secs(600)).await?;
+    let r: LoadResult = serde_json::from_str(&w.done)?;
+    Ok((r, w.cpu_s))
 }
 
 async fn blackbox_run(
@@ -218,8 +242,8 @@ async fn blackbox_run(
     Ok((r, cpu1 - cpu0))
 }
 
-/// The `load` verb: runs in its own process so its CPU time is commwatch's prober alone.
-/// Says `ready`, waits for `go`, probes, says `done {json}`, then waits for stdin to close.
+/// The `load` verb: runs in its own process so its CPU time is commwatch's prober alone
+/// (the protocol is [`serve_once`]'s).
 pub async fn worker(
     kind: &str,
     target: &str,
@@ -227,7 +251,6 @@ pub async fn worker(
     rate: f64,
     conc: usize,
 ) -> Result<(), BenchError> {
-    use tokio::io::AsyncBufReadExt;
     let spec = match kind {
         "http" => ProbeSpec::Http(HttpSpec::get(
             url::Url::parse(target).map_err(|e| BenchError::Child(e.to_string()))?,
@@ -236,6 +259,20 @@ pub async fn worker(
             address: HostPort::parse(target).map_err(BenchError::Child)?,
             send: None,
             expect: None,
+        }),
+        // One echo per probe, as blackbox_exporter's icmp prober sends.
+        "icmp" => ProbeSpec::Icmp(IcmpSpec {
+            host: target.to_string(),
+            count: 1,
+            spacing: Duration::from_secs(1),
+        }),
+        "dns" => ProbeSpec::Dns(DnsSpec {
+            server: target
+                .parse()
+                .map_err(|e| BenchError::Child(format!("DNS server `{target}`: {e}")))?,
+            query: DNS_QUERY.to_string(),
+            record: RecordKind::A,
+            transport: DnsTransport::Udp,
         }),
         other => return Err(BenchError::Child(format!("unknown probe kind `{other}`"))),
     };
@@ -246,15 +283,5 @@ pub async fn worker(
         async move { p.run(&s, PROBE_TIMEOUT).await.error.is_none() }
     };
     paced(WARMUP, rate, conc, op).await;
-    println!("ready");
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(l)) = stdin.next_line().await {
-        if l.trim() == "go" {
-            break;
-        }
-    }
-    let r = paced(probes, rate, conc, op).await;
-    println!("done {}", serde_json::to_string(&r)?);
-    while let Ok(Some(_)) = stdin.next_line().await {}
-    Ok(())
+    serve_once(|| paced(probes, rate, conc, op)).await
 }

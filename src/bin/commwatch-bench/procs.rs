@@ -102,6 +102,58 @@ impl Helper {
     }
 }
 
+/// What a worker run measured: its `done` line and its process's CPU seconds from `go` to
+/// `done`, and peak resident memory.
+pub struct WorkerRun {
+    pub done: String,
+    pub cpu_s: f64,
+    pub peak_rss: u64,
+}
+
+/// Runs this binary with `args` as a worker (see [`serve_once`]): waits for `ready`, reads the
+/// worker's CPU time, says `go`, waits up to `limit` for `done`, reads CPU and memory again.
+pub async fn run_worker(
+    args: &[String],
+    what: &str,
+    limit: Duration,
+) -> Result<WorkerRun, BenchError> {
+    let mut w = Helper::spawn_self(args, what).await?;
+    w.expect("ready", Duration::from_secs(30)).await?;
+    let pid = w.pid()?;
+    let cpu0 = crate::os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
+    w.send("go").await?;
+    let done = w.expect("done", limit).await?;
+    let cpu1 = crate::os::cpu_seconds(pid).map_err(|e| BenchError::io("reading CPU", e))?;
+    let (_, peak_rss) = crate::os::memory(pid).map_err(|e| BenchError::io("reading memory", e))?;
+    w.finish(Duration::from_secs(10)).await;
+    Ok(WorkerRun {
+        done,
+        cpu_s: cpu1 - cpu0,
+        peak_rss,
+    })
+}
+
+/// The worker's side of [`run_worker`]: says `ready`, waits for `go` on stdin, runs `work`,
+/// says `done {json}`, then waits for stdin to close.
+pub async fn serve_once<T, F, Fut>(work: F) -> Result<(), BenchError>
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    println!("ready");
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(l)) = stdin.next_line().await {
+        if l.trim() == "go" {
+            break;
+        }
+    }
+    let r = work().await;
+    println!("done {}", serde_json::to_string(&r)?);
+    while let Ok(Some(_)) = stdin.next_line().await {}
+    Ok(())
+}
+
 /// One character per simulated endpoint, for `sim-serve --layout`.
 pub mod layout {
     pub const HTTP: char = 'H';
@@ -109,6 +161,8 @@ pub mod layout {
     pub const HTTP_SLOW: char = 's';
     pub const TCP: char = 'T';
     pub const TCP_HANG: char = 't';
+    pub const DNS: char = 'D';
+    pub const DNS_HANG: char = 'd';
 }
 
 /// Simulator shards: one process holds at most `per_shard` endpoints, so the listeners fit in
@@ -159,6 +213,18 @@ impl SimFleet {
                 .map_err(|_| BenchError::Child(format!("bad hits line `{v}`")))?;
         }
         Ok(total)
+    }
+
+    /// Every endpoint of every shard refuses connections from now on; returns once all have
+    /// closed their listeners. Shards are told at once and work in parallel.
+    pub async fn refuse_all(&mut self) -> Result<(), BenchError> {
+        for s in &mut self.shards {
+            s.send("refuse-all").await?;
+        }
+        for s in &mut self.shards {
+            s.expect("refused", Duration::from_secs(60)).await?;
+        }
+        Ok(())
     }
 
     pub async fn stop(self) {

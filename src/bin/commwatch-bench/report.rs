@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::promtext::Quantile;
-use crate::{BenchError, probe_cost, scale};
+use crate::{BenchError, probe_cost, scale, storm, sweep};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -96,15 +96,15 @@ pub struct Report {
     pub duration_s: f64,
     pub machine: Machine,
     pub probe_cost: Vec<probe_cost::Row>,
+    pub sweep: Vec<sweep::Row>,
     pub scale: Vec<scale::Row>,
+    pub storm: Option<storm::Row>,
     /// Scenarios this harness cannot measure yet, and why.
     pub not_measured: Vec<&'static str>,
 }
 
-pub const NOT_MEASURED: [&str; 3] = [
-    "ICMP sweep against fping (scenario 2) and ICMP/DNS probe cost: commwatch has no ICMP or DNS probe yet",
-    "storm, 5,000 targets failing within one second (scenario 5): needs alerting, not built yet",
-    "30-day availability query (scenario 4): no such query exists yet",
+pub const NOT_MEASURED: [&str; 1] = [
+    "ICMP and DNS targets in the national inventory (scenario 3): its catalogue still probes mobile sites over TCP and has no DNS endpoint",
 ];
 
 fn thousands(n: u64) -> String {
@@ -217,6 +217,8 @@ impl Report {
             );
         }
 
+        self.sweep_table(&mut s);
+
         let _ = writeln!(s, "\n#### Scale and readers (scenarios 3 and 4)\n");
         let _ = writeln!(
             s,
@@ -271,11 +273,85 @@ impl Report {
                 );
             }
         }
+        self.storm_table(&mut s);
         let _ = writeln!(s, "\nNot measured yet:");
         for n in &self.not_measured {
             let _ = writeln!(s, "- {n}");
         }
         s
+    }
+}
+
+impl Report {
+    fn storm_table(&self, s: &mut String) {
+        let Some(r) = &self.storm else { return };
+        let _ = writeln!(s, "\n#### Storm (scenario 5)\n");
+        let _ = writeln!(
+            s,
+            "{} targets (the first of the national inventory, HTTP and TCP) probed every {} s and confirmed UP, then every simulated endpoint refuses connections. DOWN needs {} failed probes in a row; the time is read from `/api/v1/targets` every 0.5 s. Alerts go to a webhook receiver on loopback, grouped by province and operator ({} groups among these targets) with a group wait of {} s; messages are counted until {} s after the last target went DOWN. Memory from `/proc/PID/status`, CPU from `/proc/PID/stat` over the storm.\n",
+            thousands(r.targets as u64),
+            r.interval_s,
+            r.failure_threshold,
+            r.groups,
+            r.group_wait_s,
+            r.group_wait_s + 10
+        );
+        let _ = writeln!(
+            s,
+            "| endpoints failed within | first / all DOWN after | alert messages | targets they list | last message after | RSS before / after / peak | CPU-s over the storm |\n|---:|---|---:|---:|---:|---|---:|"
+        );
+        let _ = writeln!(
+            s,
+            "| {:.2} s | {:.1} s / {:.1} s | {} | {} | {} | {:.0} / {:.0} / {:.0} MiB | {:.2} |",
+            r.fail_spread_s,
+            r.first_down_s,
+            r.all_down_s,
+            r.messages,
+            thousands(r.targets_named as u64),
+            r.last_message_s.map_or("–".into(), |t| format!("{t:.1} s")),
+            r.rss_before_mb,
+            r.rss_after_mb,
+            r.peak_rss_mb,
+            r.cpu_s
+        );
+    }
+
+    fn sweep_table(&self, s: &mut String) {
+        let _ = writeln!(s, "\n#### ICMP sweep (scenario 2)\n");
+        let _ = writeln!(
+            s,
+            "Echo requests to addresses in 127.0.0.0/8, paced as fping's `-i` (between requests) and `-p` (between two requests to one address), the last reply waited for 500 ms. CPU is user + system time of the sweeping process: commwatch's ICMP probe in a worker process (`/proc/PID/stat`), fping from `wait4`. Wall time and CPU are medians of the runs; replies are totals over them.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| addresses × echoes | interval / period | runs | commwatch wall | fping wall | commwatch CPU-s | fping CPU-s | commwatch ÷ fping (CPU) | replies (cw / fping) | commwatch peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
+        for r in &self.sweep {
+            let sh = &r.shape;
+            let (fw, fc, ratio, frep) = match &r.fping {
+                Some(f) => (
+                    format!("{:.2} s", f.wall_s),
+                    format!("{:.3}", f.cpu_s),
+                    r.cpu_ratio.map_or("–".into(), |x| format!("{x:.2}")),
+                    format!("{}/{}", thousands(f.received), thousands(f.sent)),
+                ),
+                None => ("not installed".into(), "–".into(), "–".into(), "–".into()),
+            };
+            let _ = writeln!(
+                s,
+                "| {} × {} | {} ms / {} ms | {} | {:.2} s | {fw} | {:.3} | {fc} | {ratio} | {}/{} / {frep} | {:.0} MiB |",
+                thousands(u64::from(sh.hosts)),
+                sh.count,
+                sh.interval_ms,
+                sh.period_ms,
+                r.runs,
+                r.commwatch.wall_s,
+                r.commwatch.cpu_s,
+                thousands(r.commwatch.received),
+                thousands(r.commwatch.sent),
+                r.commwatch_peak_rss_mb,
+            );
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! bracketed by two readings: CPU from `/proc`, memory (VmRSS, VmHWM), probes and the
 //! schedule-lateness histogram from `/metrics`, and stored samples from the SQLite file. The
 //! readers (`/metrics`, the status page, the JSON API) are timed after the second reading,
-//! while the daemon keeps probing.
+//! while the daemon keeps probing. Cases with readers start on a store seeded with 30 days of
+//! rollups for every target, so the 30-day availability queries read a month of history.
 //!
 //! The target mix follows the inventory's catalogue, so when mobile sites move to ICMP (and a
 //! DNS endpoint joins), the national scenario follows without change here; only the
@@ -30,6 +31,8 @@ pub enum Set {
     Http1000,
     HaTinh,
     National,
+    /// The first 5,000 targets of the national inventory (the storm).
+    Storm,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +117,7 @@ fn base(set: Set) -> Ipv4Addr {
         Set::Http1000 => Ipv4Addr::new(127, 20, 0, 1),
         Set::HaTinh => Ipv4Addr::new(127, 24, 0, 1),
         Set::National => Ipv4Addr::new(127, 32, 0, 1),
+        Set::Storm => Ipv4Addr::new(127, 48, 0, 1),
     }
 }
 
@@ -125,22 +129,28 @@ fn inventory_for(ctx: &Ctx, set: Set) -> Result<Inventory, BenchError> {
         Set::Http1000 => {
             let mut inv = inventory::build(&all, &Scope::Country)?;
             inv.entries.retain(|e| e.probe() == ProbeKind::Http);
-            inv.entries.truncate(1_000);
-            let mut communes: Vec<(&str, &str)> = inv
-                .entries
-                .iter()
-                .map(|e| (e.province.as_str(), e.commune.as_str()))
-                .collect();
-            communes.sort_unstable();
-            communes.dedup();
-            let mut provinces: Vec<&str> = communes.iter().map(|c| c.0).collect();
-            provinces.dedup();
-            let (c, p) = (communes.len(), provinces.len());
-            inv.communes = c;
-            inv.provinces = p;
-            inv
+            first(inv, 1_000)
         }
+        Set::Storm => first(inventory::build(&all, &Scope::Country)?, 5_000),
     })
+}
+
+/// The first `n` entries of `inv`, with its commune and province counts to match.
+fn first(mut inv: Inventory, n: usize) -> Inventory {
+    inv.entries.truncate(n);
+    let mut communes: Vec<(&str, &str)> = inv
+        .entries
+        .iter()
+        .map(|e| (e.province.as_str(), e.commune.as_str()))
+        .collect();
+    communes.sort_unstable();
+    communes.dedup();
+    let mut provinces: Vec<&str> = communes.iter().map(|c| c.0).collect();
+    provinces.dedup();
+    let (c, p) = (communes.len(), provinces.len());
+    inv.communes = c;
+    inv.provinces = p;
+    inv
 }
 
 /// The simulator letter standing in for entry `i`.
@@ -155,7 +165,7 @@ fn layout_for(kind: ProbeKind, hang: bool) -> char {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Reader {
-    pub path: &'static str,
+    pub path: String,
     pub bytes: usize,
     pub ttfb_ms: f64,
     pub total_ms: f64,
@@ -209,7 +219,7 @@ struct RunOut {
 
 /// A case's inventory, simulator layout and target addresses, computed once for all runs.
 pub struct Prepared {
-    inv: Inventory,
+    pub inv: Inventory,
     layout: String,
     addrs: Vec<String>,
     hanging: usize,
@@ -283,9 +293,13 @@ pub async fn run(ctx: &Ctx, case: &Case) -> Result<Row, BenchError> {
         let dir = ctx.work.join(format!("scale-{:?}-{run}", case.set));
         std::fs::create_dir_all(&dir).map_err(|e| BenchError::io("creating a work dir", e))?;
         let db = dir.join("commwatch.db");
+        if case.readers {
+            seed_month(&db, &prep.inv).await?;
+        }
         let text = prep.config(case, &db);
         let mut sims = prep.start_sims(case).await?;
-        let out = measure(ctx, case, &text, db, &mut sims).await;
+        let first = inv.entries.first().map_or("", |e| e.id.as_str());
+        let out = measure(ctx, case, &text, db, &mut sims, first).await;
         sims.stop().await;
         outs.push(out?);
         let _ = std::fs::remove_dir_all(&dir);
@@ -338,6 +352,7 @@ async fn measure(
     config: &str,
     db: std::path::PathBuf,
     sims: &mut SimFleet,
+    first: &str,
 ) -> Result<RunOut, BenchError> {
     let dir = db
         .parent()
@@ -346,7 +361,7 @@ async fn measure(
     let d = Daemon::start(&ctx.commwatch_bin, &dir, config, db).await?;
     let r = window(case, &d, sims).await;
     let readers = if r.is_ok() && case.readers {
-        readers(&d).await
+        readers(&d, first).await
     } else {
         Ok(Vec::new())
     };
@@ -389,15 +404,43 @@ async fn window(
     Ok((a, b, (h1 - h0) as f64 / secs, d.startup))
 }
 
-/// Each reader three times; the median of each measure.
-async fn readers(d: &Daemon) -> Result<Vec<Reader>, BenchError> {
+/// A store with 30 days of rollups for every target of `inv`, before the daemon opens it.
+async fn seed_month(db: &std::path::Path, inv: &Inventory) -> Result<(), BenchError> {
+    let t = std::time::Instant::now();
+    let (store, writer) = commwatch::store::Store::open(db, commwatch::store::Retention::default())
+        .map_err(|e| BenchError::Child(e.to_string()))?;
+    drop(store);
+    writer.join().await;
+    let conn = rusqlite::Connection::open(db)?;
+    let keys: Vec<&str> = inv.entries.iter().map(|e| e.id.as_str()).collect();
+    let to = chrono::Utc::now();
+    commwatch::store::seed::seed_rollups(&conn, &keys, to - chrono::Duration::days(30), to)
+        .map_err(|e| BenchError::Child(e.to_string()))?;
+    eprintln!(
+        "scale: seeded 30 days of rollups for {} targets in {:.1} s",
+        keys.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Each reader three times; the median of each measure. The availability readers ask for
+/// 30 days: one target, and every province (all targets, grouped).
+async fn readers(d: &Daemon, first: &str) -> Result<Vec<Reader>, BenchError> {
     let mut out = Vec::new();
-    for path in ["/metrics", "/", "/api/v1/targets"] {
+    let paths = [
+        "/metrics".to_string(),
+        "/".to_string(),
+        "/api/v1/targets".to_string(),
+        format!("/api/v1/targets/{first}/availability?range=30d"),
+        "/api/v1/groups/province/availability?range=30d".to_string(),
+    ];
+    for path in paths {
         let mut ttfb = Vec::new();
         let mut total = Vec::new();
         let mut bytes = 0;
         for _ in 0..3 {
-            let (t, all, body) = d.get(path).await?;
+            let (t, all, body) = d.get(&path).await?;
             ttfb.push(t.as_secs_f64() * 1e3);
             total.push(all.as_secs_f64() * 1e3);
             bytes = body.len();
