@@ -608,7 +608,9 @@ async fn the_report_of_a_scripted_drill_matches_the_known_truth() {
     // (id, operator, commune, fails from, recovers at) in seconds after the drill's start;
     // a recovery past the end means the outage is still open when the drill stops.
     const STOP_AT: f64 = 24.0;
-    let script: [(&str, &str, &str, Option<(f64, f64)>); 4] = [
+    /// (target, operator, commune, fault window).
+    type Step<'a> = (&'a str, &'a str, &'a str, Option<(f64, f64)>);
+    let script: [Step; 4] = [
         ("ka-viettel", "viettel", "Kỳ Anh", Some((4.0, 12.0))),
         ("cx-viettel", "viettel", "Cẩm Xuyên", Some((6.0, 20.0))),
         ("ka-vnpt", "vnpt", "Kỳ Anh", None),
@@ -874,5 +876,79 @@ async fn the_report_of_a_scripted_drill_matches_the_known_truth() {
         );
         assert!(html.contains(tid), "{tid} missing from the HTML report");
     }
+    app.shutdown().await;
+}
+
+/// Reads the event stream until an event named `name` arrives; returns its data.
+async fn next_event(resp: &mut reqwest::Response, name: &str) -> Value {
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // `event:NAME` (a space after the colon is optional in SSE).
+        let norm = buf.replace("event: ", "event:").replace("data: ", "data:");
+        if let Some(i) = norm.find(&format!("event:{name}\n")) {
+            let rest = &norm[i..];
+            if let Some(end) = rest.find("\n\n") {
+                let data = rest[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data:"))
+                    .unwrap();
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{name}` event in: {buf}"))
+            .unwrap()
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_pages_hear_a_drill_start_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = http_server(200).await.to_string();
+    let app = start(
+        dir.path(),
+        &format!(
+            "{}{}",
+            auth(),
+            target("ka-viettel", &up, "viettel", "Kỳ Anh")
+        ),
+    )
+    .await;
+    let addr = app.local_addr();
+    let mut stream = client()
+        .get(format!("http://{addr}/api/v1/events?types=drill"))
+        .send()
+        .await
+        .unwrap();
+    next_event(&mut stream, "hello").await;
+    let (s, d) = post(
+        addr,
+        "/api/v1/drills",
+        Some(ADMIN),
+        json!({ "name": "Diễn tập trực tiếp", "scope": {}, "duration": "1h" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    let ev = next_event(&mut stream, "drill").await;
+    assert_eq!(
+        (ev["id"].clone(), ev["running"].clone()),
+        (d["id"].clone(), json!(true))
+    );
+    assert_eq!(ev["name"], "Diễn tập trực tiếp");
+    let (s, _) = post(
+        addr,
+        &format!("/api/v1/drills/{}/stop", d["id"]),
+        Some(ADMIN),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let ev = next_event(&mut stream, "drill").await;
+    assert_eq!(ev["running"], false);
+    drop(stream);
     app.shutdown().await;
 }

@@ -592,6 +592,36 @@ pub(super) fn resolve_routes(
     out
 }
 
+/// Reads a `timezone` (default Asia/Ho_Chi_Minh) and a local `start` (`YYYY-MM-DDTHH:MM[:SS]`),
+/// reporting either key when it is wrong; used by maintenance windows and planned drills.
+pub(super) fn local_start(
+    ctx: &mut Ctx<'_>,
+    span: std::ops::Range<usize>,
+    timezone: Option<&str>,
+    start: &str,
+) -> (Option<chrono_tz::Tz>, Option<NaiveDateTime>) {
+    let tz_name = timezone.unwrap_or(crate::time::ZONE_NAME);
+    let tz: Option<chrono_tz::Tz> = tz_name.parse().ok();
+    if tz.is_none() {
+        ctx.err(
+            span.clone(),
+            "timezone",
+            format!("`{tz_name}` is not an IANA time zone such as Asia/Ho_Chi_Minh"),
+        );
+    }
+    let local = NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S"))
+        .ok();
+    if local.is_none() {
+        ctx.err(
+            span,
+            "start",
+            format!("`{start}` is not a local time such as 2026-12-01T14:00"),
+        );
+    }
+    (tz, local)
+}
+
 pub(super) fn resolve_maintenance(
     ctx: &mut Ctx<'_>,
     raw: &[Spanned<RawMaintenance>],
@@ -600,24 +630,7 @@ pub(super) fn resolve_maintenance(
     for rr in raw {
         let span = rr.span();
         let r = rr.get_ref();
-        let tz_name = r.timezone.as_deref().unwrap_or(crate::time::ZONE_NAME);
-        let tz: Option<chrono_tz::Tz> = tz_name.parse().ok();
-        if tz.is_none() {
-            ctx.err(
-                span.clone(),
-                "timezone",
-                format!("`{tz_name}` is not an IANA time zone such as Asia/Ho_Chi_Minh"),
-            );
-        }
-        let start = NaiveDateTime::parse_from_str(&r.start, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(&r.start, "%Y-%m-%dT%H:%M:%S"));
-        if start.is_err() {
-            ctx.err(
-                span.clone(),
-                "start",
-                format!("`{}` is not a local time such as 2026-12-01T01:00", r.start),
-            );
-        }
+        let (tz, start) = local_start(ctx, span.clone(), r.timezone.as_deref(), &r.start);
         if r.duration.is_zero() {
             ctx.err(span.clone(), "duration", "must be greater than zero");
         }
@@ -642,7 +655,7 @@ pub(super) fn resolve_maintenance(
                 continue;
             }
         };
-        if let (Some(tz), Ok(start)) = (tz, start) {
+        if let (Some(tz), Some(start)) = (tz, start) {
             out.push(MaintenanceWindow {
                 name: r.name.clone(),
                 matchers,

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::Target;
-use super::alerting::{Ctx, LabelKey};
+use super::alerting::{Ctx, LabelKey, local_start};
 
 /// Probing interval in scope when a drill names none: the pace the drill leaders asked for.
 pub const DEFAULT_DRILL_INTERVAL: Duration = Duration::from_secs(10);
@@ -160,24 +160,7 @@ pub(super) fn resolve_drills(
         if r.name.trim().is_empty() {
             ctx.err(span.clone(), "name", "must not be empty");
         }
-        let tz_name = r.timezone.as_deref().unwrap_or(crate::time::ZONE_NAME);
-        let tz: Option<chrono_tz::Tz> = tz_name.parse().ok();
-        if tz.is_none() {
-            ctx.err(
-                span.clone(),
-                "timezone",
-                format!("`{tz_name}` is not an IANA time zone such as Asia/Ho_Chi_Minh"),
-            );
-        }
-        let local = NaiveDateTime::parse_from_str(&r.start, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(&r.start, "%Y-%m-%dT%H:%M:%S"));
-        if local.is_err() {
-            ctx.err(
-                span.clone(),
-                "start",
-                format!("`{}` is not a local time such as 2026-12-01T14:00", r.start),
-            );
-        }
+        let (tz, local) = local_start(ctx, span.clone(), r.timezone.as_deref(), &r.start);
         let interval = r.interval.unwrap_or(DEFAULT_DRILL_INTERVAL);
         if let Err((key, msg)) = check_timing(r.duration, interval) {
             ctx.err(span.clone(), key, msg);
@@ -197,7 +180,7 @@ pub(super) fn resolve_drills(
         let start = match (tz, local) {
             // A local time skipped by a DST change has no instant; Vietnam has none, other
             // zones might.
-            (Some(tz), Ok(l)) => match tz.from_local_datetime(&l).earliest() {
+            (Some(tz), Some(l)) => match tz.from_local_datetime(&l).earliest() {
                 Some(t) => Some(t.with_timezone(&Utc)),
                 None => {
                     ctx.err(

@@ -136,20 +136,63 @@ impl Client {
         .await
     }
 
-    /// The report as served at `/drills/{id}` (`html`), `/drills/{id}.csv` or `.json`.
+    /// The report as served at `/drills/{id}` (`html`), `/drills/{id}.csv` or `.json`. The HTML
+    /// is made standalone (stylesheet inline, no script) so the saved file reads and prints the
+    /// same when opened from disk, away from the daemon.
     pub async fn report(&self, id: i64, format: &str, lang: &str) -> Result<String, ClientError> {
         let suffix = match format {
             "csv" => ".csv",
             "json" => ".json",
             _ => "",
         };
-        self.send(
-            self.http
-                .get(format!("{}/drills/{id}{suffix}?lang={lang}", self.base)),
-        )
-        .await?
-        .text()
-        .await
-        .map_err(|e| ClientError::Decode(e.to_string()))
+        let text = self
+            .text(&format!("{}/drills/{id}{suffix}?lang={lang}", self.base))
+            .await?;
+        if !suffix.is_empty() {
+            return Ok(text);
+        }
+        let css = self
+            .text(&format!("{}/assets/commwatch.css", self.base))
+            .await?;
+        Ok(standalone(&text, &css))
+    }
+
+    async fn text(&self, url: &str) -> Result<String, ClientError> {
+        self.send(self.http.get(url))
+            .await?
+            .text()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+}
+
+/// Puts the stylesheet inline and drops the page script (live updates need the daemon).
+fn standalone(html: &str, css: &str) -> String {
+    let mut out = html.to_string();
+    if let Some(start) = out.find("<link rel=\"stylesheet\"")
+        && let Some(len) = out[start..].find('>')
+    {
+        out.replace_range(start..=start + len, &format!("<style>{css}</style>"));
+    }
+    if let Some(start) = out.find("<script src=\"/assets/")
+        && let Some(len) = out[start..].find("</script>")
+    {
+        out.replace_range(start..start + len + "</script>".len(), "");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::standalone;
+
+    #[test]
+    fn saved_reports_carry_their_style_and_no_script() {
+        let page = "<head><link rel=\"stylesheet\" href=\"/assets/commwatch.css?v=1\"><script src=\"/assets/commwatch.js?v=1\" defer></script></head><body>x</body>";
+        let out = standalone(page, "body{color:red}");
+        assert_eq!(
+            out,
+            "<head><style>body{color:red}</style></head><body>x</body>"
+        );
     }
 }

@@ -64,6 +64,16 @@ async fn publish(state: &AppState) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Tells live pages a drill started or ended (they show or drop the banner).
+fn announce(state: &AppState, d: &Drill) {
+    let _ = state.web_events.send(crate::web::WebEvent::Drill {
+        id: d.id,
+        name: d.name.clone(),
+        running: d.running(),
+        at: d.ended_at.unwrap_or(d.started_at),
+    });
+}
+
 /// Starts a drill now. Fails when the scope covers nothing or overlaps a running drill.
 pub async fn start(
     state: &AppState,
@@ -118,6 +128,7 @@ pub async fn start(
         .await?
         .ok_or(DrillError::NotFound(id))?;
     tracing::info!(drill = id, name = %drill.name, targets = drill.targets, by, "drill started");
+    announce(state, &drill);
     Ok(drill)
 }
 
@@ -145,6 +156,7 @@ pub async fn stop(
     }
     publish(state).await?;
     tracing::info!(drill = id, reason, by = ?by, "drill ended");
+    announce(state, &drill);
     Ok(drill)
 }
 

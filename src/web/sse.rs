@@ -34,16 +34,24 @@ pub enum WebEvent {
         comment: String,
         at: DateTime<Utc>,
     },
+    /// A drill started or ended: pages show or drop the drill banner.
+    Drill {
+        id: i64,
+        name: String,
+        running: bool,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Every event type a client may ask for with `?types=`.
-pub const TYPES: [&str; 6] = [
+pub const TYPES: [&str; 7] = [
     "state_changed",
     "incident",
     "flapping",
     "monitor_isolation",
     "sample",
     "ack",
+    "drill",
 ];
 
 /// Sent when no event has gone out for this long, so proxies keep the connection open and a

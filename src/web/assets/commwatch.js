@@ -17,7 +17,7 @@
   (L.icons || []).forEach(function (p) { icons[p[0]] = p[1]; });
   var live = document.getElementById('live');
   var top = document.getElementById('top');
-  var TYPES = 'state_changed,incident,flapping,monitor_isolation,ack';
+  var TYPES = 'state_changed,incident,flapping,monitor_isolation,ack,drill';
   var HOUR = 3600000;
 
   // "12 phút trước" / "12 minutes ago", the same rule as the server's.
@@ -157,6 +157,8 @@
     ['incident', 'flapping', 'monitor_isolation', 'ack'].forEach(function (t) {
       es.addEventListener(t, refreshTop);
     });
+    // A drill started or ended: the banner is part of every page's frame, so reload it.
+    es.addEventListener('drill', function () { window.location.reload(); });
     es.addEventListener('resync', resync);
     es.onerror = function () {
       show(false);
