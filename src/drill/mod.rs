@@ -161,17 +161,9 @@ impl Drills {
         self.tx.borrow().clone()
     }
 
-    /// The running drill that covers this target, if any. Scopes of running drills never
-    /// share a target, so there is at most one.
-    pub fn covering(&self, t: &Target) -> Option<RunningDrill> {
-        let list = self.tx.borrow();
-        list.iter().find(|d| d.scope.matches(t)).cloned()
-    }
-
     /// Id of the running drill covering this target; allocation-free when no drill runs.
     pub fn covering_id(&self, t: &Target) -> Option<i64> {
-        let list = self.tx.borrow();
-        list.iter().find(|d| d.scope.matches(t)).map(|d| d.id)
+        covering(&self.tx.borrow(), t).map(|d| d.id)
     }
 
     /// Waits for changes (the scheduler's target tasks).
@@ -187,8 +179,11 @@ impl Drills {
 /// How often a target is probed right now: its drill's interval while a drill covers it (never
 /// slower than the target's own), else its own interval.
 pub fn effective_interval(t: &Target, running: &[RunningDrill]) -> Duration {
-    running
-        .iter()
-        .find(|d| d.scope.matches(t))
-        .map_or(t.interval, |d| d.interval.min(t.interval))
+    covering(running, t).map_or(t.interval, |d| d.interval.min(t.interval))
+}
+
+/// The running drill whose scope holds the target. Scopes of running drills never share a
+/// target (starting an overlapping drill is refused), so there is at most one.
+fn covering<'a>(running: &'a [RunningDrill], t: &Target) -> Option<&'a RunningDrill> {
+    running.iter().find(|d| d.scope.matches(t))
 }

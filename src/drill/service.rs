@@ -194,23 +194,37 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
         return Err(invalid("at", "is more than a day before the drill started"));
     }
     let now = Utc::now();
+    let stored = note.clone();
     let id = state
         .store
-        .write(move |tx| db::insert_note(tx, drill_id, &note, now))
+        .write(move |tx| db::insert_note(tx, drill_id, &stored, now))
         .await?;
-    let notes = state.store.query(move |c| db::notes(c, drill_id)).await?;
-    notes
-        .into_iter()
-        .find(|n| n.id == id)
-        .ok_or(DrillError::NotFound(drill_id))
+    Ok(Note {
+        id,
+        drill_id,
+        at: note.at,
+        author: note.author,
+        text: note.text,
+        expected_targets: note.expected_targets,
+        expected_until: note.expected_until,
+        created_at: now,
+    })
+}
+
+/// What the lifecycle task remembers about configured drills between ticks.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// Schedule keys known to have started (from this run or the store).
+    started: HashSet<String>,
+    /// Schedule keys already reported as unable to start, so the log says it once.
+    warned: HashSet<String>,
 }
 
 /// Starts configured drills whose window has come and ends drills past their planned end.
-/// Returns the ids it started and ended, for logs and tests.
 pub async fn tick(
     state: &AppState,
     now: DateTime<Utc>,
-    started_keys: &mut HashSet<String>,
+    planned: &mut Planned,
 ) -> Result<(), DrillError> {
     // Planned ends first: a configured drill that follows another over the same targets can
     // then start in the same tick.
@@ -228,7 +242,7 @@ pub async fn tick(
             continue;
         }
         let key = s.schedule_key();
-        if started_keys.contains(&key) {
+        if planned.started.contains(&key) {
             continue;
         }
         let k = key.clone();
@@ -237,17 +251,17 @@ pub async fn tick(
             .query(move |c| db::schedule_key_used(c, &k))
             .await?
         {
-            started_keys.insert(key);
+            planned.started.insert(key);
             continue;
         }
         match start(state, scheduled(s), "config", now).await {
             Ok(_) => {
-                started_keys.insert(key);
+                planned.started.insert(key);
             }
             Err(e @ (DrillError::Overlap(_) | DrillError::EmptyScope)) => {
                 // Refused now (another drill holds the targets); try again next tick, and say so
                 // once rather than every second.
-                if started_keys.insert(format!("warned:{key}")) {
+                if planned.warned.insert(key) {
                     tracing::warn!(drill = %s.name, error = %e, "planned drill cannot start yet");
                 }
             }
@@ -300,7 +314,7 @@ pub async fn restore(state: &AppState, now: DateTime<Utc>) -> Result<(), DrillEr
 
 /// The lifecycle task: ticks until shutdown.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let mut started_keys = HashSet::new();
+    let mut planned = Planned::default();
     let mut every = tokio::time::interval(TICK);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -308,7 +322,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        if let Err(e) = tick(&state, Utc::now(), &mut started_keys).await {
+        if let Err(e) = tick(&state, Utc::now(), &mut planned).await {
             tracing::error!(error = %e, "drill lifecycle check failed; will retry");
         }
     }

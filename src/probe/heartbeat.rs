@@ -99,12 +99,13 @@ impl HeartbeatRegistry {
         }
     }
 
-    /// Records a push for `target`.
-    pub fn record(&self, target: &str, push: Push) {
+    /// Records a push for `target`; returns how many pushes it has made.
+    pub fn record(&self, target: &str, push: Push) -> u64 {
         // A poisoned lock means a panic between two assignments; the map is whole.
         let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let count = g.last.get(target).map_or(0, |(_, n)| *n) + 1;
         g.last.insert(target.to_string(), (push, count));
+        count
     }
 
     /// Puts back a push kept in the store (at start, before any probe runs).

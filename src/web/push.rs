@@ -140,8 +140,7 @@ pub async fn push(
         status,
         message,
     };
-    state.heartbeats.record(&id, push.clone());
-    let pushes = state.heartbeats.last(&id).map_or(1, |(_, n)| n);
+    let pushes = state.heartbeats.record(&id, push.clone());
     state.store.record_push(id.clone(), push, pushes);
     tracing::debug!(target = %id, status = status.as_str(), "heartbeat received");
     Ok(warp::reply::json(&serde_json::json!({
