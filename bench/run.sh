@@ -26,6 +26,8 @@ missing=()
 [ -x /usr/bin/prometheus-blackbox-exporter ] || command -v blackbox_exporter >/dev/null 2>&1 \
     || missing+=(prometheus-blackbox-exporter)
 command -v fping >/dev/null 2>&1 || missing+=(fping)
+# nft silences pings to the simulated mobile sites that hang or fail in the storm.
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt_get=(apt-get)

@@ -4,8 +4,9 @@
 //! configs, never probed) or at simulated endpoints on loopback (for the demo and benchmarks).
 //!
 //! The catalogue of endpoints is the [`CATALOGUE`] table: one row per endpoint kind a commune
-//! (or a province) has, with the probe kind it uses. Switching mobile sites to ICMP once that
-//! probe exists is a change to that table and to [`Inventory::illustrative_address`].
+//! (or a province) has, with the probe kind it uses — mobile sites answer pings, fixed lines,
+//! post offices and portals answer HTTP, the government data network's commune link a TCP
+//! connection, and every operator's resolver in the province a DNS query.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -138,13 +139,24 @@ pub enum Scope {
 pub enum ProbeKind {
     Http,
     Tcp,
+    Icmp,
+    Dns,
 }
 
 impl ProbeKind {
+    pub const ALL: [ProbeKind; 4] = [
+        ProbeKind::Http,
+        ProbeKind::Tcp,
+        ProbeKind::Icmp,
+        ProbeKind::Dns,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::Http => "http",
             ProbeKind::Tcp => "tcp",
+            ProbeKind::Icmp => "icmp",
+            ProbeKind::Dns => "dns",
         }
     }
 
@@ -153,9 +165,27 @@ impl ProbeKind {
         match self {
             ProbeKind::Http => EndpointKind::Http,
             ProbeKind::Tcp => EndpointKind::Tcp,
+            ProbeKind::Icmp => EndpointKind::Ping,
+            ProbeKind::Dns => EndpointKind::Dns,
+        }
+    }
+
+    /// The target key that holds the endpoint.
+    fn address_key(self) -> &'static str {
+        match self {
+            ProbeKind::Http => "url",
+            ProbeKind::Tcp => "address",
+            ProbeKind::Icmp => "host",
+            ProbeKind::Dns => "server",
         }
     }
 }
+
+/// Echo requests per ICMP probe of a mobile site, and their spacing: three give a loss figure
+/// without tripling the load of a national inventory, and 0.5 s apart they fit any timeout
+/// above one second.
+pub const ICMP_COUNT: u32 = 3;
+pub const ICMP_SPACING: &str = "500ms";
 
 /// Whether an endpoint exists once per commune or once per province.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,16 +207,17 @@ pub struct Service {
     pub name: &'static str,
 }
 
-/// What a duty officer watches in every commune and province. Mobile sites use TCP until the
-/// ICMP probe exists; the commune's link on the government's dedicated data network (the
-/// commune level of the central → province → commune connection) is the sixth endpoint.
+/// What a duty officer watches in every commune and province. The commune's link on the
+/// government's dedicated data network (the commune level of the central → province → commune
+/// connection) is the sixth endpoint of a commune; each province adds its two portals and the
+/// resolvers of the four operators that run them there.
 pub const CATALOGUE: &[Service] = &[
     Service {
         key: "viettel",
         operator: "viettel",
         service: "mobile",
         per: Per::Commune,
-        probe: ProbeKind::Tcp,
+        probe: ProbeKind::Icmp,
         name: "Di động Viettel",
     },
     Service {
@@ -194,7 +225,7 @@ pub const CATALOGUE: &[Service] = &[
         operator: "vnpt",
         service: "mobile",
         per: Per::Commune,
-        probe: ProbeKind::Tcp,
+        probe: ProbeKind::Icmp,
         name: "Di động VinaPhone (VNPT)",
     },
     Service {
@@ -202,7 +233,7 @@ pub const CATALOGUE: &[Service] = &[
         operator: "mobifone",
         service: "mobile",
         per: Per::Commune,
-        probe: ProbeKind::Tcp,
+        probe: ProbeKind::Icmp,
         name: "Di động MobiFone",
     },
     Service {
@@ -245,6 +276,38 @@ pub const CATALOGUE: &[Service] = &[
         probe: ProbeKind::Http,
         name: "Cổng dịch vụ công",
     },
+    Service {
+        key: "dns-viettel",
+        operator: "viettel",
+        service: "dns",
+        per: Per::Province,
+        probe: ProbeKind::Dns,
+        name: "Máy chủ DNS Viettel",
+    },
+    Service {
+        key: "dns-vnpt",
+        operator: "vnpt",
+        service: "dns",
+        per: Per::Province,
+        probe: ProbeKind::Dns,
+        name: "Máy chủ DNS VNPT",
+    },
+    Service {
+        key: "dns-mobifone",
+        operator: "mobifone",
+        service: "dns",
+        per: Per::Province,
+        probe: ProbeKind::Dns,
+        name: "Máy chủ DNS MobiFone",
+    },
+    Service {
+        key: "dns-fpt",
+        operator: "fpt",
+        service: "dns",
+        per: Per::Province,
+        probe: ProbeKind::Dns,
+        name: "Máy chủ DNS FPT Telecom",
+    },
 ];
 
 /// One generated target.
@@ -258,11 +321,24 @@ pub struct Entry {
     pub commune: String,
     /// The DNS-safe stem of its illustrative hostname ("ky-anh.ha-tinh").
     host_stem: String,
+    /// The province's stem ("ha-tinh"): resolvers are asked for its portal's name.
+    province_stem: String,
+    /// The catalogue's probe kind, unless [`Inventory::stand_in`] replaced it.
+    probe: ProbeKind,
 }
 
 impl Entry {
     pub fn probe(&self) -> ProbeKind {
-        self.service.probe
+        self.probe
+    }
+
+    /// The name a resolver entry asks for: the province portal's, under `.example` (reserved
+    /// for documentation, RFC 2606). Not `.invalid` like the other illustrative names: the
+    /// DNS library answers those NXDOMAIN itself without asking the server (RFC 6761), so
+    /// the probe would never reach the resolver it watches. Only commwatch's own simulated
+    /// resolvers are ever asked in tests, demos and benchmarks; they answer any name.
+    pub fn dns_query(&self) -> String {
+        format!("{}.gov.example", self.province_stem)
     }
 }
 
@@ -403,6 +479,8 @@ pub fn build(all: &[Commune], scope: &Scope) -> Result<Inventory, InventoryError
                 province: c.province_name.clone(),
                 commune: commune_label.clone(),
                 host_stem: format!("{}.{province_slug}", commune_key.replace('_', "-")),
+                province_stem: province_slug.clone(),
+                probe: s.probe,
             });
         }
         // Province-level endpoints follow the province's last commune.
@@ -424,6 +502,8 @@ pub fn build(all: &[Commune], scope: &Scope) -> Result<Inventory, InventoryError
                     province: c.province_name.clone(),
                     commune: String::new(),
                     host_stem: province_slug.clone(),
+                    province_stem: province_slug.clone(),
+                    probe: s.probe,
                 });
             }
         }
@@ -487,8 +567,10 @@ fn quote(s: &str) -> String {
 }
 
 impl Inventory {
-    /// A plausible but clearly illustrative address under `.example.invalid`, a name that can
-    /// never resolve: `http(s)://…/` for HTTP entries, `host:port` for TCP ones.
+    /// A plausible but clearly illustrative address: host names under `.example.invalid`, a
+    /// name that can never resolve (`http(s)://…/` for HTTP entries, `host:port` for TCP ones,
+    /// the host for ICMP ones), and for resolvers — whose `server` must be an IP address — one
+    /// of the documentation addresses 192.0.2.0/24 (RFC 5737), which no network routes.
     pub fn illustrative_address(e: &Entry) -> String {
         let stem = &e.host_stem;
         match e.service.key {
@@ -500,6 +582,14 @@ impl Inventory {
             key => match e.probe() {
                 ProbeKind::Http => format!("https://{stem}.{key}.example.invalid/"),
                 ProbeKind::Tcp => format!("{stem}.{key}.example.invalid:443"),
+                ProbeKind::Icmp => format!("bts.{stem}.{key}.example.invalid"),
+                ProbeKind::Dns => {
+                    let n = CATALOGUE
+                        .iter()
+                        .position(|s| s.key == key)
+                        .unwrap_or_default();
+                    format!("192.0.2.{}:53", 10 + n)
+                }
             },
         }
     }
@@ -509,8 +599,19 @@ impl Inventory {
         self.entries.iter().filter(|e| e.probe() == kind).count()
     }
 
-    /// The configuration text. `address(i, entry)` gives entry `i`'s `url` (HTTP) or
-    /// `address` (TCP).
+    /// Entries of kind `from` are probed as `to` instead. The demo runs without a firewall, so
+    /// it cannot silence a ping to a loopback address: its mobile sites answer on a simulated
+    /// TCP port, which it can close.
+    pub fn stand_in(&mut self, from: ProbeKind, to: ProbeKind) {
+        for e in &mut self.entries {
+            if e.probe == from {
+                e.probe = to;
+            }
+        }
+    }
+
+    /// The configuration text. `address(i, entry)` gives entry `i`'s `url` (HTTP), `address`
+    /// (TCP), `host` (ICMP) or `server` (DNS).
     pub fn to_toml(
         &self,
         settings: &TomlSettings,
@@ -562,11 +663,21 @@ impl Inventory {
             let _ = writeln!(s, "id = {}", quote(&e.id));
             let _ = writeln!(s, "name = {}", quote(&e.name));
             let _ = writeln!(s, "kind = {}", quote(e.probe().as_str()));
-            let key = match e.probe() {
-                ProbeKind::Http => "url",
-                ProbeKind::Tcp => "address",
-            };
-            let _ = writeln!(s, "{key} = {}", quote(&address(i, e)));
+            let _ = writeln!(
+                s,
+                "{} = {}",
+                e.probe().address_key(),
+                quote(&address(i, e))
+            );
+            match e.probe() {
+                ProbeKind::Icmp => {
+                    let _ = writeln!(s, "count = {ICMP_COUNT}\nspacing = {}", quote(ICMP_SPACING));
+                }
+                ProbeKind::Dns => {
+                    let _ = writeln!(s, "query = {}\nrecord = \"A\"", quote(&e.dns_query()));
+                }
+                ProbeKind::Http | ProbeKind::Tcp => {}
+            }
             let _ = writeln!(s, "operator = {}", quote(e.service.operator));
             let _ = writeln!(s, "service = {}", quote(e.service.service));
             let _ = writeln!(s, "province = {}", quote(&e.province));
@@ -633,10 +744,20 @@ mod tests {
         let inv = build(&communes(), &Scope::Province("ha tinh".into())).unwrap();
         assert_eq!((inv.provinces, inv.communes), (1, 2));
         let ids: Vec<&str> = inv.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids.len(), 2 * 6 + 2);
+        assert_eq!(ids.len(), 2 * 6 + 6);
         assert_eq!(ids[0], "ht-thanh_sen-viettel");
         assert!(ids.contains(&"ht-ky_anh-vnpost"));
-        assert_eq!(&ids[12..], ["ht-portal", "ht-dichvucong"]);
+        assert_eq!(
+            &ids[12..],
+            [
+                "ht-portal",
+                "ht-dichvucong",
+                "ht-dns-viettel",
+                "ht-dns-vnpt",
+                "ht-dns-mobifone",
+                "ht-dns-fpt"
+            ]
+        );
         let e = &inv.entries[6];
         assert_eq!(e.name, "Di động Viettel — Xã Kỳ Anh");
         assert_eq!(
@@ -678,6 +799,11 @@ mod tests {
         assert_eq!(inv.provinces, 4);
         for e in &inv.entries {
             let a = Inventory::illustrative_address(e);
+            if e.probe() == ProbeKind::Dns {
+                // A resolver's server is an IP address: one of the documentation network's.
+                assert!(a.starts_with("192.0.2.") && a.ends_with(":53"), "{a}");
+                continue;
+            }
             let host = a
                 .trim_start_matches("http://")
                 .trim_start_matches("https://")
@@ -700,6 +826,24 @@ mod tests {
         let e = parse_communes(Path::new("x.csv"), &bad).unwrap_err();
         assert!(e.to_string().starts_with("x.csv:7:"), "{e}");
         assert!(parse_communes(Path::new("x.csv"), "a,b\n").is_err());
+    }
+
+    #[test]
+    fn each_kind_writes_its_own_keys() {
+        let mut inv = build(&communes(), &Scope::Province("42".into())).unwrap();
+        let text = inv.illustrative_toml(&TomlSettings::default());
+        assert!(text.contains(
+            "kind = \"icmp\"\nhost = \"bts.thanh-sen.ha-tinh.viettel.example.invalid\"\ncount = 3\nspacing = \"500ms\"\n"
+        ));
+        assert!(text.contains(
+            "kind = \"dns\"\nserver = \"192.0.2.21:53\"\nquery = \"ha-tinh.gov.example\"\nrecord = \"A\"\n"
+        ));
+        inv.stand_in(ProbeKind::Icmp, ProbeKind::Tcp);
+        assert_eq!(inv.count(ProbeKind::Icmp), 0);
+        assert_eq!(inv.count(ProbeKind::Tcp), 2 * 4);
+        assert!(inv.illustrative_toml(&TomlSettings::default()).contains(
+            "kind = \"tcp\"\naddress = \"thanh-sen.ha-tinh.viettel.example.invalid:443\"\n"
+        ));
     }
 
     #[test]

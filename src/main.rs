@@ -14,7 +14,7 @@ use commwatch::probe::Prober;
     name = "commwatch",
     version,
     about = "Disaster-communications status monitor for telecom and postal endpoints",
-    after_help = "Examples:\n  commwatch run -c config/minimal.toml\n  commwatch check -c /etc/commwatch/commwatch.toml\n  commwatch demo\n  commwatch probe -c config/ha-tinh.toml ht-ky-anh-viettel --json\n\nLogging: RUST_LOG=debug commwatch run -c FILE; --log-format json for journald or Loki."
+    after_help = "Examples:\n  commwatch run -c config/minimal.toml\n  commwatch check -c /etc/commwatch/commwatch.toml\n  commwatch demo\n  commwatch probe -c config/ha-tinh.toml ht-ky_anh-fpt --json\n\nLogging: RUST_LOG=debug commwatch run -c FILE; --log-format json for journald or Loki."
 )]
 struct Cli {
     /// Log line format.

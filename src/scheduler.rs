@@ -179,12 +179,16 @@ impl TaskCtx {
                     continue;
                 }
             }
-            let permit = tokio::select! {
-                p = self.permits.acquire() => match p {
-                    Ok(p) => p,
-                    Err(_) => return, // semaphore closed: shutting down
-                },
-                _ = self.shutdown.cancelled() => return,
+            let permit = if target.spec.holds_socket() {
+                tokio::select! {
+                    p = self.permits.acquire() => match p {
+                        Ok(p) => Some(p),
+                        Err(_) => return, // semaphore closed: shutting down
+                    },
+                    _ = self.shutdown.cancelled() => return,
+                }
+            } else {
+                None
             };
             self.lateness
                 .observe(Instant::now().saturating_duration_since(next).as_secs_f64());
@@ -206,12 +210,12 @@ impl TaskCtx {
         }
     }
 
-    /// Runs one probe under `permit` and hands the result to the engine; false once the
-    /// engine is gone.
+    /// Runs one probe under `permit` (none for probes that hold no socket) and hands the
+    /// result to the engine; false once the engine is gone.
     async fn probe_once(
         &self,
         target: &Arc<Target>,
-        permit: tokio::sync::SemaphorePermit<'_>,
+        permit: Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> bool {
         self.in_flight.inc();
         let observation = self.prober.run(&target.spec, target.timeout).await;

@@ -76,7 +76,7 @@ fn the_script_knows_the_truth() {
     let pace = Pace::for_total(QUICK_DURATION).unwrap();
     let script = commwatch::demo::script::storm(&layout, &pace).unwrap();
     assert_eq!(layout.inventory.communes, 69);
-    assert_eq!(layout.target_count(), 69 * 6 + 2 + 3 + 5);
+    assert_eq!(layout.target_count(), 69 * 6 + 2 + 4 + 5);
     let zone = layout.zones.last().unwrap();
     assert!(
         zone.children.len() >= 24,
@@ -258,11 +258,7 @@ async fn quick_demo_plays_the_storm_live_and_ends_the_drill() {
         ["down", "degraded"],
         "FPT fails in part and slows down"
     );
-    let fpt_dns = layout
-        .resolvers
-        .iter()
-        .find(|r| r.operator == "fpt")
-        .unwrap();
+    let (_, fpt_dns) = layout.entries_of("dns-fpt").next().unwrap();
     assert!(seen_state(&fpt_dns.id, "degraded"), "FPT's DNS slows down");
     // At the end everything is back but the dark commune.
     let (_, last) = seen.last().unwrap();

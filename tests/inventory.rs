@@ -19,7 +19,7 @@ fn ha_tinh_inventory_loads_with_illustrative_addresses() {
     let all = inventory::load_communes(&csv()).unwrap();
     let inv = inventory::build(&all, &Scope::Province("Hà Tĩnh".into())).unwrap();
     assert_eq!(inv.communes, 69);
-    assert_eq!(inv.entries.len(), 69 * 6 + 2);
+    assert_eq!(inv.entries.len(), 69 * 6 + 2 + 4);
     let settings = TomlSettings {
         header: vec!["Hà Tĩnh, generated".into()],
         storage_path: "commwatch-data/ha-tinh.db".into(),
@@ -37,12 +37,24 @@ fn ha_tinh_inventory_loads_with_illustrative_addresses() {
     assert_eq!(t.labels.province, "Hà Tĩnh");
     assert_eq!(t.labels.commune, "Thành Sen");
     assert_eq!(t.name, "Di động Viettel — Phường Thành Sen");
+    assert_eq!(t.kind(), "icmp");
+    let resolver = cfg.target("ht-dns-fpt").unwrap();
+    assert_eq!(resolver.kind(), "dns");
+    assert_eq!(resolver.name, "Máy chủ DNS FPT Telecom tỉnh Hà Tĩnh");
+    assert_eq!(resolver.labels.service, "dns");
     let portal = cfg.target("ht-dichvucong").unwrap();
     assert_eq!(portal.name, "Cổng dịch vụ công tỉnh Hà Tĩnh");
     assert_eq!(portal.kind(), "http");
+    // Host names never resolve; resolvers (whose server is an IP address) sit in a
+    // documentation network that nothing routes.
     for t in &cfg.targets {
         let ep = t.spec.endpoint();
-        assert!(ep.contains(".example.invalid"), "{} probes {ep}", t.id);
+        assert!(
+            ep.contains(".example.invalid")
+                || (t.kind() == "dns" && ep.contains(".example A @192.0.2.")),
+            "{} probes {ep}",
+            t.id
+        );
     }
     // Every operator column the page shows is present in every commune.
     for op in ["viettel", "vnpt", "mobifone", "fpt", "vnpost"] {
@@ -60,11 +72,13 @@ fn national_inventory_loads_with_simulator_addresses() {
     let all = inventory::load_communes(&csv()).unwrap();
     let inv = inventory::build(&all, &Scope::Country).unwrap();
     assert_eq!((inv.provinces, inv.communes), (34, 3_321));
-    assert_eq!(inv.entries.len(), 3_321 * 6 + 34 * 2);
-    assert_eq!(
-        inv.count(ProbeKind::Http) + inv.count(ProbeKind::Tcp),
-        inv.entries.len()
-    );
+    assert_eq!(inv.entries.len(), 3_321 * 6 + 34 * 6);
+    // The mix of scenario 3: three mobile sites a commune pinged, fixed line and post office
+    // over HTTP, the government network's link over TCP; portals and resolvers per province.
+    assert_eq!(inv.count(ProbeKind::Icmp), 3_321 * 3);
+    assert_eq!(inv.count(ProbeKind::Http), 3_321 * 2 + 34 * 2);
+    assert_eq!(inv.count(ProbeKind::Tcp), 3_321);
+    assert_eq!(inv.count(ProbeKind::Dns), 34 * 4);
     let plan = AddrPlan::Spread {
         base: Ipv4Addr::new(127, 16, 0, 1),
         port: 18_080,
@@ -118,4 +132,78 @@ fn national_inventory_loads_with_simulator_addresses() {
         inv.entries.len()
     );
     let _ = Inventory::illustrative_address(&inv.entries[0]);
+}
+
+/// One target of each kind the generator writes, pointed at the simulator on loopback, passes
+/// `commwatch probe` with the checks the generator implies — the configuration a scale run
+/// loads really measures its endpoints (a resolver asked for a name its own library refuses
+/// to look up, say, would fail here). ICMP needs root; without it the ping target is left out.
+#[tokio::test]
+async fn a_generated_target_of_every_kind_passes_against_the_simulator() {
+    use commwatch::sim::{Behaviour, EndpointSpec, Sim, SimSpec};
+    let all = inventory::load_communes(&csv()).unwrap();
+    let mut inv = inventory::build(&all, &Scope::Province("42".into())).unwrap();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let mut kinds: Vec<ProbeKind> = ProbeKind::ALL.to_vec();
+    if !root {
+        eprintln!("ICMP left out: pinging needs root");
+        kinds.retain(|k| *k != ProbeKind::Icmp);
+    }
+    let mut picked = Vec::new();
+    for k in &kinds {
+        let e = inv.entries.iter().find(|e| e.probe() == *k).unwrap().clone();
+        picked.push(e);
+    }
+    inv.entries = picked;
+    let sim = Sim::start(SimSpec {
+        endpoints: inv
+            .entries
+            .iter()
+            .map(|e| EndpointSpec {
+                kind: e.probe().sim_kind(),
+                behaviour: Behaviour::Healthy,
+            })
+            .collect(),
+        plan: AddrPlan::Spread {
+            base: Ipv4Addr::new(127, 61, 0, 1),
+            port: 0,
+        },
+        max_connections: 64,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.toml");
+    let settings = TomlSettings {
+        listen: "127.0.0.1:0".into(),
+        storage_path: dir.path().join("never.db").display().to_string(),
+        timeout: Duration::from_secs(3),
+        ..TomlSettings::default()
+    };
+    std::fs::write(&path, inv.to_toml(&settings, |i, _| sim.target(i))).unwrap();
+    for e in &inv.entries {
+        let (path, id) = (path.clone(), e.id.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_commwatch"))
+                .args(["probe", "-c"])
+                .arg(&path)
+                .arg(&id)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.starts_with("OK"),
+            "{} ({}): {text}",
+            e.id,
+            e.probe().as_str()
+        );
+    }
+    sim.shutdown().await;
 }

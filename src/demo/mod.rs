@@ -34,7 +34,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::drill::client::{Client, ClientError};
 use crate::drill::service::{self, DrillError};
 use crate::drill::{Drill, NewDrill, NewNote};
-use crate::inventory::InventoryError;
+use crate::inventory::{InventoryError, ProbeKind};
 use crate::sim::collector::Collector;
 use crate::sim::{
     AddrPlan, Behaviour, DEFAULT_MAX_CONNECTIONS, EndpointSpec, Sim, SimError, SimSpec,
@@ -712,11 +712,11 @@ async fn run(args: &DemoArgs, cancel: &CancellationToken) -> Result<(), DemoErro
         l.province
     );
     println!(
-        "  {} communes, {} targets: {} operator/service endpoints, {} DNS resolvers, {} power zones",
+        "  {} communes, {} targets: {} operator/service endpoints ({} DNS resolvers), {} power zones",
         l.inventory.communes,
         l.target_count(),
         l.inventory.entries.len(),
-        l.resolvers.len(),
+        l.inventory.count(ProbeKind::Dns),
         l.zones.len()
     );
     println!("  status page   {}/", demo.url());

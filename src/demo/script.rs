@@ -217,10 +217,8 @@ pub fn storm(layout: &Layout, pace: &Pace) -> Result<Script, DemoError> {
         .collect();
     let fpt_all: Vec<String> = fpt.iter().map(|(_, id)| id.clone()).collect();
     let fpt_dns: Vec<String> = layout
-        .resolvers
-        .iter()
-        .filter(|r| r.operator == "fpt")
-        .map(|r| r.id.clone())
+        .entries_of("dns-fpt")
+        .map(|(_, e)| e.id.clone())
         .collect();
     let slow = Action::Slow {
         seconds: pace.slow().as_secs_f64(),

@@ -1,13 +1,13 @@
 //! The simulated province of `commwatch demo`: every commune of one province times the
-//! endpoints of the inventory catalogue, grouped into power zones (each watched through the
-//! heartbeat of its dispatch controller), plus the operators' DNS resolvers — and the
+//! endpoints of the inventory catalogue (the operators' DNS resolvers among them), grouped
+//! into power zones (each watched through the heartbeat of its dispatch controller) — and the
 //! configuration that points commwatch at their loopback stand-ins. Pure data: the sockets are
 //! opened by [`super::Demo`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::inventory::{self, Commune, Entry, Inventory, Per, Scope, TomlSettings};
+use crate::inventory::{self, Commune, Entry, Inventory, Per, ProbeKind, Scope, TomlSettings};
 use crate::sim::EndpointKind;
 
 use super::DemoError;
@@ -22,16 +22,6 @@ const DARK_COMMUNE: &str = "son_kim_1";
 /// Label values of the power-zone heartbeat targets.
 pub const POWER_OPERATOR: &str = "evn";
 pub const POWER_SERVICE: &str = "power";
-/// The name every simulated DNS server is asked for. `.example` is reserved: it can never
-/// mean a real host, and only the demo's own loopback servers are ever asked.
-pub const DNS_QUERY: &str = "portal.ha-tinh.example";
-
-/// The operators whose resolvers are watched: (id suffix, operator label, display name).
-const RESOLVERS: [(&str, &str, &str); 3] = [
-    ("viettel", "viettel", "Viettel"),
-    ("vnpt", "vnpt", "VNPT"),
-    ("fpt", "fpt", "FPT Telecom"),
-];
 
 /// One power zone: a run of neighbouring communes fed by the same part of the grid.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,21 +37,12 @@ pub struct Zone {
     pub children: Vec<String>,
 }
 
-/// One operator's DNS resolver.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Resolver {
-    pub id: String,
-    pub name: String,
-    pub operator: String,
-}
-
 /// The whole simulated province, before any socket exists.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub province: String,
     pub inventory: Inventory,
     pub zones: Vec<Zone>,
-    pub resolvers: Vec<Resolver>,
     /// The commune label of the commune that is dark all along.
     pub dark_commune: String,
     /// Its full name ("Xã Sơn Kim 1"), for notes.
@@ -73,7 +54,8 @@ pub struct Layout {
 impl Layout {
     /// Lays out the province from the whole commune list.
     pub fn new(all: &[Commune]) -> Result<Layout, DemoError> {
-        let inventory = inventory::build(all, &Scope::Province(PROVINCE_CODE.into()))?;
+        let mut inventory = inventory::build(all, &Scope::Province(PROVINCE_CODE.into()))?;
+        inventory.stand_in(ProbeKind::Icmp, ProbeKind::Tcp);
         let communes: Vec<&Commune> = all
             .iter()
             .filter(|c| c.province_code == PROVINCE_CODE)
@@ -145,19 +127,10 @@ impl Layout {
             .find(|e| e.name.ends_with(&dark.full_name) && e.service.per == Per::Commune)
             .map_or_else(|| dark.name.clone(), |e| e.commune.clone());
 
-        let resolvers = RESOLVERS
-            .iter()
-            .map(|(key, operator, name)| Resolver {
-                id: format!("{prefix}-dns-{key}"),
-                name: format!("Máy chủ DNS {name} tỉnh {province}"),
-                operator: (*operator).to_string(),
-            })
-            .collect();
         Ok(Layout {
             province,
             inventory,
             zones,
-            resolvers,
             dark_commune,
             dark_commune_full: dark.full_name.clone(),
             zone_of,
@@ -178,24 +151,19 @@ impl Layout {
         self.zone_of.get(entry).copied().flatten()
     }
 
-    /// The simulated endpoints, in simulator order: one per inventory entry, then one per
-    /// resolver. Heartbeat targets have none (the demo pushes for them).
+    /// The simulated endpoints, in simulator order: one per inventory entry. Heartbeat
+    /// targets have none (the demo pushes for them).
     pub fn endpoints(&self) -> Vec<(String, EndpointKind)> {
         self.inventory
             .entries
             .iter()
             .map(|e| (e.id.clone(), e.probe().sim_kind()))
-            .chain(
-                self.resolvers
-                    .iter()
-                    .map(|r| (r.id.clone(), EndpointKind::Dns)),
-            )
             .collect()
     }
 
     /// Every target id the configuration will hold.
     pub fn target_count(&self) -> usize {
-        self.inventory.entries.len() + self.resolvers.len() + self.zones.len()
+        self.inventory.entries.len() + self.zones.len()
     }
 }
 
@@ -274,7 +242,7 @@ impl Layout {
                         toml::Value::Array(vec![toml::Value::String(self.zones[z].id.clone())]);
                     s.push_str(&format!("depends_on = {parent}\n"));
                 }
-                if e.probe() == inventory::ProbeKind::Http {
+                if matches!(e.probe(), ProbeKind::Http | ProbeKind::Dns) {
                     s.push_str(&format!("degraded = {degraded}\n"));
                 }
                 s
@@ -295,26 +263,6 @@ impl Layout {
                 ("service", str_value(POWER_SERVICE)),
                 ("province", province()),
                 ("tags", toml::Value::Array(vec![str_value("power-zone")])),
-            ]));
-        }
-        for r in &self.resolvers {
-            let Some(server) = p.addresses.get(&r.id) else {
-                return Err(DemoError::Setup(format!(
-                    "no simulated endpoint for {}",
-                    r.id
-                )));
-            };
-            targets.push(table([
-                ("id", str_value(&r.id)),
-                ("name", str_value(&r.name)),
-                ("kind", str_value("dns")),
-                ("server", str_value(server)),
-                ("query", str_value(DNS_QUERY)),
-                ("record", str_value("A")),
-                ("degraded", degraded.clone()),
-                ("operator", str_value(&r.operator)),
-                ("service", str_value("dns")),
-                ("province", province()),
             ]));
         }
         let rest = table([

@@ -57,6 +57,22 @@ impl ProbeSpec {
         }
     }
 
+    /// Whether a run holds a socket of its own while it waits. Such runs count against the
+    /// scheduler's `max_concurrency`, which is there to bound descriptors and connection
+    /// state. Pings share one socket per address family and a heartbeat only reads the last
+    /// push, so neither counts: ten thousand silent mobile sites in a storm must not queue
+    /// the HTTP and TCP probes that would see the rest of the outage.
+    pub fn holds_socket(&self) -> bool {
+        match self {
+            ProbeSpec::Http(_)
+            | ProbeSpec::Tcp(_)
+            | ProbeSpec::Dns(_)
+            | ProbeSpec::Tls(_)
+            | ProbeSpec::Sip(_) => true,
+            ProbeSpec::Icmp(_) | ProbeSpec::Heartbeat(_) => false,
+        }
+    }
+
     /// A short human description of the endpoint ("GET https://...", "tcp 1.2.3.4:25").
     pub fn endpoint(&self) -> String {
         match self {

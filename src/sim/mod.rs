@@ -1,7 +1,8 @@
 //! A simulator of monitored endpoints on loopback: thousands of HTTP responders, TCP
 //! listeners and UDP DNS servers in one process, each switchable at runtime between healthy,
 //! refusing, hanging, slow and a chosen HTTP status, so tests, `commwatch demo` and the
-//! benchmark harness can script outages without touching any real network. [`collector`] is
+//! benchmark harness can script outages without touching any real network. Addresses that
+//! only answer pings take their place in the address plan too ([`EndpointKind::Ping`]). [`collector`] is
 //! the other side: a loopback webhook receiver that records the alerts it is sent.
 //!
 //! ```no_run
@@ -44,6 +45,12 @@ pub enum EndpointKind {
     /// Answers DNS queries over UDP: `A` with the endpoint's own address, `AAAA` with `::1`,
     /// other types with an empty NOERROR.
     Dns,
+    /// An address that answers pings: the kernel answers echo requests to every address in
+    /// 127.0.0.0/8, so nothing is bound. It takes its slot in the address plan so the
+    /// addresses of the others stay computable. Only [`Behaviour::Healthy`]: silencing a ping
+    /// needs a firewall rule, which whoever runs the simulator owns (the benchmark harness
+    /// keeps an nftables table for it).
+    Ping,
 }
 
 /// How an endpoint behaves right now.
@@ -184,6 +191,9 @@ fn validate(i: usize, kind: EndpointKind, b: Behaviour) -> Result<(), SimError> 
         }
         (EndpointKind::Tcp, Behaviour::Slow(_) | Behaviour::Status(_))
         | (EndpointKind::Dns, Behaviour::Status(_)) => Err(SimError::Unsupported(i, kind, b)),
+        (EndpointKind::Ping, b) if b != Behaviour::Healthy => {
+            Err(SimError::Unsupported(i, kind, b))
+        }
         _ => Ok(()),
     }
 }
@@ -205,7 +215,11 @@ impl Sim {
             let want = spec.plan.addr(i).ok_or(SimError::PlanExhausted(i))?;
             // A small queue is enough: `set` waits for each change to be applied.
             let (tx, rx) = mpsc::channel(4);
-            let (shared, addr) = if e.kind == EndpointKind::Dns {
+            let (shared, addr) = if e.kind == EndpointKind::Ping {
+                // Nothing to serve: the control receiver is dropped, and `set` never sends
+                // (Healthy, the only behaviour, is already in effect).
+                (Arc::new(Shared::new(Behaviour::Healthy)), want)
+            } else if e.kind == EndpointKind::Dns {
                 let (ep, addr) =
                     dns::DnsEndpoint::bind(want, e.behaviour, shutdown.clone()).await?;
                 let shared = ep.shared();
@@ -262,7 +276,7 @@ impl Sim {
     }
 
     /// What a commwatch target points at: `http://ADDR/` for HTTP endpoints, `ADDR` for TCP
-    /// (`address`) and DNS (`server`).
+    /// (`address`) and DNS (`server`), the IP alone for ICMP (`host`).
     pub fn target(&self, i: usize) -> String {
         match self.endpoints.get(i) {
             Some(h) => target_string(h.kind, h.addr),
@@ -279,6 +293,9 @@ impl Sim {
     pub async fn set(&self, i: usize, behaviour: Behaviour) -> Result<(), SimError> {
         let h = self.handle(i)?;
         validate(i, h.kind, behaviour)?;
+        if h.kind == EndpointKind::Ping {
+            return Ok(());
+        }
         let (ack, done) = oneshot::channel();
         h.control
             .send(Control { behaviour, ack })
@@ -321,11 +338,12 @@ impl Drop for Sim {
     }
 }
 
-/// `http://ADDR/` or `ADDR`, as a target's `url`, `address` or `server`.
+/// `http://ADDR/`, `ADDR` or the IP, as a target's `url`, `address`, `server` or `host`.
 pub fn target_string(kind: EndpointKind, addr: SocketAddr) -> String {
     match kind {
         EndpointKind::Http => format!("http://{addr}/"),
         EndpointKind::Tcp | EndpointKind::Dns => addr.to_string(),
+        EndpointKind::Ping => addr.ip().to_string(),
     }
 }
 

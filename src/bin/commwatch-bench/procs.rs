@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::BenchError;
+use crate::silence::Silence;
 
 /// A running child of this binary.
 pub struct Helper {
@@ -163,12 +164,21 @@ pub mod layout {
     pub const TCP_HANG: char = 't';
     pub const DNS: char = 'D';
     pub const DNS_HANG: char = 'd';
+    /// An address that answers pings (nothing is bound; the kernel answers).
+    pub const PING: char = 'I';
+    /// An address whose pings go unanswered ([`crate::silence`]).
+    pub const PING_SILENT: char = 'i';
 }
 
 /// Simulator shards: one process holds at most `per_shard` endpoints, so the listeners fit in
 /// its descriptor limit. Endpoint `i` is at `spread_ip(base, i):port` whichever shard has it.
+/// Ping addresses need no process; the silent ones are dropped by the harness's firewall
+/// table for as long as the fleet lives.
 pub struct SimFleet {
     shards: Vec<Helper>,
+    /// Every ping address of the layout.
+    pings: Vec<Ipv4Addr>,
+    silence: Option<Silence>,
 }
 
 impl SimFleet {
@@ -180,6 +190,27 @@ impl SimFleet {
         per_shard: usize,
     ) -> Result<SimFleet, BenchError> {
         let chars: Vec<char> = layout.chars().collect();
+        let ping_at = |letters: &[char]| -> Result<Vec<Ipv4Addr>, BenchError> {
+            chars
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| letters.contains(c))
+                .map(|(i, _)| {
+                    spread_ip(base, i).ok_or_else(|| {
+                        BenchError::Child("simulator addresses exhausted".into())
+                    })
+                })
+                .collect()
+        };
+        let pings = ping_at(&[layout::PING, layout::PING_SILENT])?;
+        let silent = ping_at(&[layout::PING_SILENT])?;
+        let silence = if silent.is_empty() {
+            None
+        } else {
+            let s = Silence::new()?;
+            s.add(&silent)?;
+            Some(s)
+        };
         let mut shards = Vec::new();
         for (k, chunk) in chars.chunks(per_shard.max(1)).enumerate() {
             let first = spread_ip(base, k * per_shard.max(1))
@@ -199,8 +230,13 @@ impl SimFleet {
             h.expect("ready", Duration::from_secs(60)).await?;
             shards.push(h);
         }
-        Ok(SimFleet { shards })
+        Ok(SimFleet {
+            shards,
+            pings,
+            silence,
+        })
     }
+
 
     /// Requests answered so far by every shard.
     pub async fn hits(&mut self) -> Result<u64, BenchError> {
@@ -215,11 +251,19 @@ impl SimFleet {
         Ok(total)
     }
 
-    /// Every endpoint of every shard refuses connections from now on; returns once all have
-    /// closed their listeners. Shards are told at once and work in parallel.
+    /// Every endpoint of every shard refuses connections, and every ping address falls silent,
+    /// from now on; returns once all listeners are closed. Shards are told at once and work
+    /// in parallel while the pings are silenced.
     pub async fn refuse_all(&mut self) -> Result<(), BenchError> {
         for s in &mut self.shards {
             s.send("refuse-all").await?;
+        }
+        if !self.pings.is_empty() {
+            let silence = match self.silence.as_ref() {
+                Some(s) => s,
+                None => self.silence.insert(Silence::new()?),
+            };
+            silence.add(&self.pings)?;
         }
         for s in &mut self.shards {
             s.expect("refused", Duration::from_secs(60)).await?;

@@ -7,9 +7,11 @@
 //! while the daemon keeps probing. Cases with readers start on a store seeded with 30 days of
 //! rollups for every target, so the 30-day availability queries read a month of history.
 //!
-//! The target mix follows the inventory's catalogue, so when mobile sites move to ICMP (and a
-//! DNS endpoint joins), the national scenario follows without change here; only the
-//! simulator layout letter for the new kind needs adding in [`layout_for`].
+//! The target mix follows the inventory's catalogue: mobile sites are pinged, fixed lines,
+//! post offices and portals answer HTTP, the government network's commune links TCP, and the
+//! operators' resolvers DNS. Hanging targets hang in their own way: HTTP and DNS endpoints
+//! read and never answer, TCP handshakes never complete, and pings are dropped by the
+//! harness's firewall table ([`crate::silence`]), so every kind waits for its timeout.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -160,6 +162,10 @@ fn layout_for(kind: ProbeKind, hang: bool) -> char {
         (ProbeKind::Http, true) => layout::HTTP_HANG,
         (ProbeKind::Tcp, false) => layout::TCP,
         (ProbeKind::Tcp, true) => layout::TCP_HANG,
+        (ProbeKind::Icmp, false) => layout::PING,
+        (ProbeKind::Icmp, true) => layout::PING_SILENT,
+        (ProbeKind::Dns, false) => layout::DNS,
+        (ProbeKind::Dns, true) => layout::DNS_HANG,
     }
 }
 
@@ -178,6 +184,8 @@ pub struct Row {
     pub targets: usize,
     pub http: usize,
     pub tcp: usize,
+    pub icmp: usize,
+    pub dns: usize,
     pub hanging: usize,
     pub interval_s: u64,
     pub timeout_s: u64,
@@ -323,6 +331,8 @@ pub async fn run(ctx: &Ctx, case: &Case) -> Result<Row, BenchError> {
         targets: inv.entries.len(),
         http: inv.count(ProbeKind::Http),
         tcp: inv.count(ProbeKind::Tcp),
+        icmp: inv.count(ProbeKind::Icmp),
+        dns: inv.count(ProbeKind::Dns),
         hanging: prep.hanging,
         interval_s: case.interval.as_secs(),
         timeout_s: case.timeout.as_secs(),

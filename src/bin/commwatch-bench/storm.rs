@@ -98,11 +98,32 @@ pub async fn run(ctx: &Ctx) -> Result<Row, BenchError> {
 
 /// Targets in each state, from `/api/v1/targets`.
 async fn states(d: &Daemon) -> Result<(usize, usize, usize), BenchError> {
-    let (_, _, body) = d.get("/api/v1/targets").await?;
-    let v: serde_json::Value = serde_json::from_slice(&body)?;
-    let all = v["targets"].as_array().map_or(&[][..], |a| a.as_slice());
+    let all = targets(d).await?;
     let count = |s: &str| all.iter().filter(|t| t["state"] == s).count();
     Ok((all.len(), count("up"), count("down")))
+}
+
+async fn targets(d: &Daemon) -> Result<Vec<serde_json::Value>, BenchError> {
+    let (_, _, body) = d.get("/api/v1/targets").await?;
+    let mut v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(match v["targets"].take() {
+        serde_json::Value::Array(a) => a,
+        _ => Vec::new(),
+    })
+}
+
+/// A few targets that are not in `state`, to say why a bounded wait ran out.
+async fn not_in(d: &Daemon, state: &str) -> String {
+    match targets(d).await {
+        Ok(all) => all
+            .iter()
+            .filter(|t| t["state"] != state)
+            .take(3)
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(e) => e.to_string(),
+    }
 }
 
 async fn storm(
@@ -123,7 +144,8 @@ async fn storm(
         }
         if Instant::now() > deadline {
             return Err(BenchError::Child(format!(
-                "storm: only {up} of {n} targets came up"
+                "storm: only {up} of {n} targets came up, such as {}",
+                not_in(d, "up").await
             )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -148,8 +170,9 @@ async fn storm(
         }
         if Instant::now() > deadline {
             return Err(BenchError::Child(format!(
-                "storm: {down} of {n} targets DOWN after {:?}",
-                t0.elapsed()
+                "storm: {down} of {n} targets DOWN after {:?}, not: {}",
+                t0.elapsed(),
+                not_in(d, "down").await
             )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
