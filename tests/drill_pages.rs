@@ -10,26 +10,15 @@ mod report_check;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::pages::*;
 use common::*;
 use commwatch::web::i18n::Lang;
-use sha2::Digest;
 
 const ADMIN: &str = "admin-secret-token";
 const OFFICER: &str = "officer-secret-token";
 const EVIL: &str = "<script>alert('x')</script> \"q\" & '=SUM(A1)'";
 const EVIL_COMMUNE: &str = "<img src=x onerror=alert(1)>";
 const RTL: &str = "\u{202E}gnp.exe — Trạm Cẩm Xuyên";
-
-fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn hex(t: &str) -> String {
-    sha2::Sha256::digest(t.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn config(ok: SocketAddr, refused: SocketAddr) -> String {
     let target = |id: &str, name: &str, probe: &str, op: &str, commune: &str| {
@@ -62,81 +51,6 @@ fn config(ok: SocketAddr, refused: SocketAddr) -> String {
         target("other-1", "FPT — Thạch Hà", &up, "fpt", "Thạch Hà"),
     ]
     .concat()
-}
-
-/// A URL-encoded form body.
-fn encode(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-trait Form {
-    fn form_body(self, pairs: &[(&str, &str)]) -> Self;
-}
-
-impl Form for reqwest::RequestBuilder {
-    fn form_body(self, pairs: &[(&str, &str)]) -> Self {
-        self.header("content-type", "application/x-www-form-urlencoded")
-            .body(encode(pairs))
-    }
-}
-
-fn no_redirects() -> reqwest::Client {
-    commwatch::install_crypto_provider();
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Signs in at /login and returns the `name=value` cookie pair.
-async fn sign_in(c: &reqwest::Client, addr: SocketAddr, token: &str) -> String {
-    let r = c
-        .post(format!("http://{addr}/login"))
-        .form_body(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let set = r.headers()["set-cookie"].to_str().unwrap();
-    set.split(';').next().unwrap().to_string()
-}
-
-async fn page(c: &reqwest::Client, addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
-    let r = c
-        .get(format!("http://{addr}{path}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The value of the form token hidden in a page.
-fn form_token(html: &str) -> String {
-    let at = html
-        .find("name=\"form_token\" value=\"")
-        .expect("the page has a form token")
-        + "name=\"form_token\" value=\"".len();
-    html[at..at + 64].to_string()
-}
-
-async fn post(
-    c: &reqwest::Client,
-    addr: SocketAddr,
-    path: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut rb = c.post(format!("http://{addr}{path}")).form_body(form);
-    if let Some(k) = cookie {
-        rb = rb.header("cookie", k);
-    }
-    rb.send().await.unwrap()
 }
 
 /// Raw hostile markup never reaches a page; the only script is ours; RTL text is isolated.
@@ -445,6 +359,21 @@ async fn drill_pages_forms_banner_and_report() {
     app.shutdown().await;
 }
 
+/// Starts a one-hour drill over every target with the API; its id.
+async fn start_over_everything(c: &reqwest::Client, addr: SocketAddr, name: &str) -> i64 {
+    let r = c
+        .post(format!("http://{addr}/api/v1/drills"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({ "name": name, "scope": {}, "duration": "1h" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_reports_need_a_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -454,17 +383,7 @@ async fn private_reports_need_a_token() {
     let app = start_app(dir.path(), &toml).await;
     let addr = app.local_addr();
     let c = no_redirects();
-    let r = c
-        .post(format!("http://{addr}/api/v1/drills"))
-        .bearer_auth(ADMIN)
-        .json(&serde_json::json!({ "name": "Kiểm tra", "scope": {}, "duration": "1h" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let id = start_over_everything(&c, addr, "Kiểm tra").await;
     // The page sends browsers to sign in; data answers scripts with a JSON 401.
     let r = c
         .get(format!("http://{addr}/drills/{id}"))
@@ -499,5 +418,116 @@ async fn private_reports_need_a_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_form_errors_read_in_the_page_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = http_server(200).await;
+    let refused = refused_addr().await;
+    let app = start_app(dir.path(), &config(ok, refused)).await;
+    let addr = app.local_addr();
+    let c = no_redirects();
+    // A drill over every target holds them all.
+    let id = start_over_everything(&c, addr, "Bão số 9").await;
+    let admin = sign_in(&c, addr, ADMIN).await;
+    let en = format!("{admin}; lang=en");
+    let (_, html) = page(&c, addr, "/drills", &admin).await;
+    let token = form_token(&html);
+    /// A form posted with an error, and what the page must say in each language.
+    struct Case {
+        what: &'static str,
+        path: String,
+        fields: Vec<(&'static str, &'static str)>,
+        status: u16,
+        vi: String,
+        en: String,
+    }
+    let start = |extra: (&'static str, &'static str)| {
+        vec![("name", "Trùng phạm vi"), ("operator", "viettel"), extra]
+    };
+    let notes = format!("/drills/{id}/notes");
+    let cases = [
+        Case {
+            what: "overlap",
+            path: "/drills".into(),
+            fields: start(("duration", "1h")),
+            status: 409,
+            vi: format!("Cuộc diễn tập số {id} đang chạy trên một số mục tiêu trong phạm vi này"),
+            en: format!(
+                "Drill {id} is already running over some of these targets; stop it or narrow the scope."
+            ),
+        },
+        Case {
+            what: "duration",
+            path: "/drills".into(),
+            fields: start(("duration", "soon")),
+            status: 400,
+            vi: "Thời lượng: “soon” không phải là khoảng thời gian".into(),
+            en: "Duration: “soon” is not a length of time".into(),
+        },
+        Case {
+            what: "timing",
+            path: "/drills".into(),
+            fields: start(("duration", "30d")),
+            status: 400,
+            vi: "Thời lượng: tối đa 7 ngày.".into(),
+            en: "Duration: at most 7 days.".into(),
+        },
+        Case {
+            what: "time",
+            path: notes.clone(),
+            fields: vec![("text", "x"), ("at", "sắp tới")],
+            status: 400,
+            vi: "Thời điểm: “sắp tới” không phải là thời điểm".into(),
+            en: "When: “sắp tới” is not a time".into(),
+        },
+        Case {
+            what: "target",
+            path: notes,
+            fields: vec![("text", "cắt"), ("expected", "nope-1")],
+            status: 400,
+            vi: "Không có mục tiêu “nope-1” trong cấu hình.".into(),
+            en: "No target “nope-1” is configured.".into(),
+        },
+    ];
+    for case in &cases {
+        let what = case.what;
+        let mut fields = case.fields.clone();
+        fields.push(("form_token", &token));
+        for (cookie, want, not) in [
+            (admin.as_str(), &case.vi, &case.en),
+            (en.as_str(), &case.en, &case.vi),
+        ] {
+            let r = post(&c, addr, &case.path, Some(cookie), &fields).await;
+            assert_eq!(r.status(), case.status, "{what}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("role=\"alert\""), "{what}: no error shown");
+            assert!(
+                html.contains(want.as_str()),
+                "{what}: `{want}` missing in\n{html}"
+            );
+            assert!(!html.contains(not.as_str()), "{what}: other language shown");
+            // The service's English wording never reaches the Vietnamese page.
+            for english in ["is already running", "is not a", "no target `", "must be"] {
+                assert!(
+                    cookie != admin || !html.contains(english),
+                    "{what}: `{english}` on the page"
+                );
+            }
+        }
+    }
+    // Stopping twice: the second answer says, in Vietnamese, that it already ended.
+    let (_, html) = page(&c, addr, &format!("/drills/{id}"), &admin).await;
+    let stop = format!("/drills/{id}/stop");
+    let token = form_token(&html);
+    let mut answer = String::new();
+    for want in [303, 409] {
+        let r = post(&c, addr, &stop, Some(&admin), &[("form_token", &token)]).await;
+        assert_eq!(r.status(), want);
+        answer = r.text().await.unwrap();
+    }
+    assert!(answer.contains(&format!("Cuộc diễn tập số {id} đã kết thúc.")));
     app.shutdown().await;
 }

@@ -46,7 +46,8 @@ fn normalise(template: &str) -> String {
 
 /// The routes src/web/mod.rs defines, read from its `warp::path!` invocations.
 fn source_routes() -> BTreeSet<String> {
-    // Routes live in mod.rs and in the files it merges in (alerting, heartbeat push, drills).
+    // Routes live in mod.rs and in the files it merges in (alerting, heartbeat push, drills,
+    // the acknowledge form).
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
     let src: String = [
         "mod.rs",
@@ -54,6 +55,7 @@ fn source_routes() -> BTreeSet<String> {
         "push.rs",
         "drills.rs",
         "page/drills.rs",
+        "page/incidents.rs",
     ]
     .iter()
     .filter_map(|f| std::fs::read_to_string(web.join(f)).ok())
@@ -377,18 +379,6 @@ province = "Hà Tĩnh"
 commune = "Kỳ Anh"
 "#
     )
-}
-
-async fn open_incident(addr: std::net::SocketAddr, target: &str) -> i64 {
-    wait_for(Duration::from_secs(20), "an open incident", || async {
-        let v = get_json(
-            addr,
-            &format!("/api/v1/incidents?status=open&target={target}"),
-        )
-        .await;
-        v["incidents"][0]["id"].as_i64()
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -729,6 +719,50 @@ async fn every_response_matches_the_spec() {
     assert_eq!(author, "truc-ban-1");
     drop(db);
 
+    // The page form takes the same incident (a script may use its bearer header instead of
+    // the session cookie and form token); errors are pages.
+    let page_ack = "/incidents/{id}/ack";
+    let page_url = format!("/incidents/{incident}/ack");
+    let fields = |s: &str| Some(Value::String(s.to_string()));
+    let back = "comment=&return=%2Ftargets%2Fflip-1";
+    c.call("POST", page_ack, &page_url, None, fields(back), 401)
+        .await;
+    c.call("POST", page_ack, &page_url, Some(VIEWER), fields(back), 403)
+        .await;
+    let long = format!("comment={}", "x".repeat(2_001));
+    c.call(
+        "POST",
+        page_ack,
+        &page_url,
+        Some(OFFICER),
+        fields(&long),
+        400,
+    )
+    .await;
+    c.call(
+        "POST",
+        page_ack,
+        "/incidents/999999/ack",
+        Some(OFFICER),
+        fields(back),
+        404,
+    )
+    .await;
+    let (_, html) = c
+        .call(
+            "POST",
+            page_ack,
+            &page_url,
+            Some(OFFICER),
+            fields(back),
+            303,
+        )
+        .await;
+    assert!(html.is_empty());
+    let inc = get_json(addr, "/api/v1/incidents?status=open&target=flip-1").await;
+    assert_eq!(inc["incidents"][0]["acks"].as_array().unwrap().len(), 2);
+    assert_eq!(inc["incidents"][0]["acks"][1]["comment"], "");
+
     // The target recovers: its incident closes and can no longer be taken.
     status.store(200, std::sync::atomic::Ordering::Relaxed);
     wait_for(Duration::from_secs(20), "the incident to close", || async {
@@ -738,6 +772,15 @@ async fn every_response_matches_the_spec() {
     .await;
     let (e, _) = c.call("POST", ack, &url, Some(OFFICER), body(), 409).await;
     assert_eq!(e["error"]["code"], "incident_closed");
+    c.call(
+        "POST",
+        page_ack,
+        &page_url,
+        Some(OFFICER),
+        fields(back),
+        409,
+    )
+    .await;
 
     // A wrong token at the sign-in form gets the form again.
     let (_, html) = c
@@ -1216,43 +1259,6 @@ async fn every_response_matches_the_spec() {
         "operations no test fetched: {missing:?}"
     );
     app.shutdown().await;
-}
-
-/// Reads SSE frames from a streaming response until one satisfies `want`.
-async fn next_event(
-    resp: &mut reqwest::Response,
-    buf: &mut String,
-    want: impl Fn(&str, &Value) -> bool,
-) -> (String, Value) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let mut name = String::new();
-            let mut data = String::new();
-            for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    name = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            if data.is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(&data).unwrap();
-            assert_eq!(v["type"], name.as_str(), "event name and type differ");
-            if want(&name, &v) {
-                return (name, v);
-            }
-        }
-        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
-            .await
-            .expect("timed out waiting for an event")
-            .unwrap()
-            .expect("the stream ended early");
-        buf.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

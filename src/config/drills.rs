@@ -130,19 +130,37 @@ impl ScheduledDrill {
     }
 }
 
-/// Checks what both planned and ad-hoc drills must satisfy; returns `(key, message)`.
-pub fn check_timing(
-    duration: Duration,
-    interval: Duration,
-) -> Result<(), (&'static str, &'static str)> {
+/// Why a drill's timing is refused; the key it names is [`Timing::key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Timing {
+    #[error("must be greater than zero")]
+    ZeroDuration,
+    #[error("must be at most 7 days")]
+    DurationTooLong,
+    #[error("must be at least 1s")]
+    IntervalTooShort,
+}
+
+impl Timing {
+    /// The key (config) or field (API) at fault.
+    pub fn key(self) -> &'static str {
+        match self {
+            Timing::ZeroDuration | Timing::DurationTooLong => "duration",
+            Timing::IntervalTooShort => "interval",
+        }
+    }
+}
+
+/// Checks what both planned and ad-hoc drills must satisfy.
+pub fn check_timing(duration: Duration, interval: Duration) -> Result<(), Timing> {
     if duration.is_zero() {
-        return Err(("duration", "must be greater than zero"));
+        return Err(Timing::ZeroDuration);
     }
     if duration > MAX_DRILL_DURATION {
-        return Err(("duration", "must be at most 7 days"));
+        return Err(Timing::DurationTooLong);
     }
     if interval < MIN_DRILL_INTERVAL {
-        return Err(("interval", "must be at least 1s"));
+        return Err(Timing::IntervalTooShort);
     }
     Ok(())
 }
@@ -162,8 +180,8 @@ pub(super) fn resolve_drills(
         }
         let (tz, local) = local_start(ctx, span.clone(), r.timezone.as_deref(), &r.start);
         let interval = r.interval.unwrap_or(DEFAULT_DRILL_INTERVAL);
-        if let Err((key, msg)) = check_timing(r.duration, interval) {
-            ctx.err(span.clone(), key, msg);
+        if let Err(e) = check_timing(r.duration, interval) {
+            ctx.err(span.clone(), e.key(), e.to_string());
         }
         let scope = match Scope::parse(&r.scope) {
             Ok(s) => {

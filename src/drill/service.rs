@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Drill, NewDrill, NewNote, Note, RunningDrill, db};
 use crate::app::AppState;
-use crate::config::drills::{ScheduledDrill, check_timing};
+use crate::config::drills::{ScheduledDrill, Timing, check_timing};
 use crate::store::StoreError;
 
 /// How often the lifecycle task looks at the clock. Planned ends and starts land within this.
@@ -19,11 +19,9 @@ pub const MAX_TEXT_CHARS: usize = 4_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    /// A field the caller gave is refused (shown as `field: reason`).
+    #[error("{field}: {0}", field = .0.field())]
+    Invalid(Invalid),
     #[error("the scope matches no configured target")]
     EmptyScope,
     #[error("drill {0} is already running over some of these targets")]
@@ -36,10 +34,48 @@ pub enum DrillError {
     Store(#[from] StoreError),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> DrillError {
-    DrillError::Invalid {
-        field,
-        message: message.into(),
+/// What is wrong with a field of a drill or a note: typed, so the pages can say it in the
+/// reader's language while the API keeps these English messages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("must not be empty")]
+    EmptyName,
+    #[error("must be at most 200 characters")]
+    NameTooLong,
+    #[error("must be at most {MAX_TEXT_CHARS} characters")]
+    ScenarioTooLong,
+    #[error(transparent)]
+    Timing(#[from] Timing),
+    #[error("must not be empty")]
+    EmptyText,
+    #[error("must be at most {MAX_TEXT_CHARS} characters")]
+    TextTooLong,
+    #[error("no target `{0}`")]
+    UnknownTarget(String),
+    #[error("must be after the note's time")]
+    UntilNotAfterNote,
+    #[error("is more than a day before the drill started")]
+    NoteTooEarly,
+}
+
+impl Invalid {
+    /// The request field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Invalid::EmptyName | Invalid::NameTooLong => "name",
+            Invalid::ScenarioTooLong => "scenario",
+            Invalid::Timing(t) => t.key(),
+            Invalid::EmptyText | Invalid::TextTooLong => "text",
+            Invalid::UnknownTarget(_) => "expected_down.targets",
+            Invalid::UntilNotAfterNote => "expected_down.until",
+            Invalid::NoteTooEarly => "at",
+        }
+    }
+}
+
+impl From<Invalid> for DrillError {
+    fn from(i: Invalid) -> Self {
+        DrillError::Invalid(i)
     }
 }
 
@@ -83,18 +119,15 @@ pub async fn start(
 ) -> Result<Drill, DrillError> {
     let name = new.name.trim().to_string();
     if name.is_empty() {
-        return Err(invalid("name", "must not be empty"));
+        return Err(Invalid::EmptyName.into());
     }
     if name.chars().count() > 200 {
-        return Err(invalid("name", "must be at most 200 characters"));
+        return Err(Invalid::NameTooLong.into());
     }
     if new.scenario.chars().count() > MAX_TEXT_CHARS {
-        return Err(invalid(
-            "scenario",
-            format!("must be at most {MAX_TEXT_CHARS} characters"),
-        ));
+        return Err(Invalid::ScenarioTooLong.into());
     }
-    check_timing(new.duration, new.interval).map_err(|(f, m)| invalid(f, m))?;
+    check_timing(new.duration, new.interval).map_err(Invalid::Timing)?;
     let _guard = state.drills.lifecycle.lock().await;
     let cfg = state.config();
     let targets: Vec<String> = cfg
@@ -163,13 +196,10 @@ pub async fn stop(
 /// Adds a timeline note. Notes may be added after the end (an after-action correction).
 pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<Note, DrillError> {
     if note.text.trim().is_empty() {
-        return Err(invalid("text", "must not be empty"));
+        return Err(Invalid::EmptyText.into());
     }
     if note.text.chars().count() > MAX_TEXT_CHARS {
-        return Err(invalid(
-            "text",
-            format!("must be at most {MAX_TEXT_CHARS} characters"),
-        ));
+        return Err(Invalid::TextTooLong.into());
     }
     let drill = state
         .store
@@ -179,19 +209,16 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
     let cfg = state.config();
     for t in &note.expected_targets {
         if !cfg.targets.iter().any(|c| &c.id == t) {
-            return Err(invalid("expected_down.targets", format!("no target `{t}`")));
+            return Err(Invalid::UnknownTarget(t.clone()).into());
         }
     }
     if let Some(u) = note.expected_until
         && u <= note.at
     {
-        return Err(invalid(
-            "expected_down.until",
-            "must be after the note's time",
-        ));
+        return Err(Invalid::UntilNotAfterNote.into());
     }
     if note.at < drill.started_at - chrono::Duration::hours(24) {
-        return Err(invalid("at", "is more than a day before the drill started"));
+        return Err(Invalid::NoteTooEarly.into());
     }
     let now = Utc::now();
     let stored = note.clone();

@@ -283,56 +283,22 @@ pub async fn ack(
     body: AckBody,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    use crate::store::acks::{AckOutcome, MAX_COMMENT_CHARS};
-    let no_such = || reject(ApiError::not_found(format!("no incident with id `{id}`")));
-    let incident: i64 = id.parse().map_err(|_| no_such())?;
-    let comment = body.comment.trim().to_string();
-    if comment.is_empty() {
+    let incident = super::ack::parse_id(&id).map_err(super::ack::AckError::rejection)?;
+    // Scripts must say what is being done; the page form lets an officer take it with one tap.
+    if body.comment.trim().is_empty() {
         return Err(reject(ApiError::bad_request(
             "comment_required",
             "say in `comment` what is being done, for the next shift",
         )));
     }
-    if comment.chars().count() > MAX_COMMENT_CHARS {
-        return Err(reject(ApiError::bad_request(
-            "comment_too_long",
-            format!("`comment` is limited to {MAX_COMMENT_CHARS} characters"),
-        )));
-    }
-    let outcome = state
-        .store
-        .ack_incident(
-            incident,
-            caller.name.clone(),
-            comment,
-            crate::time::now_ms(),
-        )
+    let a = super::ack::record(&state, incident, &caller.name, &body.comment)
         .await
-        .map_err(internal)?;
-    match outcome {
-        AckOutcome::Recorded(a) => {
-            tracing::info!(incident, by = %a.author, target = %a.target, "incident acknowledged");
-            // No live page listening is fine.
-            let _ = state.web_events.send(super::WebEvent::Ack {
-                incident_id: a.incident_id,
-                target: a.target.clone(),
-                author: a.author.clone(),
-                comment: a.comment.clone(),
-                at: a.at,
-            });
-            Ok(warp::reply::with_status(
-                warp::reply::json(&serde_json::json!({ "ack": a })),
-                warp::http::StatusCode::CREATED,
-            )
-            .into_response())
-        }
-        AckOutcome::NoSuchIncident => Err(no_such()),
-        AckOutcome::Closed => Err(reject(ApiError {
-            status: warp::http::StatusCode::CONFLICT,
-            code: "incident_closed",
-            message: format!("incident {incident} has already ended"),
-        })),
-    }
+        .map_err(super::ack::AckError::rejection)?;
+    Ok(warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({ "ack": a })),
+        warp::http::StatusCode::CREATED,
+    )
+    .into_response())
 }
 
 pub async fn target_availability(

@@ -87,8 +87,9 @@ pub fn require(
 
 /// The cookie a browser holds after `/login`: the token itself, HttpOnly and SameSite=Strict.
 /// The API accepts it for reading only (its writes need the `Authorization` header). The only
-/// writes it can make are the drill forms on the pages, and only together with a form token
-/// derived from it ([`form_token`]), which a forged cross-site form cannot know.
+/// writes it can make are the page forms (drills, acknowledging incidents), and only together
+/// with a form token derived from it ([`form_token`]), which a forged cross-site form cannot
+/// know.
 pub const SESSION_COOKIE: &str = "commwatch_token";
 
 /// The anti-forgery value a page's forms carry: HMAC-SHA256 of a fixed label keyed by the

@@ -69,7 +69,7 @@ fn conflict(code: &'static str, message: String) -> warp::Rejection {
 /// Maps drill errors to stable API errors.
 pub fn drill_rejection(e: DrillError) -> warp::Rejection {
     match e {
-        DrillError::Invalid { .. } => bad("invalid_drill", e.to_string()),
+        DrillError::Invalid(_) => bad("invalid_drill", e.to_string()),
         DrillError::EmptyScope => bad("empty_scope", e.to_string()),
         DrillError::Overlap(_) => conflict("drill_overlap", e.to_string()),
         DrillError::Ended(_) => conflict("drill_ended", e.to_string()),
@@ -78,34 +78,55 @@ pub fn drill_rejection(e: DrillError) -> warp::Rejection {
     }
 }
 
+/// A drill or note request that cannot be read (the API's JSON or a page form). The API answers
+/// `400 invalid_drill` with this English text; the pages say it in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("scope: {0}")]
+    Scope(String),
+    #[error("{field}: `{value}` is not a duration such as 10s or 2h ({reason})")]
+    Duration {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("baseline: must be at most 90 days")]
+    BaselineTooLong,
+    #[error("leaders: names must not be empty")]
+    EmptyLeader,
+    /// A time typed in a page form (the API takes RFC 3339 in JSON).
+    #[error("{field}: `{value}` is not a time such as 14:05 or 2026-11-20T14:05")]
+    Time { field: &'static str, value: String },
+    #[error("until: name the targets expected to fail")]
+    UntilWithoutTargets,
+}
+
 fn duration_field(
-    field: &str,
+    field: &'static str,
     v: Option<&str>,
     default: Duration,
-) -> Result<Duration, warp::Rejection> {
+) -> Result<Duration, RequestError> {
     match v {
         None => Ok(default),
-        Some(s) => humantime::parse_duration(s).map_err(|e| {
-            bad(
-                "invalid_drill",
-                format!("{field}: `{s}` is not a duration such as 10s or 2h ({e})"),
-            )
+        Some(s) => humantime::parse_duration(s).map_err(|e| RequestError::Duration {
+            field,
+            value: s.to_string(),
+            reason: e.to_string(),
         }),
     }
 }
 
 /// Turns a start request into a drill to start (shared with the page form).
-pub fn new_drill(body: StartRequest) -> Result<NewDrill, warp::Rejection> {
-    let scope =
-        Scope::parse(&body.scope).map_err(|e| bad("invalid_drill", format!("scope: {e}")))?;
+pub fn new_drill(body: StartRequest) -> Result<NewDrill, RequestError> {
+    let scope = Scope::parse(&body.scope).map_err(RequestError::Scope)?;
     let interval = duration_field("interval", body.interval.as_deref(), DEFAULT_DRILL_INTERVAL)?;
     let duration = duration_field("duration", Some(&body.duration), Duration::ZERO)?;
     let baseline = duration_field("baseline", body.baseline.as_deref(), DEFAULT_BASELINE)?;
     if baseline > Duration::from_secs(90 * 86_400) {
-        return Err(bad("invalid_drill", "baseline: must be at most 90 days"));
+        return Err(RequestError::BaselineTooLong);
     }
     if body.leaders.iter().any(|l| l.trim().is_empty()) {
-        return Err(bad("invalid_drill", "leaders: names must not be empty"));
+        return Err(RequestError::EmptyLeader);
     }
     Ok(NewDrill {
         name: body.name,
@@ -125,7 +146,7 @@ async fn start(
     body: StartRequest,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let new = new_drill(body)?;
+    let new = new_drill(body).map_err(|e| bad("invalid_drill", e.to_string()))?;
     let d = service::start(&state, new, &caller.name, Utc::now())
         .await
         .map_err(drill_rejection)?;

@@ -5,7 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::drills::Timing;
+use crate::drill::service::{DrillError, Invalid, MAX_TEXT_CHARS};
 use crate::state::State;
+use crate::store::acks::MAX_COMMENT_CHARS;
+use crate::web::ack::AckError;
+use crate::web::drills::RequestError;
 
 /// The page language. Vietnamese unless the reader chose English (`?lang=en`, kept in a cookie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -314,6 +319,10 @@ pub struct Strings {
     pub explained_by: &'static str,
     pub status: &'static str,
     pub ack_howto: &'static str,
+    pub ack_submit: &'static str,
+    pub ack_also: &'static str,
+    pub ack_comment: &'static str,
+    pub ack_sign_in: &'static str,
 
     pub facts: &'static str,
     pub id: &'static str,
@@ -436,7 +445,11 @@ pub static VI: Strings = Strings {
     closed: "Đã đóng",
     explained_by: "do",
     status: "Tình trạng",
-    ack_howto: "Nhận sự cố: POST /api/v1/incidents/{id}/ack với mã của trực ban.",
+    ack_howto: "Trực ban (quyền officer hoặc admin) nhận xử lý sự cố đang mở ngay trên trang này sau khi đăng nhập, kèm ghi chú cho ca sau nếu cần; người khác nhận sau vẫn được ghi thêm. Script dùng POST /api/v1/incidents/{id}/ack với mã của trực ban.",
+    ack_submit: "Nhận xử lý",
+    ack_also: "Cùng nhận xử lý",
+    ack_comment: "Ghi chú cho ca sau (không bắt buộc)",
+    ack_sign_in: "Đăng nhập để nhận xử lý",
 
     facts: "Thông tin",
     id: "Mã",
@@ -559,7 +572,11 @@ pub static EN: Strings = Strings {
     closed: "Closed",
     explained_by: "because of",
     status: "Status",
-    ack_howto: "Acknowledge: POST /api/v1/incidents/{id}/ack with an officer token.",
+    ack_howto: "Officers (role officer or admin) acknowledge open incidents right here after signing in, with an optional note for the next shift; a second officer may add theirs. Scripts use POST /api/v1/incidents/{id}/ack with an officer token.",
+    ack_submit: "Acknowledge",
+    ack_also: "Acknowledge too",
+    ack_comment: "Note for the next shift (optional)",
+    ack_sign_in: "Sign in to acknowledge",
 
     facts: "Facts",
     id: "Id",
@@ -700,10 +717,6 @@ pub struct DrillStrings {
     pub baseline_field: &'static str,
     pub start_submit: &'static str,
     pub login_to_control: &'static str,
-    pub form_error: &'static str,
-    pub form_forged: &'static str,
-    pub form_forbidden: &'static str,
-    pub back: &'static str,
     pub csv_sections: [&'static str; 7],
 }
 
@@ -817,10 +830,6 @@ pub static DRILL_VI: DrillStrings = DrillStrings {
     baseline_field: "Giai đoạn đối chứng (vd 7d)",
     start_submit: "Bắt đầu",
     login_to_control: "Đăng nhập bằng mã trực ban để ghi chú hoặc điều khiển diễn tập.",
-    form_error: "Không thực hiện được",
-    form_forged: "Biểu mẫu không đến từ trang này; hãy tải lại trang rồi thử lại.",
-    form_forbidden: "Mã truy cập này không có quyền làm việc đó",
-    back: "Quay lại",
     csv_sections: [
         "Tóm tắt",
         "Theo nhóm",
@@ -942,10 +951,6 @@ pub static DRILL_EN: DrillStrings = DrillStrings {
     baseline_field: "Baseline window (e.g. 7d)",
     start_submit: "Start",
     login_to_control: "Sign in with a duty token to add notes or control drills.",
-    form_error: "Could not do that",
-    form_forged: "The form did not come from this page; reload the page and try again.",
-    form_forbidden: "This token's role does not allow that",
-    back: "Back",
     csv_sections: [
         "Summary",
         "By group",
@@ -956,6 +961,246 @@ pub static DRILL_EN: DrillStrings = DrillStrings {
         "Timeline",
     ],
 };
+
+/// What the page forms say when they cannot do something: refusals, and every typed error of
+/// the drill forms and the acknowledge form, so the reason reads in the page's language (the
+/// API keeps its English messages). `{id}`, `{n}`, `{target}`, `{field}`, `{value}` and
+/// `{detail}` are filled in by [`Lang::drill_error`], [`Lang::request_error`] and
+/// [`Lang::ack_error`].
+pub struct FormStrings {
+    pub error: &'static str,
+    pub forged: &'static str,
+    pub forbidden: &'static str,
+    pub back: &'static str,
+    pub store_failed: &'static str,
+
+    pub name_empty: &'static str,
+    pub name_too_long: &'static str,
+    pub scenario_too_long: &'static str,
+    pub duration_zero: &'static str,
+    pub duration_too_long: &'static str,
+    pub interval_too_short: &'static str,
+    pub text_empty: &'static str,
+    pub text_too_long: &'static str,
+    pub unknown_target: &'static str,
+    pub until_not_after_note: &'static str,
+    pub note_too_early: &'static str,
+    pub empty_scope: &'static str,
+    pub overlap: &'static str,
+    pub drill_not_found: &'static str,
+    pub drill_ended: &'static str,
+
+    pub bad_scope: &'static str,
+    pub bad_duration: &'static str,
+    pub baseline_too_long: &'static str,
+    pub empty_leader: &'static str,
+    pub bad_time: &'static str,
+    pub until_without_targets: &'static str,
+    /// Field names for the messages above: duration, interval, baseline, at, until.
+    pub fields: [&'static str; 5],
+
+    pub ack_login: &'static str,
+    pub ack_not_found: &'static str,
+    pub ack_closed: &'static str,
+    pub ack_too_long: &'static str,
+}
+
+pub static FORM_VI: FormStrings = FormStrings {
+    error: "Không thực hiện được",
+    forged: "Biểu mẫu không đến từ trang này; hãy tải lại trang rồi thử lại.",
+    forbidden: "Mã truy cập này không có quyền làm việc đó",
+    back: "Quay lại",
+    store_failed: "Máy giám sát không ghi được vào cơ sở dữ liệu; hãy thử lại sau giây lát.",
+
+    name_empty: "Tên: không được để trống.",
+    name_too_long: "Tên: tối đa 200 ký tự.",
+    scenario_too_long: "Kịch bản: tối đa {n} ký tự.",
+    duration_zero: "Thời lượng: phải lớn hơn 0.",
+    duration_too_long: "Thời lượng: tối đa 7 ngày.",
+    interval_too_short: "Chu kỳ đo: ít nhất 1 giây.",
+    text_empty: "Nội dung ghi chú: không được để trống.",
+    text_too_long: "Nội dung ghi chú: tối đa {n} ký tự.",
+    unknown_target: "Không có mục tiêu “{target}” trong cấu hình.",
+    until_not_after_note: "Thời điểm dự kiến khôi phục phải sau thời điểm ghi chú.",
+    note_too_early: "Thời điểm ghi chú sớm hơn lúc bắt đầu diễn tập quá một ngày.",
+    empty_scope: "Phạm vi này không khớp mục tiêu nào đã cấu hình.",
+    overlap: "Cuộc diễn tập số {id} đang chạy trên một số mục tiêu trong phạm vi này; hãy dừng cuộc đó hoặc thu hẹp phạm vi.",
+    drill_not_found: "Không có cuộc diễn tập số {id}.",
+    drill_ended: "Cuộc diễn tập số {id} đã kết thúc.",
+
+    bad_scope: "Phạm vi không hợp lệ: {detail}",
+    bad_duration: "{field}: “{value}” không phải là khoảng thời gian (vd 10s, 30m, 2h, 7d).",
+    baseline_too_long: "Giai đoạn đối chứng: tối đa 90 ngày.",
+    empty_leader: "Chỉ huy: không được có tên trống.",
+    bad_time: "{field}: “{value}” không phải là thời điểm (vd 14:05 hoặc 2026-11-20T14:05).",
+    until_without_targets: "Đã ghi thời điểm dự kiến khôi phục thì phải ghi cả mục tiêu bị cắt có chủ đích.",
+    fields: [
+        "Thời lượng",
+        "Chu kỳ đo",
+        "Giai đoạn đối chứng",
+        "Thời điểm",
+        "Dự kiến khôi phục",
+    ],
+
+    ack_login: "Đăng nhập bằng mã trực ban để nhận xử lý sự cố.",
+    ack_not_found: "Không có sự cố số {id}.",
+    ack_closed: "Sự cố số {id} đã kết thúc, không cần nhận xử lý nữa.",
+    ack_too_long: "Ghi chú: tối đa {n} ký tự.",
+};
+
+pub static FORM_EN: FormStrings = FormStrings {
+    error: "Could not do that",
+    forged: "The form did not come from this page; reload the page and try again.",
+    forbidden: "This token's role does not allow that",
+    back: "Back",
+    store_failed: "The monitor could not write to its database; try again in a moment.",
+
+    name_empty: "Name: must not be empty.",
+    name_too_long: "Name: at most 200 characters.",
+    scenario_too_long: "Scenario: at most {n} characters.",
+    duration_zero: "Duration: must be greater than zero.",
+    duration_too_long: "Duration: at most 7 days.",
+    interval_too_short: "Probing interval: at least 1 second.",
+    text_empty: "Note text: must not be empty.",
+    text_too_long: "Note text: at most {n} characters.",
+    unknown_target: "No target “{target}” is configured.",
+    until_not_after_note: "The expected recovery time must be after the note's time.",
+    note_too_early: "The note's time is more than a day before the drill started.",
+    empty_scope: "This scope matches no configured target.",
+    overlap: "Drill {id} is already running over some of these targets; stop it or narrow the scope.",
+    drill_not_found: "There is no drill {id}.",
+    drill_ended: "Drill {id} has already ended.",
+
+    bad_scope: "The scope is not valid: {detail}",
+    bad_duration: "{field}: “{value}” is not a length of time such as 10s, 30m, 2h or 7d.",
+    baseline_too_long: "Baseline window: at most 90 days.",
+    empty_leader: "In charge: names must not be empty.",
+    bad_time: "{field}: “{value}” is not a time such as 14:05 or 2026-11-20T14:05.",
+    until_without_targets: "An expected recovery time needs the targets failed on purpose.",
+    fields: [
+        "Duration",
+        "Probing interval",
+        "Baseline window",
+        "When",
+        "Expected back",
+    ],
+
+    ack_login: "Sign in with a duty token to acknowledge incidents.",
+    ack_not_found: "There is no incident {id}.",
+    ack_closed: "Incident {id} has already ended; there is nothing left to acknowledge.",
+    ack_too_long: "Comment: at most {n} characters.",
+};
+
+/// `template` with its `{name}` slots filled from `args`, in one pass: a value that itself
+/// holds `{id}` (typed by a user) is kept as typed.
+fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let slot = after.find('}').and_then(|close| {
+            args.iter()
+                .find(|(k, _)| *k == &after[..close])
+                .map(|(_, v)| (close, *v))
+        });
+        match slot {
+            Some((close, v)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Lang {
+    /// The page forms' words.
+    pub fn f(self) -> &'static FormStrings {
+        match self {
+            Lang::Vi => &FORM_VI,
+            Lang::En => &FORM_EN,
+        }
+    }
+
+    /// A request field's name as the forms label it.
+    fn field(self, name: &str) -> String {
+        let i = match name {
+            "duration" => 0,
+            "interval" => 1,
+            "baseline" => 2,
+            "at" => 3,
+            "until" => 4,
+            // Not a field the forms have: its request name is the clearest thing to show.
+            other => return other.to_string(),
+        };
+        self.f().fields[i].to_string()
+    }
+
+    /// Why the drill service refused a form.
+    pub fn drill_error(self, e: &DrillError) -> String {
+        let f = self.f();
+        let id = |template: &str, id: i64| fill(template, &[("id", &id.to_string())]);
+        let max = MAX_TEXT_CHARS.to_string();
+        match e {
+            DrillError::Invalid(i) => match i {
+                Invalid::EmptyName => f.name_empty.to_string(),
+                Invalid::NameTooLong => f.name_too_long.to_string(),
+                Invalid::ScenarioTooLong => fill(f.scenario_too_long, &[("n", &max)]),
+                Invalid::Timing(Timing::ZeroDuration) => f.duration_zero.to_string(),
+                Invalid::Timing(Timing::DurationTooLong) => f.duration_too_long.to_string(),
+                Invalid::Timing(Timing::IntervalTooShort) => f.interval_too_short.to_string(),
+                Invalid::EmptyText => f.text_empty.to_string(),
+                Invalid::TextTooLong => fill(f.text_too_long, &[("n", &max)]),
+                Invalid::UnknownTarget(t) => fill(f.unknown_target, &[("target", t)]),
+                Invalid::UntilNotAfterNote => f.until_not_after_note.to_string(),
+                Invalid::NoteTooEarly => f.note_too_early.to_string(),
+            },
+            DrillError::EmptyScope => f.empty_scope.to_string(),
+            DrillError::Overlap(d) => id(f.overlap, *d),
+            DrillError::NotFound(d) => id(f.drill_not_found, *d),
+            DrillError::Ended(d) => id(f.drill_ended, *d),
+            DrillError::Store(_) => f.store_failed.to_string(),
+        }
+    }
+
+    /// Why a drill form could not be read.
+    pub fn request_error(self, e: &RequestError) -> String {
+        let f = self.f();
+        match e {
+            RequestError::Scope(detail) => fill(f.bad_scope, &[("detail", detail)]),
+            RequestError::Duration { field, value, .. } => fill(
+                f.bad_duration,
+                &[("field", &self.field(field)), ("value", value)],
+            ),
+            RequestError::BaselineTooLong => f.baseline_too_long.to_string(),
+            RequestError::EmptyLeader => f.empty_leader.to_string(),
+            RequestError::Time { field, value } => fill(
+                f.bad_time,
+                &[("field", &self.field(field)), ("value", value)],
+            ),
+            RequestError::UntilWithoutTargets => f.until_without_targets.to_string(),
+        }
+    }
+
+    /// Why an acknowledgement was not recorded.
+    pub fn ack_error(self, e: &AckError) -> String {
+        let f = self.f();
+        match e {
+            AckError::NotFound(id) => fill(f.ack_not_found, &[("id", id)]),
+            AckError::Closed(id) => fill(f.ack_closed, &[("id", &id.to_string())]),
+            AckError::CommentTooLong => {
+                fill(f.ack_too_long, &[("n", &MAX_COMMENT_CHARS.to_string())])
+            }
+            AckError::Store(_) => f.store_failed.to_string(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1010,5 +1255,49 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&Lang::En.script_strings()).unwrap();
         assert_eq!(v["lang"], "en");
         assert_eq!(v["states"][2][1], "Down");
+    }
+
+    #[test]
+    fn form_errors_read_in_the_page_language() {
+        let overlap = DrillError::Overlap(7);
+        assert_eq!(
+            Lang::Vi.drill_error(&overlap),
+            "Cuộc diễn tập số 7 đang chạy trên một số mục tiêu trong phạm vi này; hãy dừng cuộc đó hoặc thu hẹp phạm vi."
+        );
+        assert!(
+            Lang::En
+                .drill_error(&overlap)
+                .starts_with("Drill 7 is already running")
+        );
+        let bad = RequestError::Duration {
+            field: "duration",
+            value: "{id} soon".into(),
+            reason: "x".into(),
+        };
+        // The value is kept as typed, its `{id}` included.
+        assert_eq!(
+            Lang::Vi.request_error(&bad),
+            "Thời lượng: “{id} soon” không phải là khoảng thời gian (vd 10s, 30m, 2h, 7d)."
+        );
+        assert_eq!(
+            Lang::En.ack_error(&AckError::Closed(12)),
+            "Incident 12 has already ended; there is nothing left to acknowledge."
+        );
+        assert_eq!(
+            Lang::Vi.ack_error(&AckError::CommentTooLong),
+            "Ghi chú: tối đa 2000 ký tự."
+        );
+        let unknown = DrillError::Invalid(Invalid::UnknownTarget("a1".into()));
+        assert_eq!(
+            Lang::En.drill_error(&unknown),
+            "No target “a1” is configured."
+        );
+        // The API's English text is unchanged by the typing.
+        assert_eq!(unknown.to_string(), "expected_down.targets: no target `a1`");
+        assert_eq!(
+            DrillError::Invalid(Invalid::Timing(Timing::IntervalTooShort)).to_string(),
+            "interval: must be at least 1s"
+        );
+        assert_eq!(fill("{a} {b} {c", &[("a", "1"), ("b", "{a}")]), "1 {a} {c");
     }
 }

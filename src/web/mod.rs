@@ -5,6 +5,7 @@
 //! Pages (`page/`) and `/api/v1/overview` share one model (`overview.rs`, `model.rs`); words
 //! live in `i18n.rs`; charts are SVG drawn in `chart.rs`; `sse.rs` streams the event bus.
 
+pub mod ack;
 mod alerts;
 pub mod api;
 pub mod auth;
@@ -331,7 +332,9 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .unify()
         .or(login.boxed())
         .unify()
-        .or(page::drills::routes(state_for_drills))
+        .or(page::drills::routes(state_for_drills.clone()))
+        .unify()
+        .or(page::incidents::routes(state_for_drills))
         .unify()
         .boxed()
 }

@@ -3,6 +3,7 @@
 //! in its own file under `page/`.
 
 pub mod drills;
+pub mod form;
 pub mod groups;
 pub mod incidents;
 pub mod login;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod collector;
+pub mod pages;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -110,6 +111,19 @@ where
     }
 }
 
+/// The id of `target`'s open incident, once there is one.
+pub async fn open_incident(addr: SocketAddr, target: &str) -> i64 {
+    wait_for(Duration::from_secs(20), "an open incident", || async {
+        let v = get_json(
+            addr,
+            &format!("/api/v1/incidents?status=open&target={target}"),
+        )
+        .await;
+        v["incidents"][0]["id"].as_i64()
+    })
+    .await
+}
+
 /// The `state` of each target in `/api/v1/targets`, by id.
 pub async fn states(addr: SocketAddr) -> std::collections::HashMap<String, serde_json::Value> {
     let v = get_json(addr, "/api/v1/targets").await;
@@ -188,4 +202,41 @@ pub async fn switch_server(
         }
     });
     (addr, status)
+}
+
+/// Reads SSE frames from a streaming response until one satisfies `want`.
+pub async fn next_event(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    want: impl Fn(&str, &serde_json::Value) -> bool,
+) -> (String, serde_json::Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+            assert_eq!(v["type"], name.as_str(), "event name and type differ");
+            if want(&name, &v) {
+                return (name, v);
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("timed out waiting for an event")
+            .unwrap()
+            .expect("the stream ended early");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
 }

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Ho_Chi_Minh;
 use maud::{Markup, html};
+use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
-use warp::{Filter, Reply};
 
-use super::{Nav, PageCtx, badge, head, layout, or, seg};
+use super::{Nav, PageCtx, badge, form, head, layout, or, seg};
 use crate::app::AppState;
 use crate::config::Role;
 use crate::config::drills::OneOrMany;
@@ -25,10 +25,13 @@ use crate::drill::{Drill, RunningDrill, db};
 use crate::time;
 use crate::web::api::Query;
 use crate::web::auth::{self, FormAuthError};
-use crate::web::drills::{ExpectedDown, NoteRequest, StartRequest, new_drill, new_note};
+use crate::web::drills::{
+    ExpectedDown, NoteRequest, RequestError, StartRequest, new_drill, new_note,
+};
 use crate::web::error::{ApiError, internal, reject};
 use crate::web::i18n::Lang;
 use crate::web::{compress, report_csv, with_state};
+use form::hidden_token;
 
 /// Drills listed on `/drills`, newest first.
 const LIST_LIMIT: usize = 200;
@@ -143,12 +146,6 @@ fn value<'a>(retry: Option<&'a Retry<'_>>, key: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
-fn hidden_token(ctx: &PageCtx) -> Markup {
-    html! {
-        @if let Some(t) = &ctx.form_token { input type="hidden" name="form_token" value=(t); }
-    }
-}
-
 /// The controls above the report: stop (admin, while running) and the note form (officer).
 fn controls(ctx: &PageCtx, r: &Report, retry: Option<&Retry<'_>>, error: Option<&str>) -> Markup {
     let d = ctx.lang.d();
@@ -158,7 +155,7 @@ fn controls(ctx: &PageCtx, r: &Report, retry: Option<&Retry<'_>>, error: Option<
     html! {
         div.noprint {
             @if let Some(e) = error.or(retry.map(|r| r.error.as_str())) {
-                p.banner role="alert" { (d.form_error) ": " (e) }
+                p.banner role="alert" { (ctx.lang.f().error) ": " (e) }
             }
             @if role.is_none() {
                 p.muted { a href="/login" { (t.login_title) } " — " (d.login_to_control) }
@@ -611,7 +608,7 @@ fn start_form(ctx: &PageCtx, retry: Option<&Retry<'_>>) -> Markup {
     html! {
         section.noprint #start {
             h2 { (d.start_title) }
-            @if let Some(r) = retry { p.banner role="alert" { (d.form_error) ": " (r.error) } }
+            @if let Some(r) = retry { p.banner role="alert" { (lang.f().error) ": " (r.error) } }
             form.filters method="post" action="/drills" {
                 (hidden_token(ctx))
                 label {
@@ -752,48 +749,14 @@ pub async fn api_report(
 
 // ----- forms -----------------------------------------------------------------------------
 
-fn see_other(location: &str) -> warp::reply::Response {
-    let mut r =
-        warp::reply::with_status(warp::reply::html(""), StatusCode::SEE_OTHER).into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert("location", v);
-    }
-    r
-}
-
-/// A refused form: 401 (sign in), 403 (role, or a form not from our page).
+/// A refused drill form: the refusal page, back to the drill list.
 fn refused(ctx: &PageCtx, e: FormAuthError) -> warp::reply::Response {
-    let t = ctx.lang.t();
-    let d = ctx.lang.d();
-    let (status, msg) = match &e {
-        FormAuthError::Unauthorized => (StatusCode::UNAUTHORIZED, d.login_to_control.to_string()),
-        FormAuthError::Forged => (StatusCode::FORBIDDEN, d.form_forged.to_string()),
-        FormAuthError::Forbidden(c) => (
-            StatusCode::FORBIDDEN,
-            format!("{} ({}: {:?})", d.form_forbidden, c.name, c.role),
-        ),
-    };
-    let body = html! {
-        h1 { (d.form_error) }
-        p.banner role="alert" { (msg) }
-        p { a href="/login" { (t.login_title) } " · " a href="/drills" { (d.back) } }
-    };
-    let mut r = ctx.finish(layout(ctx, d.form_error, Nav::Drills, false, body));
-    *r.status_mut() = status;
-    r
-}
-
-/// The caller of a page form.
-fn form_caller(
-    ctx: &PageCtx,
-    form: &Query,
-    role: Role,
-) -> Result<crate::web::auth::Caller, FormAuthError> {
-    auth::check_form(
-        ctx.caller.as_ref(),
-        ctx.form_token.as_deref(),
-        form.get("form_token").map(String::as_str),
-        role,
+    form::refused(
+        ctx,
+        e,
+        ctx.lang.d().login_to_control,
+        "/drills",
+        Nav::Drills,
     )
 }
 
@@ -814,18 +777,10 @@ async fn report_again(
 
 fn drill_status(e: &DrillError) -> StatusCode {
     match e {
-        DrillError::Invalid { .. } | DrillError::EmptyScope => StatusCode::BAD_REQUEST,
+        DrillError::Invalid(_) | DrillError::EmptyScope => StatusCode::BAD_REQUEST,
         DrillError::Overlap(_) | DrillError::Ended(_) => StatusCode::CONFLICT,
         DrillError::NotFound(_) => StatusCode::NOT_FOUND,
         DrillError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// The status and message of a request the API layer refused.
-fn api_refusal(r: &warp::Rejection) -> (StatusCode, String) {
-    match r.find::<ApiError>() {
-        Some(e) => (e.status, e.message.clone()),
-        None => (StatusCode::BAD_REQUEST, format!("{r:?}")),
     }
 }
 
@@ -893,19 +848,20 @@ pub fn parse_local(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// The note form as the API's request.
-fn note_request(f: &Query, now: DateTime<Utc>) -> Result<NoteRequest, String> {
-    let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
+fn note_request(f: &Query, now: DateTime<Utc>) -> Result<NoteRequest, RequestError> {
+    let time = |key: &'static str| -> Result<Option<DateTime<Utc>>, RequestError> {
         match text_field(f, key) {
             None => Ok(None),
-            Some(v) => parse_local(&v, now).map(Some).ok_or_else(|| {
-                format!("{key}: `{v}` is not a time such as 14:05 or 2026-11-20T14:05")
+            Some(v) => parse_local(&v, now).map(Some).ok_or(RequestError::Time {
+                field: key,
+                value: v,
             }),
         }
     };
     let targets = list_field(f, "expected");
     let until = time("until")?;
     if until.is_some() && targets.is_empty() {
-        return Err("until: name the targets expected to fail".to_string());
+        return Err(RequestError::UntilWithoutTargets);
     }
     Ok(NoteRequest {
         text: f.get("text").cloned().unwrap_or_default(),
@@ -920,18 +876,18 @@ async fn start_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match form_caller(&ctx, &form, Role::Admin) {
+    let caller = match form::caller(&ctx, &form, Role::Admin) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
     let outcome = match new_drill(start_request(&form)) {
         Ok(new) => service::start(&state, new, &caller.name, Utc::now())
             .await
-            .map_err(|e| (drill_status(&e), e.to_string())),
-        Err(r) => Err(api_refusal(&r)),
+            .map_err(|e| (drill_status(&e), ctx.lang.drill_error(&e))),
+        Err(e) => Err((StatusCode::BAD_REQUEST, ctx.lang.request_error(&e))),
     };
     match outcome {
-        Ok(d) => Ok(see_other(&format!("/drills/{}", d.id))),
+        Ok(d) => Ok(form::see_other(&format!("/drills/{}", d.id))),
         Err((status, error)) => {
             let list = list_drills(&state).await?;
             let retry = Retry {
@@ -952,12 +908,12 @@ async fn stop_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match form_caller(&ctx, &form, Role::Admin) {
+    let caller = match form::caller(&ctx, &form, Role::Admin) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
     match service::stop(&state, id, Some(&caller.name), "stopped", Utc::now()).await {
-        Ok(_) => Ok(see_other(&format!("/drills/{id}"))),
+        Ok(_) => Ok(form::see_other(&format!("/drills/{id}"))),
         Err(DrillError::NotFound(_)) => Err(not_found(&id.to_string())),
         Err(e) => {
             report_again(
@@ -965,7 +921,7 @@ async fn stop_submit(
                 &ctx,
                 id,
                 None,
-                Some(&e.to_string()),
+                Some(&ctx.lang.drill_error(&e)),
                 drill_status(&e),
             )
             .await
@@ -980,18 +936,18 @@ async fn note_submit(
     form: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let caller = match form_caller(&ctx, &form, Role::Officer) {
+    let caller = match form::caller(&ctx, &form, Role::Officer) {
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
     let outcome = match note_request(&form, Utc::now()) {
         Ok(req) => service::add_note(&state, id, new_note(req, &caller.name))
             .await
-            .map_err(|e| (drill_status(&e), e.to_string())),
-        Err(msg) => Err((StatusCode::BAD_REQUEST, msg)),
+            .map_err(|e| (drill_status(&e), ctx.lang.drill_error(&e))),
+        Err(e) => Err((StatusCode::BAD_REQUEST, ctx.lang.request_error(&e))),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/drills/{id}#notes"))),
+        Ok(_) => Ok(form::see_other(&format!("/drills/{id}#notes"))),
         Err((StatusCode::NOT_FOUND, _)) => Err(not_found(&id.to_string())),
         Err((status, error)) => {
             let retry = Retry {
@@ -1007,13 +963,7 @@ async fn note_submit(
 pub fn routes(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let ctx = || super::ctx(state.clone());
     let page = || warp::get().and(auth::page_access(state.clone()));
-    let form = || {
-        warp::post()
-            .and(ctx())
-            .and(warp::body::content_length_limit(32 * 1024))
-            .and(warp::body::form::<Query>())
-            .and(with_state(state.clone()))
-    };
+    let posted = || form::post(state.clone());
     let list = warp::path!("drills")
         .and(page())
         .and(ctx())
@@ -1043,12 +993,12 @@ pub fn routes(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Respo
         .and(ctx())
         .and(with_state(state.clone()))
         .and_then(report_data);
-    let start = warp::path!("drills").and(form()).and_then(start_submit);
+    let start = warp::path!("drills").and(posted()).and_then(start_submit);
     let stop = warp::path!("drills" / i64 / "stop")
-        .and(form())
+        .and(posted())
         .and_then(stop_submit);
     let note = warp::path!("drills" / i64 / "notes")
-        .and(form())
+        .and(posted())
         .and_then(note_submit);
     list.boxed()
         .or(html_report.boxed())
@@ -1138,6 +1088,12 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        assert!(note_request(&bad, now).unwrap_err().starts_with("at:"));
+        assert_eq!(
+            note_request(&bad, now).unwrap_err(),
+            RequestError::Time {
+                field: "at",
+                value: "soon".into()
+            }
+        );
     }
 }

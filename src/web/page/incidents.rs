@@ -1,11 +1,17 @@
 //! The incidents page, and the incident line every page uses: what broke, where, since when,
-//! why, and whether an officer has taken it.
+//! why, and whether an officer has taken it; with the form officers take an open incident with
+//! (`POST /incidents/{id}/ack`, the same path as the API's acknowledgement).
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use warp::Filter;
 
-use super::{Nav, PageCtx, ago, at, badge, layout, or, seg};
+use super::{Nav, PageCtx, ago, at, badge, form, layout, or, seg};
 use crate::app::AppState;
+use crate::config::Role;
+use crate::store::acks::MAX_COMMENT_CHARS;
+use crate::web::ack::{self, AckError};
+use crate::web::api::Query;
 use crate::web::i18n::Lang;
 use crate::web::model::{self, IncidentView};
 
@@ -58,6 +64,74 @@ pub fn incident_item(lang: Lang, i: &IncidentView, now: DateTime<Utc>) -> Markup
     }
 }
 
+/// Under an open incident: the acknowledge form for officers and admins (also when someone
+/// already took it: a second officer adds theirs), a sign-in link for a reader who is not
+/// signed in, nothing for a viewer. After posting, the browser comes back to this page.
+pub fn ack_control(ctx: &PageCtx, i: &IncidentView) -> Markup {
+    let t = ctx.lang.t();
+    let inc = &i.incident;
+    let role = ctx.caller.as_ref().map(|c| c.role);
+    html! {
+        @if inc.open {
+            @if role.is_none() {
+                p.acklogin.noprint { a href="/login" { (t.ack_sign_in) } }
+            } @else if role >= Some(Role::Officer) {
+                @let name = i.name.as_deref().unwrap_or(&inc.target);
+                form.ackform.noprint method="post" action={ "/incidents/" (inc.id) "/ack" }
+                    aria-label={ (t.ack_submit) ": " (name) } {
+                    (form::hidden_token(ctx))
+                    input type="hidden" name="return" value=(ctx.with(&[]));
+                    input type="text" name="comment" maxlength=(MAX_COMMENT_CHARS) autocomplete="off"
+                        placeholder=(t.ack_comment) aria-label=(t.ack_comment);
+                    button type="submit" {
+                        "✓ " @if i.acks.is_empty() { (t.ack_submit) } @else { (t.ack_also) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /incidents/{id}/ack` (officer): acknowledges from the page, then back to `return`.
+async fn ack_submit(
+    id: String,
+    ctx: PageCtx,
+    fields: Query,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let back = form::local_return(fields.get("return").map(String::as_str), "/incidents");
+    let caller = match form::caller(&ctx, &fields, Role::Officer) {
+        Ok(c) => c,
+        Err(e) => {
+            let sign_in = ctx.lang.f().ack_login;
+            return Ok(form::refused(&ctx, e, sign_in, back, Nav::Incidents));
+        }
+    };
+    let comment = fields.get("comment").map_or("", String::as_str);
+    let done = match ack::parse_id(&id) {
+        Ok(incident) => ack::record(&state, incident, &caller.name, comment).await,
+        Err(e) => Err(e),
+    };
+    Ok(match done {
+        Ok(_) => form::see_other(back),
+        Err(e) => {
+            if let AckError::Store(s) = &e {
+                tracing::error!(error = %s, incident = %id, "acknowledgement not stored");
+            }
+            let msg = ctx.lang.ack_error(&e);
+            form::problem(&ctx, e.status(), &msg, back, Nav::Incidents)
+        }
+    })
+}
+
+/// The acknowledge form's route, merged into the page routes.
+pub fn routes(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    warp::path!("incidents" / String / "ack")
+        .and(form::post(state))
+        .and_then(ack_submit)
+        .boxed()
+}
+
 /// `GET /incidents`.
 pub async fn page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
     let t = ctx.lang.t();
@@ -97,7 +171,7 @@ pub async fn page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response
             p { (t.no_incidents) }
         } @else {
             ul.inc {
-                @for i in &list { li { (incident_item(ctx.lang, i, now)) } }
+                @for i in &list { li { (incident_item(ctx.lang, i, now)) (ack_control(&ctx, i)) } }
             }
         }
         nav.pager aria-label=(t.page) {

@@ -1,6 +1,7 @@
 //! Signing in to a private status page from a browser: the officer pastes a token once and the
 //! browser keeps it in an HttpOnly cookie, which reads (pages, fragments, the event stream)
-//! accept. Writes still need the `Authorization` header.
+//! accept, and so do the page forms together with their form token. The JSON API's writes still
+//! need the `Authorization` header.
 
 use maud::html;
 use warp::Reply;

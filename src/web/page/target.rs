@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use maud::{Markup, html};
 use warp::http::StatusCode;
 
-use super::incidents::incident_item;
+use super::incidents::{ack_control, incident_item};
 use super::{Nav, PageCtx, ago, at, layout, or, seg};
 use crate::app::AppState;
 use crate::status::TargetStatus;
@@ -207,7 +207,7 @@ fn render(ctx: &PageCtx, row: &TargetStatus, d: &Detail, now: DateTime<Utc>) -> 
             @if d.incidents.is_empty() {
                 p.muted { (t.no_incidents) }
             } @else {
-                ul.inc { @for i in &d.incidents { li { (incident_item(lang, i, now)) } } }
+                ul.inc { @for i in &d.incidents { li { (incident_item(lang, i, now)) (ack_control(ctx, i)) } } }
             }
         }
         section {
