@@ -663,12 +663,7 @@ impl Inventory {
             let _ = writeln!(s, "id = {}", quote(&e.id));
             let _ = writeln!(s, "name = {}", quote(&e.name));
             let _ = writeln!(s, "kind = {}", quote(e.probe().as_str()));
-            let _ = writeln!(
-                s,
-                "{} = {}",
-                e.probe().address_key(),
-                quote(&address(i, e))
-            );
+            let _ = writeln!(s, "{} = {}", e.probe().address_key(), quote(&address(i, e)));
             match e.probe() {
                 ProbeKind::Icmp => {
                     let _ = writeln!(s, "count = {ICMP_COUNT}\nspacing = {}", quote(ICMP_SPACING));

@@ -154,7 +154,12 @@ async fn a_generated_target_of_every_kind_passes_against_the_simulator() {
     }
     let mut picked = Vec::new();
     for k in &kinds {
-        let e = inv.entries.iter().find(|e| e.probe() == *k).unwrap().clone();
+        let e = inv
+            .entries
+            .iter()
+            .find(|e| e.probe() == *k)
+            .unwrap()
+            .clone();
         picked.push(e);
     }
     inv.entries = picked;

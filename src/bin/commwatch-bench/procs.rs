@@ -196,9 +196,8 @@ impl SimFleet {
                 .enumerate()
                 .filter(|(_, c)| letters.contains(c))
                 .map(|(i, _)| {
-                    spread_ip(base, i).ok_or_else(|| {
-                        BenchError::Child("simulator addresses exhausted".into())
-                    })
+                    spread_ip(base, i)
+                        .ok_or_else(|| BenchError::Child("simulator addresses exhausted".into()))
                 })
                 .collect()
         };
@@ -236,7 +235,6 @@ impl SimFleet {
             silence,
         })
     }
-
 
     /// Requests answered so far by every shard.
     pub async fn hits(&mut self) -> Result<u64, BenchError> {

@@ -92,7 +92,6 @@ impl Silence {
         }
         nft(&script)
     }
-
 }
 
 impl Drop for Silence {
