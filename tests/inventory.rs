@@ -212,3 +212,33 @@ async fn a_generated_target_of_every_kind_passes_against_the_simulator() {
     }
     sim.shutdown().await;
 }
+
+/// `config/ha-tinh.toml` is what `commwatch-bench inventory` writes today: when the catalogue
+/// changes, the example changes with it (regenerate it with the command in its header).
+#[test]
+fn the_ha_tinh_example_is_the_generators_output() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_commwatch-bench"))
+        .args([
+            "inventory",
+            "--scope",
+            "42",
+            "--storage",
+            "/var/lib/commwatch/ha-tinh.db",
+        ])
+        .arg("--csv")
+        .arg(csv())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ha-tinh.toml"))
+            .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == example,
+        "config/ha-tinh.toml differs from `commwatch-bench inventory --scope 42 --storage /var/lib/commwatch/ha-tinh.db`"
+    );
+}

@@ -101,3 +101,52 @@ impl Drop for Silence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use commwatch::probe::{IcmpSpec, ProbeSpec, Prober};
+
+    use super::*;
+
+    fn root() -> bool {
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+    }
+
+    async fn answered(prober: &Prober, ip: Ipv4Addr) -> bool {
+        let spec = ProbeSpec::Icmp(IcmpSpec {
+            host: ip.to_string(),
+            count: 1,
+            spacing: Duration::from_secs(1),
+        });
+        let obs = prober.run(&spec, Duration::from_millis(700)).await;
+        obs.facts.icmp.is_some_and(|f| f.received == 1)
+    }
+
+    /// A silenced address gets no reply (the probe times out), its neighbour still answers,
+    /// and once the table is dropped the silenced one answers again.
+    #[tokio::test]
+    async fn silenced_pings_time_out_until_the_table_goes() {
+        if !root() || Command::new("nft").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: needs root and nft");
+            return;
+        }
+        let prober = Prober::new().unwrap();
+        let (quiet, loud) = (Ipv4Addr::new(127, 77, 0, 9), Ipv4Addr::new(127, 77, 0, 10));
+        {
+            let s = Silence::new().unwrap();
+            s.add(&[quiet]).unwrap();
+            assert!(!answered(&prober, quiet).await, "{quiet} still answers");
+            assert!(answered(&prober, loud).await, "{loud} fell silent too");
+            assert!(s.add(&[Ipv4Addr::new(10, 0, 0, 1)]).is_err());
+        }
+        assert!(
+            answered(&prober, quiet).await,
+            "{quiet} silent after the drop"
+        );
+    }
+}
