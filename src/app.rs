@@ -190,7 +190,7 @@ impl App {
         let board = Board::new(rows);
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
-        let max_concurrency = config.scheduler.max_concurrency;
+        let max_concurrency = crate::limits::probe_concurrency(&config);
         let maintenance = config.maintenance.clone();
         let drills = crate::drill::Drills::default();
         let state = AppState {
@@ -232,6 +232,7 @@ impl App {
         let scheduler = Scheduler {
             prober,
             permits: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
             metrics,
             results: tx,
             shutdown: shutdown.clone(),

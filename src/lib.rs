@@ -34,6 +34,7 @@ pub mod demo;
 pub mod drill;
 pub mod engine;
 pub mod inventory;
+pub mod limits;
 pub mod metrics;
 pub mod probe;
 pub mod reload;

@@ -168,6 +168,20 @@ async fn main() -> ExitCode {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
                 println!("{}: ok, {} targets", config.display(), c.targets.len());
+                let (cap, storm) = (c.scheduler.max_concurrency, c.storm_sockets());
+                let how = if c.scheduler.configured {
+                    "max_concurrency"
+                } else {
+                    "sized for a storm"
+                };
+                println!(
+                    "  probes holding sockets at once: at most {cap} ({how}); {storm} if every endpoint timed out"
+                );
+                if cap < storm {
+                    println!(
+                        "warning: max_concurrency = {cap} is below {storm}: in a storm probes would queue and outages be seen late"
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

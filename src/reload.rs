@@ -137,11 +137,6 @@ impl ReloadTask {
         if new.storage.retention != old.storage.retention {
             report.needs_restart.push("storage.retention".into());
         }
-        if new.scheduler.max_concurrency != old.scheduler.max_concurrency {
-            report
-                .needs_restart
-                .push("scheduler.max_concurrency".into());
-        }
 
         // Keep the running Arc for unchanged targets: the engine recognises results by it.
         let current: HashMap<String, Arc<Target>> = self
@@ -204,6 +199,7 @@ impl ReloadTask {
             .send(Reschedule {
                 targets,
                 restart: report.changed.clone(),
+                max_concurrency: crate::limits::probe_concurrency(&new),
             })
             .await
             .map_err(|_| ReloadError::Stopped)?;

@@ -39,11 +39,15 @@ pub struct Reschedule {
     pub targets: Vec<Arc<Target>>,
     /// Ids whose task must restart even though the id stays (their probe changed).
     pub restart: Vec<String>,
+    /// The cap on probes holding sockets from now on.
+    pub max_concurrency: usize,
 }
 
 pub struct Scheduler {
     pub prober: Arc<Prober>,
+    /// One permit per probe allowed to hold a socket; `max_concurrency` of them in all.
     pub permits: Arc<Semaphore>,
+    pub max_concurrency: usize,
     pub metrics: Metrics,
     pub results: mpsc::Sender<ProbeResult>,
     pub shutdown: CancellationToken,
@@ -75,9 +79,41 @@ impl Scheduler {
         Running { stop }
     }
 
+    /// Sets the cap to `cap`. Raising it frees permits at once; lowering it takes permits
+    /// away as running probes return them (a probe in flight is never cut short).
+    fn resize(&mut self, cap: usize) {
+        let cap = cap.clamp(1, crate::config::MAX_CONCURRENCY_LIMIT);
+        if cap > self.max_concurrency {
+            self.permits.add_permits(cap - self.max_concurrency);
+        } else if cap < self.max_concurrency {
+            // Free permits go at once; the rest as probes return them, which is the lower
+            // cap at work: no new socket until fewer than `cap` are in flight.
+            let excess = self.max_concurrency - cap;
+            let rest = excess - self.permits.forget_permits(excess);
+            if let Ok(rest) = u32::try_from(rest)
+                && rest > 0
+            {
+                let permits = self.permits.clone();
+                tokio::spawn(async move {
+                    if let Ok(p) = permits.acquire_many_owned(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+        }
+        if cap != self.max_concurrency {
+            tracing::info!(
+                from = self.max_concurrency,
+                to = cap,
+                "probe concurrency changed"
+            );
+        }
+        self.max_concurrency = cap;
+    }
+
     /// Runs until `shutdown` fires; in-flight probes finish (or hit their deadline) first.
     /// Reschedules arrive on `changes`: unchanged targets keep their task and their timing.
-    pub async fn run(self, targets: Vec<Arc<Target>>, mut changes: mpsc::Receiver<Reschedule>) {
+    pub async fn run(mut self, targets: Vec<Arc<Target>>, mut changes: mpsc::Receiver<Reschedule>) {
         let mut tasks = JoinSet::new();
         let start = Instant::now();
         let mut running: HashMap<String, Running> = HashMap::new();
@@ -113,11 +149,12 @@ impl Scheduler {
     }
 
     fn apply(
-        &self,
+        &mut self,
         change: Reschedule,
         running: &mut HashMap<String, Running>,
         tasks: &mut JoinSet<()>,
     ) {
+        self.resize(change.max_concurrency);
         let keep: HashSet<&str> = change.targets.iter().map(|t| t.id.as_str()).collect();
         running.retain(|id, r| {
             let stays = keep.contains(id.as_str()) && !change.restart.contains(id);

@@ -204,3 +204,38 @@ async fn sighup_reloads_the_running_daemon() {
         .unwrap();
     assert!(status.success());
 }
+
+/// `commwatch check` says how many probes may hold sockets at once and how many a storm would
+/// need, and warns when a configured cap is below it.
+#[test]
+fn check_warns_when_a_storm_would_queue_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut targets = String::new();
+    for i in 0..40 {
+        targets.push_str(&format!(
+            "[[targets]]\nid = \"web-{i}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ninterval = \"10s\"\ntimeout = \"5s\"\n\n"
+        ));
+    }
+    let check = |body: &str| {
+        let path = write_config(dir.path(), "127.0.0.1:0", body);
+        let out = Command::new(BIN)
+            .args(["check", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = check(&format!("[scheduler]\nmax_concurrency = 8\n\n{targets}"));
+    assert!(
+        text.contains("at most 8 (max_concurrency); 20 if every endpoint timed out"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: max_concurrency = 8 is below 20"),
+        "{text}"
+    );
+    let text = check(&targets);
+    assert!(text.contains("at most 256 (sized for a storm)"), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+}

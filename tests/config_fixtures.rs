@@ -81,6 +81,39 @@ fn the_valid_fixture_loads_with_includes_and_defaults() {
     );
 }
 
+/// Without `max_concurrency` the cap is sized for a storm: the probes that would hold sockets
+/// at once if every endpoint hung until its timeout, and a quarter more. Pings hold no socket
+/// of their own and do not count; a configured cap is kept as written.
+#[test]
+fn the_probe_cap_is_sized_for_a_storm_unless_configured() {
+    let pairs = |n: usize| {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!(
+            "[[targets]]\nid = \"web-{i}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ninterval = \"10s\"\ntimeout = \"5s\"\n\n\
+             [[targets]]\nid = \"bts-{i}\"\nkind = \"icmp\"\nhost = \"127.0.0.1\"\ninterval = \"10s\"\ntimeout = \"5s\"\n\n"
+            ));
+        }
+        text
+    };
+    let text = pairs(2_000);
+    let cfg = Config::from_str_at(Path::new("storm.toml"), &text).unwrap();
+    assert_eq!(cfg.storm_sockets(), 1_000);
+    assert_eq!(cfg.scheduler.max_concurrency, 1_250);
+    assert!(!cfg.scheduler.configured);
+    let small = Config::from_str_at(Path::new("small.toml"), &pairs(20)).unwrap();
+    assert_eq!(
+        small.scheduler.max_concurrency, 256,
+        "never below the default"
+    );
+    let fixed = format!("[scheduler]\nmax_concurrency = 300\n\n{text}");
+    let cfg = Config::from_str_at(Path::new("fixed.toml"), &fixed).unwrap();
+    assert_eq!(
+        (cfg.scheduler.max_concurrency, cfg.scheduler.configured),
+        (300, true)
+    );
+}
+
 #[test]
 fn all_problems_are_reported_together() {
     let text = r#"

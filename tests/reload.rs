@@ -250,3 +250,76 @@ async fn an_invalid_reload_is_refused_and_the_old_config_keeps_running() {
     drop(store);
     app.shutdown().await;
 }
+
+/// `max_concurrency` applies on reload, without a restart: with one permit held by hanging
+/// probes a healthy target starves; once the cap is raised it runs at its interval, and once
+/// lowered again it starves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrency_changes_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok_addr, ok_hits) = recording_server().await;
+    let hang = silent_server().await;
+    let path = dir.path().join("commwatch.toml");
+    let write = |cap: usize| {
+        std::fs::write(
+            &path,
+            format!(
+                "[storage]\npath = \"{}\"\n{}[scheduler]\nmax_concurrency = {cap}\n\n\
+                 [[targets]]\nid = \"hang-1\"\nkind = \"http\"\nurl = \"http://{hang}/1\"\ninterval = \"4s\"\ntimeout = \"3900ms\"\n\n\
+                 [[targets]]\nid = \"hang-2\"\nkind = \"http\"\nurl = \"http://{hang}/2\"\ninterval = \"4s\"\ntimeout = \"3900ms\"\n\n\
+                 [[targets]]\nid = \"ok\"\nkind = \"http\"\nurl = \"http://{ok_addr}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n",
+                dir.path().join("r.db").display(),
+                auth_section()
+            ),
+        )
+        .unwrap()
+    };
+    let reload = |addr: std::net::SocketAddr| async move {
+        let r = client()
+            .post(format!("http://{addr}/-/reload"))
+            .bearer_auth("admin-secret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["report"]["needs_restart"], serde_json::json!([]), "{v}");
+    };
+    let hits_in = |secs: u64| {
+        let hits = ok_hits.clone();
+        async move {
+            let before = hits.lock().unwrap().len();
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            hits.lock().unwrap().len() - before
+        }
+    };
+    write(1);
+    let cfg = Config::load(&path).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App::start_with_listener(cfg, listener).await.unwrap();
+    let addr = app.local_addr();
+    // Let the hanging probes take the one permit in turn.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let starved = hits_in(4).await;
+    write(3);
+    reload(addr).await;
+    let freed = hits_in(4).await;
+    write(1);
+    reload(addr).await;
+    // The permits in use come back as the hanging probes end (3.9 s), then it starves again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let again = hits_in(4).await;
+    app.shutdown().await;
+    assert!(
+        starved <= 2,
+        "healthy target ran {starved} times in 4 s with one permit"
+    );
+    assert!(
+        freed >= 3,
+        "healthy target ran {freed} times in 4 s with three permits"
+    );
+    assert!(
+        again <= 2,
+        "healthy target ran {again} times in 4 s after lowering the cap"
+    );
+}

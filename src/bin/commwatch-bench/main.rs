@@ -196,7 +196,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The harness's own HTTP clients need rustls' provider like commwatch's do.
     commwatch::install_crypto_provider();
-    let nofile = match os::raise_nofile() {
+    let nofile = match commwatch::limits::raise_nofile() {
         Ok(n) => n,
         Err(e) => {
             eprintln!("commwatch-bench: cannot read the open-files limit: {e}");
