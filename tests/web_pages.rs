@@ -453,7 +453,15 @@ async fn a_province_overview_stays_under_100_kb_gzipped() {
         .read_to_string(&mut raw)
         .unwrap();
     let (_, plain) = get_text(addr, "/").await;
-    assert_eq!(plain.len(), raw.len(), "gzip and plain pages differ");
+    // The two reads are a moment apart, and the page says how long ago each target was
+    // checked ("3 giây trước"), so a few characters may differ; anything more is a broken
+    // encoding.
+    assert!(
+        plain.len().abs_diff(raw.len()) < 256,
+        "gzip ({}) and plain ({}) pages differ",
+        raw.len(),
+        plain.len()
+    );
     assert_eq!(
         raw.matches("data-target=").count(),
         414,
