@@ -190,7 +190,19 @@ impl App {
         let board = Board::new(rows);
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
-        let max_concurrency = crate::limits::probe_concurrency(&config);
+        let sizing = crate::scheduler::Sizing {
+            configured: config
+                .scheduler
+                .configured
+                .then_some(config.scheduler.max_concurrency),
+            nofile: match crate::limits::raise_nofile() {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the open-files limit");
+                    None
+                }
+            },
+        };
         let maintenance = config.maintenance.clone();
         let drills = crate::drill::Drills::default();
         let state = AppState {
@@ -231,8 +243,9 @@ impl App {
         let engine = tokio::spawn(engine.run(rx, engine_ctl_rx));
         let scheduler = Scheduler {
             prober,
-            permits: Arc::new(Semaphore::new(max_concurrency)),
-            max_concurrency,
+            permits: Arc::new(Semaphore::new(0)),
+            max_concurrency: 0,
+            sizing,
             metrics,
             results: tx,
             shutdown: shutdown.clone(),

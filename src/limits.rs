@@ -4,11 +4,8 @@
 
 use std::io;
 
-use crate::config::Config;
-
-/// Raises the soft descriptor limit to the hard one (a shell often starts at 1,024 while the
-/// hard limit is far higher; systemd's `LimitNOFILE` sets both) and returns the soft limit.
-pub fn raise_nofile() -> io::Result<u64> {
+/// The soft and hard descriptor limits.
+pub fn nofile_limits() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -17,14 +14,32 @@ pub fn raise_nofile() -> io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+/// Raises the soft descriptor limit to the hard one (a shell often starts at 1,024 while the
+/// hard limit is far higher; systemd's `LimitNOFILE` sets both) and returns the soft limit
+/// in force afterwards. When the kernel refuses the raise (an unlimited hard limit is above
+/// what it allows), the soft limit stays as it was and is returned.
+pub fn raise_nofile() -> io::Result<u64> {
+    let (soft, hard) = nofile_limits()?;
+    if soft < hard {
+        let lim = libc::rlimit {
+            rlim_cur: hard,
+            rlim_max: hard,
+        };
         // SAFETY: `lim` is a valid rlimit; raising the soft limit up to the hard one is allowed.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(io::Error::last_os_error());
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+            return Ok(hard);
         }
+        tracing::warn!(
+            soft,
+            hard,
+            error = %io::Error::last_os_error(),
+            "cannot raise the open-files limit; keeping the soft one"
+        );
     }
-    Ok(lim.rlim_cur)
+    Ok(soft)
 }
 
 /// Descriptors kept for everything but probes: the store, the listener, page and SSE
@@ -38,46 +53,6 @@ fn reserved(nofile: u64) -> u64 {
 pub fn fit_concurrency(wanted: usize, nofile: u64) -> usize {
     let room = usize::try_from(nofile.saturating_sub(reserved(nofile))).unwrap_or(usize::MAX);
     wanted.min(room).max(1)
-}
-
-/// The cap on probes holding sockets: the configured (or storm-sized) one, within what the
-/// descriptor limit allows after raising it. Warns when a storm would queue probes.
-pub fn probe_concurrency(config: &Config) -> usize {
-    let wanted = config.scheduler.max_concurrency;
-    let storm = config.storm_sockets();
-    let cap = match raise_nofile() {
-        Ok(nofile) => {
-            let cap = fit_concurrency(wanted, nofile);
-            if cap < wanted {
-                tracing::warn!(
-                    wanted,
-                    cap,
-                    nofile,
-                    "the open-files limit holds fewer probe sockets than max_concurrency; raise it (systemd: LimitNOFILE)"
-                );
-            }
-            cap
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the open-files limit");
-            wanted
-        }
-    };
-    if cap < storm {
-        tracing::warn!(
-            cap,
-            storm,
-            "if every endpoint timed out, {storm} probes would hold sockets at once but only {cap} may: probes would queue and outages be seen late; raise max_concurrency"
-        );
-    } else {
-        tracing::info!(
-            cap,
-            storm,
-            configured = config.scheduler.configured,
-            "probe concurrency"
-        );
-    }
-    cap
 }
 
 #[cfg(test)]

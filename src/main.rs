@@ -182,6 +182,15 @@ async fn main() -> ExitCode {
                         "warning: max_concurrency = {cap} is below {storm}: in a storm probes would queue and outages be seen late"
                     );
                 }
+                // `run` raises the soft open-files limit to the hard one, then fits the cap.
+                if let Ok((_, hard)) = commwatch::limits::nofile_limits() {
+                    let fits = commwatch::limits::fit_concurrency(cap, hard);
+                    if fits < cap {
+                        println!(
+                            "warning: the open-files limit ({hard}) leaves room for {fits} probe sockets, not {cap}; raise it (systemd: LimitNOFILE)"
+                        );
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

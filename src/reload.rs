@@ -199,7 +199,10 @@ impl ReloadTask {
             .send(Reschedule {
                 targets,
                 restart: report.changed.clone(),
-                max_concurrency: crate::limits::probe_concurrency(&new),
+                configured: new
+                    .scheduler
+                    .configured
+                    .then_some(new.scheduler.max_concurrency),
             })
             .await
             .map_err(|_| ReloadError::Stopped)?;

@@ -1,7 +1,7 @@
 //! The scheduler: one lightweight task per target, each on its own interval, first runs spread
-//! over the interval, a global cap on probes in flight, and a hard deadline per probe. A target
-//! that hangs only ever delays itself. While a drill covers a target, it runs at the drill's
-//! interval.
+//! over the interval, a global cap on probes holding sockets (sized for a storm at the current
+//! pace unless configured), and a hard deadline per probe. A target that hangs only ever
+//! delays itself. While a drill covers a target, it runs at the drill's interval.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -39,15 +39,57 @@ pub struct Reschedule {
     pub targets: Vec<Arc<Target>>,
     /// Ids whose task must restart even though the id stays (their probe changed).
     pub restart: Vec<String>,
-    /// The cap on probes holding sockets from now on.
-    pub max_concurrency: usize,
+    /// `max_concurrency` as configured from now on (`None`: sized for a storm).
+    pub configured: Option<usize>,
+}
+
+/// How the cap on probes holding sockets is set.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    /// `max_concurrency` as configured; `None`: sized for a storm at the current pace.
+    pub configured: Option<usize>,
+    /// The open-files limit the cap must fit in (`None`: unknown).
+    pub nofile: Option<u64>,
+}
+
+impl Sizing {
+    /// The cap for `targets` while `drills` run, and the storm's need at that pace.
+    pub fn cap(&self, targets: &[Arc<Target>], drills: &[RunningDrill]) -> (usize, usize) {
+        let need = crate::config::storm_need(
+            targets
+                .iter()
+                .map(|t| (t.as_ref(), effective_interval(t, drills))),
+        );
+        let wanted = self
+            .configured
+            .unwrap_or_else(|| crate::config::storm_sized(need));
+        let cap = match self.nofile {
+            Some(n) => {
+                let cap = crate::limits::fit_concurrency(wanted, n);
+                if cap < wanted {
+                    tracing::warn!(
+                        wanted,
+                        cap,
+                        nofile = n,
+                        "the open-files limit holds fewer probe sockets than wanted; raise it (systemd: LimitNOFILE)"
+                    );
+                }
+                cap
+            }
+            None => wanted,
+        };
+        (cap, need)
+    }
 }
 
 pub struct Scheduler {
     pub prober: Arc<Prober>,
-    /// One permit per probe allowed to hold a socket; `max_concurrency` of them in all.
+    /// One permit per probe allowed to hold a socket: `max_concurrency` of them, less those
+    /// a lowered cap has yet to take back. Created empty; `run` sizes it.
     pub permits: Arc<Semaphore>,
+    /// The cap in force.
     pub max_concurrency: usize,
+    pub sizing: Sizing,
     pub metrics: Metrics,
     pub results: mpsc::Sender<ProbeResult>,
     pub shutdown: CancellationToken,
@@ -79,24 +121,44 @@ impl Scheduler {
         Running { stop }
     }
 
-    /// Sets the cap to `cap`. Raising it frees permits at once; lowering it takes permits
-    /// away as running probes return them (a probe in flight is never cut short).
+    /// Sizes the cap for `targets` at the pace of the running `drills`, warning when a storm
+    /// would queue probes.
+    fn size(&mut self, targets: &[Arc<Target>], drills: &[RunningDrill]) {
+        let (cap, need) = self.sizing.cap(targets, drills);
+        if cap != self.max_concurrency && cap < need {
+            tracing::warn!(
+                cap,
+                need,
+                "if every endpoint timed out, {need} probes would hold sockets at once but only {cap} may: probes would queue and outages be seen late; raise max_concurrency"
+            );
+        }
+        self.resize(cap);
+    }
+
+    /// Sets the cap to `cap`. Raising it adds permits (a take-back still pending from a
+    /// lowering gets them first). Lowering it forgets the free permits at once and takes the
+    /// rest as probes return them, after the probes already waiting: a probe in flight is
+    /// never cut short, and the lower cap holds fully once the queue has drained.
     fn resize(&mut self, cap: usize) {
         let cap = cap.clamp(1, crate::config::MAX_CONCURRENCY_LIMIT);
         if cap > self.max_concurrency {
             self.permits.add_permits(cap - self.max_concurrency);
         } else if cap < self.max_concurrency {
-            // Free permits go at once; the rest as probes return them, which is the lower
-            // cap at work: no new socket until fewer than `cap` are in flight.
             let excess = self.max_concurrency - cap;
             let rest = excess - self.permits.forget_permits(excess);
             if let Ok(rest) = u32::try_from(rest)
                 && rest > 0
             {
                 let permits = self.permits.clone();
+                let shutdown = self.shutdown.clone();
                 tokio::spawn(async move {
-                    if let Ok(p) = permits.acquire_many_owned(rest).await {
-                        p.forget();
+                    tokio::select! {
+                        p = permits.acquire_many_owned(rest) => {
+                            if let Ok(p) = p {
+                                p.forget();
+                            }
+                        }
+                        _ = shutdown.cancelled() => {}
                     }
                 });
             }
@@ -117,6 +179,10 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         let start = Instant::now();
         let mut running: HashMap<String, Running> = HashMap::new();
+        let mut drills = self.drills.subscribe();
+        let mut drills_open = true;
+        let mut current = targets.clone();
+        self.size(&current, &drills.borrow_and_update());
         for target in targets {
             let id = target.id.clone();
             let r = self.spawn(&mut tasks, target, start);
@@ -125,13 +191,26 @@ impl Scheduler {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
+                // A drill's faster pace puts more probes in flight in a storm: the cap follows.
+                changed = drills.changed(), if drills_open => {
+                    if changed.is_err() {
+                        drills_open = false;
+                        continue;
+                    }
+                    let now_running = drills.borrow_and_update().clone();
+                    self.size(&current, &now_running);
+                }
                 change = changes.recv() => {
                     let Some(change) = change else {
                         // Nobody can reschedule any more; keep running until shutdown.
                         self.shutdown.cancelled().await;
                         break;
                     };
+                    current = change.targets.clone();
+                    self.sizing.configured = change.configured;
                     self.apply(change, &mut running, &mut tasks);
+                    let now_running = drills.borrow_and_update().clone();
+                    self.size(&current, &now_running);
                 }
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = r {
@@ -149,12 +228,11 @@ impl Scheduler {
     }
 
     fn apply(
-        &mut self,
+        &self,
         change: Reschedule,
         running: &mut HashMap<String, Running>,
         tasks: &mut JoinSet<()>,
     ) {
-        self.resize(change.max_concurrency);
         let keep: HashSet<&str> = change.targets.iter().map(|t| t.id.as_str()).collect();
         running.retain(|id, r| {
             let stays = keep.contains(id.as_str()) && !change.restart.contains(id);
@@ -271,6 +349,63 @@ impl TaskCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Unset, the cap follows the pace: a drill at 10 s over targets probed every minute
+    /// puts six times as many probes in flight in a storm, and the cap grows with it. A
+    /// configured cap stays; the open-files limit bounds both.
+    #[test]
+    fn the_cap_is_sized_at_the_drill_pace() {
+        let mut text = String::new();
+        for i in 0..600 {
+            text.push_str(&format!(
+                "[[targets]]\nid = \"t{i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\ninterval = \"60s\"\ntimeout = \"10s\"\n\n"
+            ));
+        }
+        let cfg =
+            crate::config::Config::from_str_at(std::path::Path::new("p.toml"), &text).unwrap();
+        let targets: Vec<Arc<Target>> = cfg.targets.iter().cloned().map(Arc::new).collect();
+        let drill = RunningDrill {
+            id: 1,
+            name: "diễn tập".into(),
+            scope: crate::config::drills::Scope(Vec::new()),
+            interval: Duration::from_secs(10),
+            started_at: chrono::Utc::now(),
+            planned_end: chrono::Utc::now(),
+        };
+        let storm = Sizing {
+            configured: None,
+            nofile: None,
+        };
+        assert_eq!(storm.cap(&targets, &[]), (256, 100));
+        assert_eq!(
+            storm.cap(&targets, std::slice::from_ref(&drill)),
+            (750, 600)
+        );
+        let fixed = Sizing {
+            configured: Some(300),
+            nofile: None,
+        };
+        assert_eq!(
+            fixed.cap(&targets, std::slice::from_ref(&drill)),
+            (300, 600)
+        );
+        let tight = Sizing {
+            configured: None,
+            nofile: Some(1_024),
+        };
+        assert_eq!(
+            tight.cap(&targets, std::slice::from_ref(&drill)),
+            (750, 600)
+        );
+        let tighter = Sizing {
+            configured: None,
+            nofile: Some(512),
+        };
+        assert_eq!(
+            tighter.cap(&targets, std::slice::from_ref(&drill)),
+            (384, 600)
+        );
+    }
 
     #[test]
     fn offsets_stay_inside_the_interval_and_spread() {

@@ -126,16 +126,24 @@ pub struct SchedulerConfig {
 /// A cap below it makes probes queue exactly when outages need detecting: the storm benchmark
 /// saw every target DOWN after 62 s instead of 17 s.
 pub fn storm_sockets(targets: &[Target]) -> usize {
-    let sum: f64 = targets
-        .iter()
-        .filter(|t| t.spec.holds_socket())
-        .map(|t| t.timeout.as_secs_f64() / t.interval.as_secs_f64().max(f64::MIN_POSITIVE))
-        .sum();
-    sum.ceil() as usize
+    storm_need(targets.iter().map(|t| (t, t.interval)))
 }
 
-/// The cap when none is configured: the storm's need and a quarter more (drill pace, runs
-/// bunching after a pause), at least [`DEFAULT_MAX_CONCURRENCY`].
+/// As [`storm_sockets`], with each target's interval given (a drill's pace is faster).
+pub fn storm_need<'a>(targets: impl IntoIterator<Item = (&'a Target, Duration)>) -> usize {
+    let sum: f64 = targets
+        .into_iter()
+        .filter(|(t, _)| t.spec.holds_socket())
+        .map(|(t, every)| t.timeout.as_secs_f64() / every.as_secs_f64().max(f64::MIN_POSITIVE))
+        .sum();
+    // Up to the next whole probe, but not for the rounding noise of adding thousands of
+    // fractions (600 × 10/60 must be 100, not 101).
+    (sum - 1e-6).ceil().max(0.0) as usize
+}
+
+/// The cap when none is configured: the storm's need and a quarter more (runs bunching
+/// after a pause), at least [`DEFAULT_MAX_CONCURRENCY`]. The scheduler sizes it again at the
+/// drill pace while drills run.
 pub fn storm_sized(storm: usize) -> usize {
     (storm + storm.div_ceil(4)).clamp(DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT)
 }

@@ -59,9 +59,10 @@ impl ProbeSpec {
 
     /// Whether a run holds a socket of its own while it waits. Such runs count against the
     /// scheduler's `max_concurrency`, which is there to bound descriptors and connection
-    /// state. Pings share one socket per address family and a heartbeat only reads the last
-    /// push, so neither counts: ten thousand silent mobile sites in a storm must not queue
-    /// the HTTP and TCP probes that would see the rest of the outage.
+    /// state. Pings to an IP address share one socket per address family and a heartbeat
+    /// only reads the last push, so neither counts: ten thousand silent mobile sites in a
+    /// storm must not queue the HTTP and TCP probes that would see the rest of the outage. A
+    /// ping by host name counts: its lookup holds a socket and a blocking-pool thread.
     pub fn holds_socket(&self) -> bool {
         match self {
             ProbeSpec::Http(_)
@@ -69,7 +70,8 @@ impl ProbeSpec {
             | ProbeSpec::Dns(_)
             | ProbeSpec::Tls(_)
             | ProbeSpec::Sip(_) => true,
-            ProbeSpec::Icmp(_) | ProbeSpec::Heartbeat(_) => false,
+            ProbeSpec::Icmp(s) => s.host.parse::<std::net::IpAddr>().is_err(),
+            ProbeSpec::Heartbeat(_) => false,
         }
     }
 

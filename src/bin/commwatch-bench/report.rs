@@ -280,7 +280,7 @@ impl Report {
         let _ = writeln!(s, "\n#### Storm (scenario 5)\n");
         let _ = writeln!(
             s,
-            "{} targets (the first of the national inventory: mobile sites pinged, the rest over HTTP and TCP) probed every {} s and confirmed UP, then every simulated endpoint refuses connections and every pinged address stops answering (an nftables rule drops its echo requests). DOWN needs {} failed probes in a row; the time is read from `/api/v1/targets` every 0.5 s. Alerts go to a webhook receiver on loopback, grouped by province and operator ({} groups among these targets) with a group wait of {} s; messages are counted until {} s after the last target went DOWN. Memory from `/proc/PID/status`, CPU from `/proc/PID/stat` over the storm.\n",
+            "{} targets (the first of the national inventory: mobile sites pinged, the rest over HTTP, TCP and DNS) probed every {} s and confirmed UP, then every simulated endpoint refuses connections and every pinged address stops answering (an nftables rule drops its echo requests). DOWN needs {} failed probes in a row; the time is read from `/api/v1/targets` every 0.5 s. Alerts go to a webhook receiver on loopback, grouped by province and operator ({} groups among these targets) with a group wait of {} s; messages are counted until {} s after the last target went DOWN. Memory from `/proc/PID/status`, CPU from `/proc/PID/stat` over the storm.\n",
             thousands(r.targets as u64),
             r.interval_s,
             r.failure_threshold,

@@ -1,9 +1,11 @@
-//! Scenario 5, storm: 5,000 targets (the first of the national inventory, HTTP and TCP on
-//! simulated endpoints) are up, then every endpoint starts refusing connections within about
-//! a second, as when a typhoon cuts power to a region. Measured: how long until every target
-//! is DOWN (read from `/api/v1/targets` every half second), how many alert messages reach a
-//! webhook receiver on loopback (grouped by province and operator, so a handful rather than
-//! thousands), and the daemon's memory and CPU through it.
+//! Scenario 5, storm: 5,000 targets (the first of the national inventory: mobile sites
+//! pinged, the rest HTTP, TCP and DNS on simulated endpoints) are up, then every simulated
+//! endpoint starts refusing and every pinged address falls silent within about a second, as
+//! when a typhoon cuts power to a region (refused probes fail at once, silent pings at their
+//! timeout). Measured: how long until every target is DOWN (read from `/api/v1/targets` every
+//! half second), how many alert messages reach a webhook receiver on loopback (grouped by
+//! province and operator, so a handful rather than thousands), and the daemon's memory and
+//! CPU through it.
 
 use std::time::{Duration, Instant};
 
