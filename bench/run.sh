@@ -3,7 +3,7 @@
 # binaries, and runs every scenario against simulated endpoints on loopback.
 #
 #   bench/run.sh           full run (about 20 minutes); updates the table in BENCHMARKS.md
-#   bench/run.sh --quick   short windows, single runs (about 6 minutes): checks the harness works
+#   bench/run.sh --quick   short windows, single runs (about 3 minutes): checks the harness works
 #
 # Markdown goes to stdout, progress to stderr, JSON to bench/out/latest.json.
 # The commune list is ../shared/data/vn-communes.csv (override with COMMWATCH_COMMUNES).

@@ -91,7 +91,7 @@ struct Cli {
 enum Command {
     /// Run the scenarios and print the report.
     Run {
-        /// Short windows and single runs: a couple of minutes, for CI and quick checks.
+        /// Short windows and single runs: about three minutes, to check the harness works.
         #[arg(long)]
         quick: bool,
         /// Where to write the JSON report.
