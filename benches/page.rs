@@ -5,7 +5,6 @@
 //!
 //! `cargo bench --bench page`. Prints a Markdown table.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -63,7 +62,7 @@ fn inventory(provinces: usize, communes: usize) -> Vec<TargetStatus> {
             st.state = if down { State::Down } else { State::Up };
             st.incident_open = down;
             TargetStatus {
-                target: Arc::new(t),
+                target: t,
                 state: st,
                 last: Some(LastResult {
                     at: now,

@@ -148,7 +148,8 @@ impl App {
         // Resume from the stored state so "since" survives restarts and an outage that was
         // already confirmed does not need to be confirmed again.
         let stored = store.load_states().await?;
-        let targets: Vec<Arc<Target>> = config.targets.iter().cloned().map(Arc::new).collect();
+        // The configuration's own `Arc`s: the scheduler, engine and board share them.
+        let targets: Vec<Arc<Target>> = config.targets.clone();
         let now = crate::time::now_ms();
         let mut states = HashMap::new();
         let mut rows = Vec::with_capacity(targets.len());

@@ -119,7 +119,7 @@ impl ReloadTask {
     async fn reload_once(&self) -> Result<ReloadReport, ReloadError> {
         let old = self.state.config();
         let path = old.source.clone();
-        let new = tokio::task::spawn_blocking(move || Config::load(&path))
+        let mut new = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
             .map_err(|_| ReloadError::Stopped)?
             .map_err(ReloadError::Invalid)?;
@@ -154,12 +154,12 @@ impl ReloadTask {
                     report.changed.push(t.id.clone());
                     self.state.metrics.unregister_target(c);
                     self.state.metrics.register_target(t);
-                    targets.push(Arc::new(t.clone()));
+                    targets.push(t.clone());
                 }
                 None => {
                     report.added.push(t.id.clone());
                     self.state.metrics.register_target(t);
-                    targets.push(Arc::new(t.clone()));
+                    targets.push(t.clone());
                 }
             }
         }
@@ -169,6 +169,8 @@ impl ReloadTask {
                 self.state.metrics.unregister_target(c);
             }
         }
+        // The new configuration holds the running `Arc`s too, so no target is held twice.
+        new.targets = targets.clone();
         report.added.sort();
         report.removed.sort();
         report.changed.sort();

@@ -363,7 +363,7 @@ mod tests {
         }
         let cfg =
             crate::config::Config::from_str_at(std::path::Path::new("p.toml"), &text).unwrap();
-        let targets: Vec<Arc<Target>> = cfg.targets.iter().cloned().map(Arc::new).collect();
+        let targets: Vec<Arc<Target>> = cfg.targets.clone();
         let drill = RunningDrill {
             id: 1,
             name: "diễn tập".into(),

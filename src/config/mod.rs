@@ -10,6 +10,7 @@ mod schema;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors};
@@ -47,7 +48,8 @@ pub struct Config {
     pub maintenance: Vec<alerting::MaintenanceWindow>,
     /// Drills planned ahead.
     pub drills: Vec<drills::ScheduledDrill>,
-    pub targets: Vec<Target>,
+    /// Shared with the scheduler, the engine and the board: each target is held once.
+    pub targets: Vec<Arc<Target>>,
 }
 
 /// What a token allows, in increasing order: each role may do what the ones below it may.
@@ -212,11 +214,11 @@ impl Config {
     }
 
     pub fn target(&self, id: &str) -> Option<&Target> {
-        self.targets.iter().find(|t| t.id == id)
+        self.targets.iter().find(|t| t.id == id).map(Arc::as_ref)
     }
 
     /// See [`storm_sockets`].
     pub fn storm_sockets(&self) -> usize {
-        storm_sockets(&self.targets)
+        storm_need(self.targets.iter().map(|t| (t.as_ref(), t.interval)))
     }
 }

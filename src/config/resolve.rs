@@ -197,7 +197,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             routes,
             maintenance,
             drills,
-            targets,
+            targets: targets.into_iter().map(std::sync::Arc::new).collect(),
         })
     } else {
         Err(ConfigErrors(errors))

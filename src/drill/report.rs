@@ -44,6 +44,7 @@
 //!   its detection time is `detected_at − note.at`, negative when the note was written late.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -646,7 +647,7 @@ pub fn report(
     c: &Connection,
     drill_id: i64,
     now: DateTime<Utc>,
-    targets: &[Target],
+    targets: &[Arc<Target>],
 ) -> rusqlite::Result<Option<Report>> {
     let Some(drill) = db::get(c, drill_id)? else {
         return Ok(None);
@@ -659,7 +660,10 @@ pub fn report(
     let b_from = from - (drill.baseline_seconds * 1_000.0) as i64;
     let drill_interval = drill.interval_seconds;
 
-    let by_id: HashMap<&str, &Target> = targets.iter().map(|t| (t.id.as_str(), t)).collect();
+    let by_id: HashMap<&str, &Target> = targets
+        .iter()
+        .map(|t| (t.id.as_str(), t.as_ref()))
+        .collect();
     let info = |id: &str| Info {
         target: by_id.get(id).copied(),
     };

@@ -525,7 +525,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn targets(n: usize) -> Vec<Target> {
+    fn targets(n: usize) -> Vec<std::sync::Arc<Target>> {
         let mut text = String::new();
         for i in 0..n {
             text.push_str(&format!(

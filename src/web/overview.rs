@@ -508,7 +508,6 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
 mod tests {
     use super::*;
     use crate::state::TargetState;
-    use std::sync::Arc;
 
     pub(crate) fn board(spec: &[(&str, &str, &str, &str, State)]) -> Vec<TargetStatus> {
         let mut toml = String::new();
@@ -527,7 +526,7 @@ mod tests {
                 let mut st = TargetState::new(now);
                 st.state = s.4;
                 TargetStatus {
-                    target: Arc::new(t),
+                    target: t,
                     state: st,
                     last: None,
                 }

@@ -14,7 +14,11 @@ pub fn target(body: &str) -> Target {
     let text = format!("[[targets]]\n{body}\n");
     let cfg = Config::from_str_at(Path::new("test.toml"), &text)
         .unwrap_or_else(|e| panic!("config refused: {e}\n{text}"));
-    cfg.targets.into_iter().next().expect("one target")
+    cfg.targets
+        .into_iter()
+        .next()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .expect("one target")
 }
 
 /// A target from `head` (id, kind, endpoint) and `extra` keys, with `interval = "10s"` and
@@ -35,7 +39,11 @@ pub fn target_in(dir: &Path, body: &str) -> Target {
     let text = format!("[[targets]]\n{body}\n");
     let cfg = Config::from_str_at(&dir.join("test.toml"), &text)
         .unwrap_or_else(|e| panic!("config refused: {e}\n{text}"));
-    cfg.targets.into_iter().next().expect("one target")
+    cfg.targets
+        .into_iter()
+        .next()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .expect("one target")
 }
 
 /// Runs the target once and judges it.
