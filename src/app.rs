@@ -192,10 +192,7 @@ impl App {
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
         let sizing = crate::scheduler::Sizing {
-            configured: config
-                .scheduler
-                .configured
-                .then_some(config.scheduler.max_concurrency),
+            configured: config.scheduler.max_concurrency,
             nofile: match crate::limits::raise_nofile() {
                 Ok(n) => Some(n),
                 Err(e) => {

@@ -168,8 +168,8 @@ async fn main() -> ExitCode {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
                 println!("{}: ok, {} targets", config.display(), c.targets.len());
-                let (cap, storm) = (c.scheduler.max_concurrency, c.storm_sockets());
-                let how = if c.scheduler.configured {
+                let (cap, storm) = (c.probe_cap(), c.storm_sockets());
+                let how = if c.scheduler.max_concurrency.is_some() {
                     "max_concurrency"
                 } else {
                     "sized for a storm"

@@ -201,10 +201,7 @@ impl ReloadTask {
             .send(Reschedule {
                 targets,
                 restart: report.changed.clone(),
-                configured: new
-                    .scheduler
-                    .configured
-                    .then_some(new.scheduler.max_concurrency),
+                configured: new.scheduler.max_concurrency,
             })
             .await
             .map_err(|_| ReloadError::Stopped)?;

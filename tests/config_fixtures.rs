@@ -74,7 +74,7 @@ fn the_valid_fixture_loads_with_includes_and_defaults() {
     assert_eq!(included.interval, Duration::from_secs(60));
     assert!(included.origin.file.ends_with("targets/ky-anh.toml"));
     assert_eq!(included.origin.line, 2);
-    assert_eq!(cfg.scheduler.max_concurrency, 64);
+    assert_eq!(cfg.scheduler.max_concurrency, Some(64));
     assert_eq!(
         cfg.server.external_url.as_deref(),
         Some("https://status.example.invalid")
@@ -99,18 +99,15 @@ fn the_probe_cap_is_sized_for_a_storm_unless_configured() {
     let text = pairs(2_000);
     let cfg = Config::from_str_at(Path::new("storm.toml"), &text).unwrap();
     assert_eq!(cfg.storm_sockets(), 1_000);
-    assert_eq!(cfg.scheduler.max_concurrency, 1_250);
-    assert!(!cfg.scheduler.configured);
+    assert_eq!(cfg.probe_cap(), 1_250);
+    assert_eq!(cfg.scheduler.max_concurrency, None);
     let small = Config::from_str_at(Path::new("small.toml"), &pairs(20)).unwrap();
-    assert_eq!(
-        small.scheduler.max_concurrency, 256,
-        "never below the default"
-    );
+    assert_eq!(small.probe_cap(), 256, "never below the default");
     let fixed = format!("[scheduler]\nmax_concurrency = 300\n\n{text}");
     let cfg = Config::from_str_at(Path::new("fixed.toml"), &fixed).unwrap();
     assert_eq!(
-        (cfg.scheduler.max_concurrency, cfg.scheduler.configured),
-        (300, true)
+        (cfg.probe_cap(), cfg.scheduler.max_concurrency),
+        (300, Some(300))
     );
 }
 

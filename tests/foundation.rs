@@ -277,11 +277,7 @@ timeout = "500ms"
 /// time out), a mobile site is still pinged on time. Needs root for the raw ICMP socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_not_queued_behind_probes_holding_sockets() {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !root {
+    if !is_root() {
         eprintln!("SKIPPED pings_are_not_queued_behind_probes_holding_sockets: needs root");
         return;
     }

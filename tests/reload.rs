@@ -40,6 +40,18 @@ async fn recording_server() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<i
     (addr, hits)
 }
 
+/// `POST /-/reload` as the admin; the answer must be 200, its body is returned.
+async fn reload_ok(addr: std::net::SocketAddr) -> serde_json::Value {
+    let r = client()
+        .post(format!("http://{addr}/-/reload"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.unwrap()
+}
+
 fn hex(d: [u8; 32]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -97,7 +109,6 @@ async fn reload_applies_changes_without_restarting_unchanged_targets() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = App::start_with_listener(cfg, listener).await.unwrap();
     let addr = app.local_addr();
-    let c = client();
 
     // Wait for two probes of the kept target, then reload half-way between grid points.
     let grid = wait_for(
@@ -117,14 +128,7 @@ async fn reload_applies_changes_without_restarting_unchanged_targets() {
     }
     write(&format!("{keep_t}{}{added_t}", changed_t("700ms")));
     let hits_before = keep_hits.lock().unwrap().len();
-    let r = c
-        .post(format!("http://{addr}/-/reload"))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let report: serde_json::Value = r.json().await.unwrap();
+    let report = reload_ok(addr).await;
     assert_eq!(report["report"]["added"], serde_json::json!(["added"]));
     assert_eq!(report["report"]["removed"], serde_json::json!(["gone"]));
     assert_eq!(report["report"]["changed"], serde_json::json!(["changed"]));
@@ -274,15 +278,8 @@ async fn max_concurrency_changes_on_reload() {
         )
         .unwrap()
     };
-    let reload = |addr: std::net::SocketAddr| async move {
-        let r = client()
-            .post(format!("http://{addr}/-/reload"))
-            .bearer_auth("admin-secret")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let v: serde_json::Value = r.json().await.unwrap();
+    let reload = |addr| async move {
+        let v = reload_ok(addr).await;
         assert_eq!(v["report"]["needs_restart"], serde_json::json!([]), "{v}");
     };
     let hits_in = |secs: u64| {

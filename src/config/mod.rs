@@ -117,21 +117,16 @@ pub struct Defaults {
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// Probes holding a socket at once (pings and heartbeats hold none and are not counted).
-    pub max_concurrency: usize,
-    /// Whether `max_concurrency` was written in the file; if not, it was sized for a storm.
-    pub configured: bool,
+    /// Probes holding a socket at once (pings to IP addresses and heartbeats hold none), as
+    /// written in the file; `None`: sized for a storm by the scheduler ([`storm_sized`]).
+    pub max_concurrency: Option<usize>,
 }
 
 /// Probes that would hold a socket at once if every endpoint hung until its timeout, as in a
-/// storm: the sum over targets whose probe holds a socket of timeout ÷ interval, rounded up.
-/// A cap below it makes probes queue exactly when outages need detecting: the storm benchmark
-/// saw every target DOWN after 62 s instead of 17 s.
-pub fn storm_sockets(targets: &[Target]) -> usize {
-    storm_need(targets.iter().map(|t| (t, t.interval)))
-}
-
-/// As [`storm_sockets`], with each target's interval given (a drill's pace is faster).
+/// storm, with each target probed at the interval given (a drill's pace is faster than the
+/// configured one): the sum over targets whose probe holds a socket of timeout ÷ interval,
+/// rounded up. A cap below it makes probes queue exactly when outages need detecting: the
+/// storm benchmark saw every target DOWN after 62 s instead of 17 s.
 pub fn storm_need<'a>(targets: impl IntoIterator<Item = (&'a Target, Duration)>) -> usize {
     let sum: f64 = targets
         .into_iter()
@@ -144,8 +139,8 @@ pub fn storm_need<'a>(targets: impl IntoIterator<Item = (&'a Target, Duration)>)
 }
 
 /// The cap when none is configured: the storm's need and a quarter more (runs bunching
-/// after a pause), at least [`DEFAULT_MAX_CONCURRENCY`]. The scheduler sizes it again at the
-/// drill pace while drills run.
+/// after a pause), at least [`DEFAULT_MAX_CONCURRENCY`]. The scheduler applies it at the
+/// current pace, drills included.
 pub fn storm_sized(storm: usize) -> usize {
     (storm + storm.div_ceil(4)).clamp(DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT)
 }
@@ -217,8 +212,15 @@ impl Config {
         self.targets.iter().find(|t| t.id == id).map(Arc::as_ref)
     }
 
-    /// See [`storm_sockets`].
+    /// [`storm_need`] at the configured intervals.
     pub fn storm_sockets(&self) -> usize {
         storm_need(self.targets.iter().map(|t| (t.as_ref(), t.interval)))
+    }
+
+    /// The cap on probes holding sockets outside drills: as configured, or sized for a storm.
+    pub fn probe_cap(&self) -> usize {
+        self.scheduler
+            .max_concurrency
+            .unwrap_or_else(|| storm_sized(self.storm_sockets()))
     }
 }

@@ -106,7 +106,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         ctx.err_key(s.span(), "path", "storage path must not be empty");
     }
     let defaults = resolve_defaults(&mut ctx, raw.defaults.as_ref());
-    let mut scheduler = resolve_scheduler(&mut ctx, raw.scheduler.as_ref());
+    let scheduler = resolve_scheduler(&mut ctx, raw.scheduler.as_ref());
 
     let mut targets = Vec::new();
     for t in &raw.targets {
@@ -180,9 +180,6 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         (alerting, receivers, routes, maintenance, drills)
     };
 
-    if !scheduler.configured {
-        scheduler.max_concurrency = super::storm_sized(super::storm_sockets(&targets));
-    }
     if errors.is_empty() {
         Ok(Config {
             source: path.to_path_buf(),
@@ -320,15 +317,13 @@ fn resolve_scheduler(
     ctx: &mut Ctx<'_>,
     raw: Option<&Spanned<super::schema::RawScheduler>>,
 ) -> SchedulerConfig {
-    // Sized for a storm once the targets are known (see `load_text`), unless configured.
+    // Unset, the scheduler sizes the cap for a storm from the targets and the drill pace.
     let mut s = SchedulerConfig {
-        max_concurrency: DEFAULT_MAX_CONCURRENCY,
-        configured: false,
+        max_concurrency: None,
     };
     if let Some(raw) = raw
         && let Some(m) = raw.get_ref().max_concurrency
     {
-        s.configured = true;
         if m == 0 || m > MAX_CONCURRENCY_LIMIT {
             ctx.err_key(
                 raw.span(),
@@ -336,7 +331,7 @@ fn resolve_scheduler(
                 format!("must be between 1 and {MAX_CONCURRENCY_LIMIT}, got {m}"),
             );
         } else {
-            s.max_concurrency = m;
+            s.max_concurrency = Some(m);
         }
     }
     s

@@ -397,5 +397,13 @@ mod tests {
             validate(1, EndpointKind::Dns, Behaviour::Status(503)),
             Err(SimError::Unsupported(1, EndpointKind::Dns, _))
         ));
+        // A ping address is silenced by a firewall, not by the simulator.
+        assert!(validate(0, EndpointKind::Ping, Behaviour::Healthy).is_ok());
+        for b in [Behaviour::Refuse, Behaviour::Hang] {
+            assert!(matches!(
+                validate(2, EndpointKind::Ping, b),
+                Err(SimError::Unsupported(2, EndpointKind::Ping, _))
+            ));
+        }
     }
 }
