@@ -5,6 +5,9 @@
 //!
 //! `cargo bench --bench page`. Prints a Markdown table.
 
+// A benchmark unwraps: a panic is how it reports a broken setup.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
 use chrono::Utc;

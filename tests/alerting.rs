@@ -2,6 +2,9 @@
 //! refusing, restarted around), the daemon is the real one, and every assertion is on what
 //! arrived at the collector.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

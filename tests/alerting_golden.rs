@@ -2,6 +2,9 @@
 //! tests/fixtures/alerting/. After an intended change, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --test alerting_golden` and review the diff.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

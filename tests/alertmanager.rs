@@ -2,6 +2,9 @@
 //! on loopback: a failing target appears in Alertmanager with our labels, and disappears from
 //! its active alerts once the target recovers (we send `endsAt`).
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};
@@ -37,7 +40,7 @@ async fn alerts_reach_a_real_alertmanager_and_resolve() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("this test needs Alertmanager (Debian package `prometheus-alertmanager`; .ci/run installs it): {e}")
+            panic!("this test needs Alertmanager (Debian package `prometheus-alertmanager`; ./test installs it): {e}")
         });
     let _am = Kill(child);
     let am = format!("http://127.0.0.1:{am_port}");

@@ -1,6 +1,9 @@
 //! `/probe` answers blackbox_exporter's metric names for configured targets only, with the
 //! timeout taken from Prometheus' scrape-timeout header; promtool accepts the output.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

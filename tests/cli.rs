@@ -1,6 +1,9 @@
 //! The `commwatch` binary: one-shot probes, and `run` stopping cleanly on SIGTERM with every
 //! sample on disk.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Command, Stdio};

@@ -1,6 +1,9 @@
 //! Every invalid-config fixture is refused with the message recorded next to it, naming file,
 //! line and key; the valid fixtures load with the values written in them.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! ends, alerts reach the demo's webhook receiver, and the report (or, in a build without
 //! report pages, the drill record) and the truth file land in the data folder.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, HashMap};

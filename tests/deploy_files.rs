@@ -2,6 +2,9 @@
 //! (systemd-analyze), the service user (systemd-sysusers), the example configurations
 //! (`commwatch check`) and the Debian package metadata.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod deploy_common;
 
 use std::os::unix::fs::PermissionsExt;
@@ -257,8 +260,8 @@ fn deb_metadata_names_files_that_exist() {
 
 #[test]
 fn ci_package_list_names_every_tool_package() {
-    let listed: Vec<String> = std::fs::read_to_string(repo().join("deploy/ci-packages.txt"))
-        .expect("deploy/ci-packages.txt")
+    let listed: Vec<String> = std::fs::read_to_string(repo().join(".ci/packages.txt"))
+        .expect(".ci/packages.txt")
         .lines()
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -286,9 +289,6 @@ fn ci_package_list_names_every_tool_package() {
     }
     assert!(used.len() >= 4, "found only {used:?}");
     for pkg in used {
-        assert!(
-            listed.contains(&pkg),
-            "deploy/ci-packages.txt lacks `{pkg}`"
-        );
+        assert!(listed.contains(&pkg), ".ci/packages.txt lacks `{pkg}`");
     }
 }

@@ -2,6 +2,9 @@
 //! the real `/metrics` and on deploy/prometheus/, and a real Prometheus on loopback scraping a
 //! real commwatch, evaluating our rules and answering every dashboard query.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod deploy_common;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,9 @@
 //! takes the space, storage degrades while probing goes on, and once space is freed the backlog
 //! drains with nothing lost.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
@@ -17,20 +20,12 @@ impl Drop for Mount {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_degrades_storage_and_drains_when_space_returns() {
-    if !is_root() {
-        println!(
-            "SKIPPED: mounting a tmpfs needs root; run the tests as root to cover a full disk"
-        );
+    if !needs::root(
+        "a_full_disk_degrades_storage_and_drains_when_space_returns",
+        "it mounts a small tmpfs",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

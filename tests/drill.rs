@@ -2,6 +2,9 @@
 //! the drill pace inside the scope only, samples and incidents tagged with the drill id, the
 //! drill surviving a restart and ending at its planned end, and drills planned in the config.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,9 @@
 //! report's HTML, CSV and JSON then agree, hostile names are escaped everywhere, and forms
 //! without the page's form token, the right role or a session are refused.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "support/report_check.rs"]
 mod report_check;

@@ -2,6 +2,9 @@
 //! outbox messages, acknowledgements and notes: every number is checked against the truth
 //! written here by hand.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/report_check.rs"]
 mod report_check;
 

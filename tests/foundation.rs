@@ -2,6 +2,9 @@
 //! endpoints; states in the API; samples in SQLite across a restart; /metrics that promtool
 //! accepts; an escaped status page.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -277,8 +280,10 @@ timeout = "500ms"
 /// time out), a mobile site is still pinged on time. Needs root for the raw ICMP socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_not_queued_behind_probes_holding_sockets() {
-    if !is_root() {
-        eprintln!("SKIPPED pings_are_not_queued_behind_probes_holding_sockets: needs root");
+    if !needs::root(
+        "pings_are_not_queued_behind_probes_holding_sockets",
+        "raw ICMP sockets",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

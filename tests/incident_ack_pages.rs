@@ -5,6 +5,9 @@
 //! is refused, forged posts are refused, unknown and closed incidents are error pages in the
 //! reader's language, hostile comments are escaped, and the way back never leaves the site.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::SocketAddr;

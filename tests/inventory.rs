@@ -1,6 +1,9 @@
 //! Inventories generated from the real commune list load as commwatch configuration, for
 //! Hà Tĩnh and for the whole country, with illustrative and with simulator addresses.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::Ipv4Addr;
@@ -146,8 +149,10 @@ async fn a_generated_target_of_every_kind_passes_against_the_simulator() {
     let all = inventory::load_communes(&csv()).unwrap();
     let mut inv = inventory::build(&all, &Scope::Province("42".into())).unwrap();
     let mut kinds: Vec<ProbeKind> = ProbeKind::ALL.to_vec();
-    if !common::is_root() {
-        eprintln!("ICMP left out: pinging needs root");
+    if !common::needs::root(
+        "a_generated_target_of_every_kind_passes_against_the_simulator (its ICMP target)",
+        "raw ICMP sockets",
+    ) {
         kinds.retain(|k| *k != ProbeKind::Icmp);
     }
     let mut picked = Vec::new();

@@ -1,6 +1,9 @@
 //! Every invalid probe configuration under tests/fixtures/config/invalid/probe-*.toml is refused
 //! with a message containing the text of its `.expected` twin (file, line, key and reason).
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use commwatch::config::Config;

@@ -1,6 +1,9 @@
 //! DNS probe against an in-process DNS server on loopback (UDP and TCP) that answers records,
 //! NXDOMAIN, SERVFAIL, or nothing at all.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};

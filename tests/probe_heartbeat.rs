@@ -2,6 +2,9 @@
 //! commwatch (loopback), and the heartbeat probe judges the pushes: on time, late, failing,
 //! never seen. Tokens are checked per target.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

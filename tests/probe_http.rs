@@ -2,6 +2,9 @@
 //! slow headers, slow body, redirects (followed, looping, not followed), a huge body, a POST
 //! with headers and body, and HTTPS with verification on and off.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! SIP probe against loopback responders: 200, 503, silence, a provisional 100 before the final
 //! answer, a lost first request (answered after retransmission), and SIP over TCP.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;

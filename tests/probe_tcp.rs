@@ -1,6 +1,9 @@
 //! TCP probe against loopback servers: a mail banner, a silent service, a refused port, a
 //! request/reply dialogue, and a service that closes without the expected reply.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! one is refused with file/line/key and the old config keeps running; writes need an admin
 //! token; SIGHUP reloads the running binary.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The endpoint simulator over real loopback sockets: every behaviour, switching at runtime,
 //! address plans, and a clean shutdown.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! The simulator's DNS endpoints, probed with commwatch's own DNS probe: answers with the
 //! endpoint's loopback address, late, never, or not at all, and recovers on the same address.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

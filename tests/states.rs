@@ -2,6 +2,9 @@
 //! reports UNKNOWN, incidents open and close with the right times across a restart, and a
 //! locked database degrades storage without stopping probes or losing results.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::atomic::Ordering;

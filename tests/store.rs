@@ -1,6 +1,9 @@
 //! The store on a real SQLite file: rollups agree with the raw samples over any range,
 //! retention prunes raw rows without losing history, incidents and state survive a reopen.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

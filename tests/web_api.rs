@@ -3,6 +3,9 @@
 //! the declared schema; acknowledgements; the event stream, which ends on shutdown; private
 //! mode.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeSet, HashSet};

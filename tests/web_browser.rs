@@ -5,6 +5,9 @@
 //!
 //! Set COMMWATCH_SCREENSHOTS=DIR to also save the overview at 360 px and desktop width.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -31,7 +34,7 @@ fn chromium() -> PathBuf {
     }
     panic!(
         "headless Chromium is needed for this test: install the Debian package `chromium` \
-         (apt-get install -y chromium; .ci/run installs it from .ci/packages.txt)"
+         (apt-get install -y chromium; ./test installs it from .ci/packages.txt)"
     );
 }
 

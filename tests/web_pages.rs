@@ -3,6 +3,9 @@
 //! filters and diacritics-free search, acknowledgements shown, a province's overview under
 //! 100 KB gzipped, and state colours that meet WCAG AA contrast.
 
+// Tests unwrap: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Read;

@@ -57,13 +57,7 @@ pub async fn tcp_server() -> SocketAddr {
     addr
 }
 
-/// Whether the tests run as root (raw ICMP sockets); tests that need it say so and skip.
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-    })
-}
+pub mod needs;
 
 /// Starts the daemon on 127.0.0.1:0 with `toml` (storage forced into `dir`).
 pub async fn start_app(dir: &Path, toml: &str) -> App {
@@ -154,7 +148,7 @@ pub fn promtool_check_metrics(text: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("promtool is needed for this test (Debian package `prometheus`; .ci/run installs it): {e}")
+            panic!("promtool is needed for this test (Debian package `prometheus`; ./test installs it): {e}")
         });
     child
         .stdin

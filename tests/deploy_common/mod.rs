@@ -43,7 +43,7 @@ pub fn tool(binary: &str, package: &str) -> PathBuf {
     }
     panic!(
         "`{binary}` is not installed: install the Debian package `{package}` \
-         (apt-get install -y {package}); deploy/ci-packages.txt lists every package these tests need"
+         (apt-get install -y {package}); .ci/packages.txt lists every package these tests need"
     );
 }
 

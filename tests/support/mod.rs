@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/needs.rs"]
+pub mod needs;
+
 use std::path::Path;
 
 use commwatch::check::Sample;

@@ -1,0 +1,27 @@
+//! What a test needs from the machine beyond cargo (root for raw sockets, mounts and network
+//! namespaces), and what happens when it is missing: with `CI` set the test fails and says why,
+//! so a green run always means the test ran; elsewhere it says why on stderr and returns early.
+
+/// Whether the effective user is root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+/// True when the test may go on as root. Not root: under CI a panic naming `why`; otherwise a
+/// line written straight to the process's stderr. The test harness captures `eprintln!` of a
+/// passing test, so the line is written through `io::stderr()` itself, which it does not capture.
+pub fn root(test: &str, why: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let msg = format!("{test} needs root ({why}); run the tests as root (./test does, or sudo)");
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOT RUN: {msg}");
+    false
+}
