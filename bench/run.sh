@@ -6,7 +6,7 @@
 #   bench/run.sh --quick   short windows, single runs (about 3 minutes): checks the harness works
 #
 # Markdown goes to stdout, progress to stderr, JSON to bench/out/latest.json.
-# The commune list is ../shared/data/vn-communes.csv (override with COMMWATCH_COMMUNES).
+# The commune list is the one built in (data/vn-communes.csv); COMMWATCH_COMMUNES names another.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,11 +51,12 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --release --bins >&2
 
-csv="${COMMWATCH_COMMUNES:-../shared/data/vn-communes.csv}"
+csv=()
+[ -n "${COMMWATCH_COMMUNES:-}" ] && csv=(--csv "$COMMWATCH_COMMUNES")
 if [ "$quick" -eq 1 ]; then
-    exec target/release/commwatch-bench run --quick --csv "$csv" \
+    exec target/release/commwatch-bench run --quick "${csv[@]}" \
         --out bench/out/latest.json --label "bench/run.sh --quick"
 else
-    exec target/release/commwatch-bench run --csv "$csv" \
+    exec target/release/commwatch-bench run "${csv[@]}" \
         --out bench/out/latest.json --doc BENCHMARKS.md --label "bench/run.sh"
 fi

@@ -6,51 +6,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+
 use tokio::sync::{broadcast, mpsc};
 
 use crate::check::Sample;
 use crate::config::Target;
 use crate::config::alerting::MaintenanceWindow;
+use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::scheduler::ProbeResult;
-use crate::state::{
-    Context, FlapChange, IncidentChange, Output, State, TargetState, Thresholds, Transition,
-    Verdict,
-};
+use crate::state::{Context, IncidentChange, Output, State, TargetState, Thresholds, Verdict};
 use crate::status::{Board, LastResult, TargetStatus};
 use crate::store::{AlertEventRow, Change, IncidentWrite, SampleRow, Store};
-
-/// What the event bus carries to live pages, alerting and drills.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    StateChanged {
-        target: String,
-        #[serde(flatten)]
-        transition: Transition,
-        detail: Option<String>,
-        /// The parent that explains an UNREACHABLE state.
-        explained_by: Option<String>,
-    },
-    Incident {
-        target: String,
-        #[serde(flatten)]
-        change: IncidentChange,
-    },
-    Flapping {
-        target: String,
-        #[serde(flatten)]
-        change: FlapChange,
-    },
-    /// Every anchor failed at once (`isolated: true`) or one answered again.
-    MonitorIsolation { isolated: bool, at: DateTime<Utc> },
-    Sample {
-        target: String,
-        ok: bool,
-        latency_seconds: f64,
-    },
-}
 
 /// The handles and settings an engine is built from.
 pub struct EngineParts {
@@ -60,7 +27,7 @@ pub struct EngineParts {
     pub events: broadcast::Sender<Event>,
     pub anchors: Vec<String>,
     pub maintenance: Vec<MaintenanceWindow>,
-    pub drills: crate::drill::Drills,
+    pub drills: crate::shared::Drills,
 }
 
 /// A new target set for the engine (configuration reload).
@@ -87,7 +54,7 @@ pub struct Engine {
     anchor_ok: HashMap<String, bool>,
     isolated: bool,
     maintenance: Vec<MaintenanceWindow>,
-    drills: crate::drill::Drills,
+    drills: crate::shared::Drills,
 }
 
 impl Engine {

@@ -21,25 +21,25 @@
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
 //! - [`app`]: wiring and shutdown order.
-//! - [`sim`]: simulated HTTP/TCP/DNS endpoints and a webhook collector on loopback, for tests,
-//!   the demo and benchmarks.
-//! - [`inventory`]: target inventories (communes × operators) generated from the commune list.
-//! - [`demo`]: `commwatch demo`, a scripted storm over a simulated province with a drill.
+//! - [`rig`]: what commwatch exercises itself with on loopback, never imported by the core:
+//!   [`rig::sim`] (simulated HTTP/TCP/DNS endpoints and a webhook collector), [`rig::inventory`]
+//!   (target inventories, communes × operators, from the commune list shipped in `data/`) and
+//!   [`rig::demo`] (`commwatch demo`, a scripted storm over a simulated province with a drill).
 
 pub mod alerting;
 pub mod app;
 pub mod check;
 pub mod config;
-pub mod demo;
 pub mod drill;
 pub mod engine;
-pub mod inventory;
+pub mod events;
 pub mod limits;
 pub mod metrics;
 pub mod probe;
 pub mod reload;
+pub mod rig;
 pub mod scheduler;
-pub mod sim;
+pub mod shared;
 pub mod state;
 pub mod status;
 pub mod store;

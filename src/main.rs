@@ -53,7 +53,7 @@ enum Command {
         json: bool,
     },
     /// Play a scripted storm over a simulated Hà Tĩnh on loopback: status page, drill, report.
-    Demo(commwatch::demo::DemoArgs),
+    Demo(commwatch::rig::demo::DemoArgs),
     /// Start, stop, list and annotate drills, and fetch their reports, on a running daemon.
     /// The bearer token comes from the COMMWATCH_TOKEN environment variable.
     Drill {
@@ -224,7 +224,7 @@ async fn main() -> ExitCode {
             config,
             action,
         } => drill(url, config, action).await,
-        Command::Demo(args) => commwatch::demo::main(args, wait_for_signal()).await,
+        Command::Demo(args) => commwatch::rig::demo::main(args, wait_for_signal()).await,
         Command::Probe {
             config,
             target,

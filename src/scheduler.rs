@@ -13,9 +13,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Target;
-use crate::drill::{Drills, RunningDrill, effective_interval};
 use crate::metrics::Metrics;
 use crate::probe::{Observation, Prober};
+use crate::shared::drills::{Drills, RunningDrill, effective_interval};
 
 /// One finished probe, on its way to the engine.
 #[derive(Debug)]

@@ -10,21 +10,16 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use commwatch::demo::script::{Condition, Script, at};
-use commwatch::demo::world::Layout;
-use commwatch::demo::{Demo, Options, Pace, QUICK_DURATION};
+use commwatch::rig::demo::script::{Condition, Script, at};
+use commwatch::rig::demo::world::Layout;
+use commwatch::rig::demo::{Demo, Options, Pace, QUICK_DURATION};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-fn csv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/vn-communes.csv")
-}
-
 fn layout() -> Layout {
-    let communes = commwatch::inventory::load_communes(&csv()).unwrap();
+    let communes = commwatch::rig::inventory::communes(None).unwrap();
     Layout::new(&communes).unwrap()
 }
 
@@ -77,7 +72,7 @@ fn last_change(script: &Script, target: &str, t: Duration) -> Option<Duration> {
 fn the_script_knows_the_truth() {
     let layout = layout();
     let pace = Pace::for_total(QUICK_DURATION).unwrap();
-    let script = commwatch::demo::script::storm(&layout, &pace).unwrap();
+    let script = commwatch::rig::demo::script::storm(&layout, &pace).unwrap();
     assert_eq!(layout.inventory.communes, 69);
     assert_eq!(layout.target_count(), 69 * 6 + 2 + 4 + 5);
     let zone = layout.zones.last().unwrap();
@@ -169,7 +164,7 @@ async fn quick_demo_plays_the_storm_live_and_ends_the_drill() {
         listen: "127.0.0.1:0".parse().unwrap(),
         duration: QUICK_DURATION,
         data: dir.path().to_path_buf(),
-        csv: csv(),
+        csv: None,
     })
     .await
     .unwrap();

@@ -7,21 +7,27 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use commwatch::config::Config;
-use commwatch::inventory::{self, Inventory, ProbeKind, Scope, TomlSettings};
-use commwatch::sim::{AddrPlan, target_string};
+use commwatch::rig::inventory::{self, Inventory, ProbeKind, Scope, TomlSettings};
+use commwatch::rig::sim::{AddrPlan, target_string};
 
-/// CI clones the repository with `shared/` beside it.
-fn csv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/vn-communes.csv")
+/// The list built into the binary is the whole country: a demo or harness run anywhere has it.
+#[test]
+fn the_shipped_commune_list_is_the_whole_country() {
+    let all = inventory::communes(None).unwrap();
+    assert_eq!(all.len(), 3_321);
+    let provinces: std::collections::BTreeSet<&str> =
+        all.iter().map(|c| c.province_code.as_str()).collect();
+    assert_eq!(provinces.len(), 34);
+    assert_eq!(all.iter().filter(|c| c.province_code == "42").count(), 69);
 }
 
 #[test]
 fn ha_tinh_inventory_loads_with_illustrative_addresses() {
-    let all = inventory::load_communes(&csv()).unwrap();
+    let all = inventory::communes(None).unwrap();
     let inv = inventory::build(&all, &Scope::Province("Hà Tĩnh".into())).unwrap();
     assert_eq!(inv.communes, 69);
     assert_eq!(inv.entries.len(), 69 * 6 + 2 + 4);
@@ -74,7 +80,7 @@ fn ha_tinh_inventory_loads_with_illustrative_addresses() {
 
 #[test]
 fn national_inventory_loads_with_simulator_addresses() {
-    let all = inventory::load_communes(&csv()).unwrap();
+    let all = inventory::communes(None).unwrap();
     let inv = inventory::build(&all, &Scope::Country).unwrap();
     assert_eq!((inv.provinces, inv.communes), (34, 3_321));
     assert_eq!(inv.entries.len(), 3_321 * 6 + 34 * 6);
@@ -145,8 +151,8 @@ fn national_inventory_loads_with_simulator_addresses() {
 /// to look up, say, would fail here). ICMP needs root; without it the ping target is left out.
 #[tokio::test]
 async fn a_generated_target_of_every_kind_passes_against_the_simulator() {
-    use commwatch::sim::{Behaviour, EndpointSpec, Sim, SimSpec};
-    let all = inventory::load_communes(&csv()).unwrap();
+    use commwatch::rig::sim::{Behaviour, EndpointSpec, Sim, SimSpec};
+    let all = inventory::communes(None).unwrap();
     let mut inv = inventory::build(&all, &Scope::Province("42".into())).unwrap();
     let mut kinds: Vec<ProbeKind> = ProbeKind::ALL.to_vec();
     if !common::needs::root(
@@ -228,8 +234,6 @@ fn the_ha_tinh_example_is_the_generators_output() {
             "--storage",
             "/var/lib/commwatch/ha-tinh.db",
         ])
-        .arg("--csv")
-        .arg(csv())
         .output()
         .unwrap();
     assert!(

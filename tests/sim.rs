@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use commwatch::sim::{
+use commwatch::rig::sim::{
     AddrPlan, Behaviour, DEFAULT_MAX_CONNECTIONS, EndpointKind, EndpointSpec, Sim, SimError,
     SimSpec,
 };

@@ -8,7 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use commwatch::sim::{AddrPlan, Behaviour, EndpointKind, EndpointSpec, Sim, SimError, SimSpec};
+use commwatch::rig::sim::{
+    AddrPlan, Behaviour, EndpointKind, EndpointSpec, Sim, SimError, SimSpec,
+};
 use support::{probe, prober, target};
 
 fn dns_target(server: &str) -> commwatch::config::Target {

@@ -14,8 +14,8 @@ use super::Wake;
 use super::model::Notification;
 use super::outbox::{self, Attempt};
 use super::provider::{self, Outcome};
-use crate::app::AppState;
 use crate::config::alerting::Receiver;
+use crate::shared::AppState;
 
 /// First retry after about this long, doubling up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_secs(2);

@@ -14,9 +14,9 @@ use super::Wake;
 use super::model::{AlertTarget, DrillRef, Kind, Notification, Status};
 use super::outbox::{self, EventRow, GroupingCommit, NewMessage};
 use super::silence::Silence;
-use crate::app::AppState;
 use crate::config::alerting::{LabelKey, Receiver, ReceiverKind};
 use crate::config::{Config, Target};
+use crate::shared::AppState;
 use crate::state::State;
 
 /// The persisted state of one group.
@@ -409,7 +409,7 @@ fn build(
 /// Runs the grouping stage: polls new alert events, groups them, queues due messages.
 pub struct Grouper {
     pub state: AppState,
-    pub drills: crate::drill::Drills,
+    pub drills: crate::shared::Drills,
     pub wake_delivery: Wake,
     pub shutdown: tokio_util::sync::CancellationToken,
 }

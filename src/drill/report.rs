@@ -1050,7 +1050,7 @@ pub fn report(
 
 /// Computes a report on the store's read connection.
 pub async fn load(
-    state: &crate::app::AppState,
+    state: &crate::shared::AppState,
     drill_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Report>, crate::store::StoreError> {

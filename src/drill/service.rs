@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Drill, NewDrill, NewNote, Note, RunningDrill, db};
-use crate::app::AppState;
 use crate::config::drills::{ScheduledDrill, Timing, check_timing};
+use crate::shared::AppState;
 use crate::store::StoreError;
 
 /// How often the lifecycle task looks at the clock. Planned ends and starts land within this.
@@ -85,10 +85,7 @@ async fn publish(state: &AppState) -> Result<(), StoreError> {
         .store
         .query(|c| db::list(c, Some(true), 1_000))
         .await?;
-    let list: Vec<RunningDrill> = running
-        .iter()
-        .filter_map(RunningDrill::from_drill)
-        .collect();
+    let list: Vec<RunningDrill> = running.iter().filter_map(super::running_view).collect();
     let cfg = state.config();
     let in_scope = cfg
         .targets
@@ -102,7 +99,7 @@ async fn publish(state: &AppState) -> Result<(), StoreError> {
 
 /// Tells live pages a drill started or ended (they show or drop the banner).
 fn announce(state: &AppState, d: &Drill) {
-    let _ = state.web_events.send(crate::web::WebEvent::Drill {
+    let _ = state.web_events.send(crate::events::WebEvent::Drill {
         id: d.id,
         name: d.name.clone(),
         running: d.running(),

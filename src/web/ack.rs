@@ -5,7 +5,7 @@
 use warp::http::StatusCode;
 
 use super::error::{ApiError, internal, reject};
-use crate::app::AppState;
+use crate::shared::AppState;
 use crate::store::StoreError;
 use crate::store::acks::{Ack, AckOutcome, MAX_COMMENT_CHARS};
 
@@ -77,7 +77,7 @@ pub async fn record(
         AckOutcome::Recorded(a) => {
             tracing::info!(incident, by = %a.author, target = %a.target, "incident acknowledged");
             // No live page listening is fine.
-            let _ = state.web_events.send(super::WebEvent::Ack {
+            let _ = state.web_events.send(crate::events::WebEvent::Ack {
                 incident_id: a.incident_id,
                 target: a.target.clone(),
                 author: a.author.clone(),

@@ -10,9 +10,9 @@ use super::auth::{self, Caller};
 use super::error::{ApiError, internal, reject};
 use super::with_state;
 use crate::alerting::{outbox, silence};
-use crate::app::AppState;
 use crate::config::Role;
 use crate::config::alerting::Matchers;
+use crate::shared::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,8 +5,8 @@ use serde::Serialize;
 use warp::Reply;
 
 use super::error::{ApiError, internal, reject};
-use crate::app::AppState;
 use crate::config::Labels;
+use crate::shared::AppState;
 use crate::state::State;
 use crate::status::{LastResult, TargetStatus};
 use crate::store::StoredSample;

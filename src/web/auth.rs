@@ -6,8 +6,8 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::config::{AuthConfig, Role};
+use crate::shared::AppState;
 
 /// Who made a request, as recorded next to acknowledgements and notes.
 #[derive(Debug, Clone, PartialEq, Eq)]

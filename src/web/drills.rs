@@ -11,11 +11,11 @@ use warp::{Filter, Reply};
 use super::auth::{self, Caller};
 use super::error::{ApiError, internal, reject};
 use super::with_state;
-use crate::app::AppState;
 use crate::config::Role;
 use crate::config::drills::{DEFAULT_BASELINE, DEFAULT_DRILL_INTERVAL, OneOrMany, Scope};
 use crate::drill::service::{self, DrillError};
 use crate::drill::{NewDrill, NewNote, db};
+use crate::shared::AppState;
 
 /// What `POST /api/v1/drills` accepts.
 #[derive(Debug, Deserialize)]

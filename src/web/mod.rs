@@ -24,8 +24,6 @@ pub mod report_csv;
 mod scrape;
 pub mod sse;
 
-pub use sse::WebEvent;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -33,7 +31,7 @@ use std::sync::atomic::Ordering;
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::{Filter, Reply};
 
-use crate::app::AppState;
+use crate::shared::AppState;
 
 const CSS: &str = include_str!("assets/commwatch.css");
 const JS: &str = include_str!("assets/commwatch.js");

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::api::{Query, bounded, time_range};
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::config::Labels;
+use crate::shared::AppState;
 use crate::state::State;
 use crate::store::acks::Ack;
 use crate::store::{Availability, IncidentFilter, IncidentRow, StoreError};

@@ -21,8 +21,8 @@ use super::api::Query;
 use super::auth::{self, Caller};
 use super::compress;
 use super::i18n::{self, Lang};
-use crate::app::AppState;
 use crate::drill::RunningDrill;
+use crate::shared::AppState;
 use crate::state::State;
 use crate::time;
 

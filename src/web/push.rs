@@ -12,8 +12,8 @@ use warp::Reply;
 use warp::http::StatusCode;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::probe::{ProbeSpec, Push, PushStatus};
+use crate::shared::AppState;
 
 /// Pushes are tiny; anything larger is not a heartbeat.
 const MAX_BODY: usize = 4 * 1024;

@@ -7,7 +7,7 @@ use warp::Reply;
 use warp::http::StatusCode;
 
 use super::error::json_error;
-use crate::app::AppState;
+use crate::shared::AppState;
 
 /// Pieces rendered ahead of the reader: enough to keep the socket busy, few enough that a slow
 /// scraper holds back the renderer instead of the renderer filling memory.

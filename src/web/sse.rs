@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::Stream;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -19,29 +19,8 @@ use warp::sse::Event as SseEvent;
 
 use super::api::Query;
 use super::error::ApiError;
-use crate::app::AppState;
-use crate::engine::Event;
-
-/// Events raised by the web layer itself, sent to live pages next to the engine's.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WebEvent {
-    /// An officer acknowledged an incident.
-    Ack {
-        incident_id: i64,
-        target: String,
-        author: String,
-        comment: String,
-        at: DateTime<Utc>,
-    },
-    /// A drill started or ended: pages show or drop the drill banner.
-    Drill {
-        id: i64,
-        name: String,
-        running: bool,
-        at: DateTime<Utc>,
-    },
-}
+use crate::events::{Event, WebEvent};
+use crate::shared::AppState;
 
 /// Every event type a client may ask for with `?types=`.
 pub const TYPES: [&str; 7] = [

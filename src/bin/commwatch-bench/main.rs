@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use commwatch::sim::{AddrPlan, Behaviour, EndpointKind, EndpointSpec, Sim, SimSpec};
+use commwatch::rig::sim::{AddrPlan, Behaviour, EndpointKind, EndpointSpec, Sim, SimSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -39,9 +39,9 @@ pub enum BenchError {
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
-    Inventory(#[from] commwatch::inventory::InventoryError),
+    Inventory(#[from] commwatch::rig::inventory::InventoryError),
     #[error(transparent)]
-    Sim(#[from] commwatch::sim::SimError),
+    Sim(#[from] commwatch::rig::sim::SimError),
     #[error(transparent)]
     Prober(#[from] commwatch::probe::ProberError),
 }
@@ -57,7 +57,8 @@ pub struct Ctx {
     pub quick: bool,
     pub commwatch_bin: PathBuf,
     pub blackbox_bin: Option<PathBuf>,
-    pub csv: PathBuf,
+    /// A commune list to read; `None` is the one built in.
+    pub csv: Option<PathBuf>,
     /// A scratch folder, removed at the end.
     pub work: PathBuf,
 }
@@ -101,8 +102,9 @@ enum Command {
         #[arg(long)]
         doc: Option<PathBuf>,
         /// The commune list.
-        #[arg(long, default_value = "../shared/data/vn-communes.csv")]
-        csv: PathBuf,
+        /// A commune list to read instead of the one built in.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
         /// The commwatch binary (default: next to this one).
         #[arg(long)]
         commwatch: Option<PathBuf>,
@@ -127,8 +129,9 @@ enum Command {
         /// Read /metrics every this many seconds (default: never).
         #[arg(long)]
         scrape_every: Option<u64>,
-        #[arg(long, default_value = "../shared/data/vn-communes.csv")]
-        csv: PathBuf,
+        /// A commune list to read instead of the one built in.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
         #[arg(long)]
         commwatch: Option<PathBuf>,
     },
@@ -145,8 +148,9 @@ enum Command {
         interval: Duration,
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         timeout: Duration,
-        #[arg(long, default_value = "../shared/data/vn-communes.csv")]
-        csv: PathBuf,
+        /// A commune list to read instead of the one built in.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
     },
     /// Internal: serve simulated endpoints until stdin closes.
     #[command(hide = true)]
@@ -229,7 +233,7 @@ async fn main() -> ExitCode {
             interval,
             timeout,
             csv,
-        } => print_inventory(&scope, storage, interval, timeout, &csv),
+        } => print_inventory(&scope, storage, interval, timeout, csv.as_deref()),
         Command::Soak {
             set,
             interval,
@@ -293,7 +297,7 @@ async fn run(
     quick: bool,
     out: &Path,
     doc: Option<&Path>,
-    csv: PathBuf,
+    csv: Option<PathBuf>,
     commwatch: Option<PathBuf>,
     only: &[String],
     label: String,
@@ -364,10 +368,10 @@ fn print_inventory(
     storage_path: String,
     interval: Duration,
     timeout: Duration,
-    csv: &Path,
+    csv: Option<&Path>,
 ) -> Result<(), BenchError> {
-    use commwatch::inventory::{self, Scope, TomlSettings};
-    let all = inventory::load_communes(csv)?;
+    use commwatch::rig::inventory::{self, Scope, TomlSettings};
+    let all = inventory::communes(csv)?;
     let scope = if scope == "country" {
         Scope::Country
     } else {
@@ -390,7 +394,11 @@ fn print_inventory(
 }
 
 /// Checks the inputs and makes the scratch folder.
-fn context(quick: bool, csv: PathBuf, commwatch: Option<PathBuf>) -> Result<Ctx, BenchError> {
+fn context(
+    quick: bool,
+    csv: Option<PathBuf>,
+    commwatch: Option<PathBuf>,
+) -> Result<Ctx, BenchError> {
     let commwatch_bin = match commwatch {
         Some(p) => p,
         None => std::env::current_exe()
@@ -403,9 +411,9 @@ fn context(quick: bool, csv: PathBuf, commwatch: Option<PathBuf>) -> Result<Ctx,
             commwatch_bin.display()
         )));
     }
-    if !csv.is_file() {
+    if let Some(csv) = csv.as_ref().filter(|c| !c.is_file()) {
         return Err(BenchError::Child(format!(
-            "no commune list at {} (the repository expects shared/ beside it; or pass --csv)",
+            "no commune list at {}",
             csv.display()
         )));
     }
@@ -431,7 +439,7 @@ async fn soak(
     interval: u64,
     secs: u64,
     scrape_every: Option<u64>,
-    csv: PathBuf,
+    csv: Option<PathBuf>,
     commwatch: Option<PathBuf>,
 ) -> Result<(), BenchError> {
     let set = match set {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use commwatch::probe::{
     DnsSpec, DnsTransport, HostPort, HttpSpec, IcmpSpec, ProbeSpec, Prober, RecordKind, TcpSpec,
 };
-use commwatch::sim::{AddrPlan, EndpointKind, target_string};
+use commwatch::rig::sim::{AddrPlan, EndpointKind, target_string};
 use serde::Serialize;
 
 use crate::load::{LoadResult, paced};

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use commwatch::sim::spread_ip;
+use commwatch::rig::sim::spread_ip;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 

@@ -16,8 +16,8 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use commwatch::inventory::{self, Inventory, ProbeKind, Scope, TomlSettings};
-use commwatch::sim::{AddrPlan, target_string};
+use commwatch::rig::inventory::{self, Inventory, ProbeKind, Scope, TomlSettings};
+use commwatch::rig::sim::{AddrPlan, target_string};
 use serde::Serialize;
 
 use crate::daemon::{Daemon, Reading};
@@ -124,7 +124,7 @@ fn base(set: Set) -> Ipv4Addr {
 }
 
 fn inventory_for(ctx: &Ctx, set: Set) -> Result<Inventory, BenchError> {
-    let all = inventory::load_communes(&ctx.csv)?;
+    let all = inventory::communes(ctx.csv.as_deref())?;
     Ok(match set {
         Set::HaTinh => inventory::build(&all, &Scope::Province("42".into()))?,
         Set::National => inventory::build(&all, &Scope::Country)?,

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use commwatch::sim::collector::Collector;
+use commwatch::rig::sim::collector::Collector;
 use serde::Serialize;
 
 use crate::daemon::Daemon;

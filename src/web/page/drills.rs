@@ -16,12 +16,12 @@ use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{Nav, PageCtx, badge, form, head, layout, or, seg};
-use crate::app::AppState;
 use crate::config::Role;
 use crate::config::drills::OneOrMany;
 use crate::drill::report::{self, GroupRow, Outage, Report, Stats, TimelineKind};
 use crate::drill::service::{self, DrillError};
 use crate::drill::{Drill, RunningDrill, db};
+use crate::shared::AppState;
 use crate::time;
 use crate::web::api::Query;
 use crate::web::auth::{self, FormAuthError};

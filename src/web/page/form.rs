@@ -7,8 +7,8 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::{Filter, Reply};
 
 use super::{Nav, PageCtx, layout};
-use crate::app::AppState;
 use crate::config::Role;
+use crate::shared::AppState;
 use crate::web::api::Query;
 use crate::web::auth::{self, Caller, FormAuthError};
 use crate::web::with_state;

@@ -7,7 +7,7 @@ use warp::http::StatusCode;
 
 use super::incidents::incident_item;
 use super::{Nav, PageCtx, ago, badge, head, href, layout, or, seg};
-use crate::app::AppState;
+use crate::shared::AppState;
 use crate::web::api::time_range;
 use crate::web::chart;
 use crate::web::model::{self, GroupBy};

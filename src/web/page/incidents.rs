@@ -7,8 +7,8 @@ use maud::{Markup, html};
 use warp::Filter;
 
 use super::{Nav, PageCtx, ago, at, badge, form, layout, or, seg};
-use crate::app::AppState;
 use crate::config::Role;
+use crate::shared::AppState;
 use crate::store::acks::MAX_COMMENT_CHARS;
 use crate::web::ack::{self, AckError};
 use crate::web::api::Query;

@@ -8,7 +8,7 @@ use warp::Reply;
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{Nav, PageCtx, layout};
-use crate::app::AppState;
+use crate::shared::AppState;
 use crate::web::api::Query;
 use crate::web::auth::{SESSION_COOKIE, identify};
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::incidents::incident_item;
 use super::{Nav, PageCtx, ago, href, layout, or, pager, seg};
-use crate::app::AppState;
+use crate::shared::AppState;
 use crate::state::State;
 use crate::time;
 use crate::web::error::ApiError;

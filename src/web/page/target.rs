@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 
 use super::incidents::{ack_control, incident_item};
 use super::{Nav, PageCtx, ago, at, layout, or, seg};
-use crate::app::AppState;
+use crate::shared::AppState;
 use crate::status::TargetStatus;
 use crate::store::{Availability, Bucket, IncidentFilter, Resolution, StoredSample, from_ms, ms};
 use crate::web::chart;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::world::Layout;
 use super::{DemoError, Pace};
-use crate::sim::Behaviour;
+use crate::rig::sim::Behaviour;
 
 /// What a change does to its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::inventory::{self, Commune, Entry, Inventory, Per, ProbeKind, Scope, TomlSettings};
-use crate::sim::EndpointKind;
+use crate::rig::inventory::{self, Commune, Entry, Inventory, Per, ProbeKind, Scope, TomlSettings};
+use crate::rig::sim::EndpointKind;
 
 use super::DemoError;
 

@@ -6,8 +6,8 @@
 //! the other side: a loopback webhook receiver that records the alerts it is sent.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), commwatch::sim::SimError> {
-//! use commwatch::sim::{Behaviour, EndpointKind, Sim, SimSpec};
+//! # async fn demo() -> Result<(), commwatch::rig::sim::SimError> {
+//! use commwatch::rig::sim::{Behaviour, EndpointKind, Sim, SimSpec};
 //! let sim = Sim::start(SimSpec::uniform(EndpointKind::Http, 100)).await?;
 //! let url = sim.target(7); // "http://127.0.0.1:PORT/"
 //! sim.set(7, Behaviour::Refuse).await?; // connections to it are now refused

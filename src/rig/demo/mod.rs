@@ -28,17 +28,18 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, AppError, AppState};
+use crate::app::{App, AppError};
 use crate::config::drills::{OneOrMany, Scope};
 use crate::config::{Config, ConfigErrors};
 use crate::drill::client::{Client, ClientError};
 use crate::drill::service::{self, DrillError};
 use crate::drill::{Drill, NewDrill, NewNote};
-use crate::inventory::{InventoryError, ProbeKind};
-use crate::sim::collector::Collector;
-use crate::sim::{
+use crate::rig::inventory::{InventoryError, ProbeKind};
+use crate::rig::sim::collector::Collector;
+use crate::rig::sim::{
     AddrPlan, Behaviour, DEFAULT_MAX_CONNECTIONS, EndpointSpec, Sim, SimError, SimSpec,
 };
+use crate::shared::AppState;
 use script::{Script, Step};
 use world::{ConfigParts, Layout};
 
@@ -57,8 +58,6 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(390);
 pub const QUICK_DURATION: Duration = Duration::from_secs(65);
 /// Where the simulated endpoints live: 127.42.x.x (42 is Hà Tĩnh's province code).
 pub const SIM_BASE: Ipv4Addr = Ipv4Addr::new(127, 42, 0, 1);
-/// Where the commune list is looked for when neither `--csv` nor the variable names one.
-pub const DEFAULT_CSV: &str = "../shared/data/vn-communes.csv";
 /// The variable that names the commune list.
 pub const CSV_VARIABLE: &str = "COMMWATCH_COMMUNES";
 
@@ -173,7 +172,7 @@ pub struct DemoArgs {
     /// folder under the system's temporary directory).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// The commune list (default: $COMMWATCH_COMMUNES, else ../shared/data/vn-communes.csv).
+    /// The commune list (default: $COMMWATCH_COMMUNES, else the list built into commwatch).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// Exit once the report is written instead of serving until Ctrl-C.
@@ -187,7 +186,8 @@ pub struct Options {
     pub listen: SocketAddr,
     pub duration: Duration,
     pub data: PathBuf,
-    pub csv: PathBuf,
+    /// A commune list to read; `None` is the one built in.
+    pub csv: Option<PathBuf>,
 }
 
 impl DemoArgs {
@@ -199,10 +199,10 @@ impl DemoArgs {
                 std::process::id()
             ))
         });
-        let csv = self.csv.clone().unwrap_or_else(|| {
+        let csv = self.csv.clone().or_else(|| {
             std::env::var_os(CSV_VARIABLE)
                 .filter(|v| !v.is_empty())
-                .map_or_else(|| PathBuf::from(DEFAULT_CSV), PathBuf::from)
+                .map(PathBuf::from)
         });
         Options {
             listen: self.listen,
@@ -361,7 +361,7 @@ impl Demo {
                 "--listen {ip}: the demo serves on a loopback address, or on 0.0.0.0 / [::]"
             )));
         }
-        let communes = crate::inventory::load_communes(&opts.csv)?;
+        let communes = crate::rig::inventory::communes(opts.csv.as_deref())?;
         let layout = Layout::new(&communes)?;
         let script = script::storm(&layout, &pace)?;
 

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::sim::EndpointKind;
+use crate::rig::sim::EndpointKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -55,6 +55,18 @@ const COLUMNS: [&str; 9] = [
     "unit_type",
     "code_name",
 ];
+
+/// The commune list shipped in `data/` (source and licence in `data/README.md`), compiled in so
+/// the demo and the benchmark harness run anywhere, with no file beside the binary.
+pub const SHIPPED_CSV: &str = include_str!("../../data/vn-communes.csv");
+
+/// The commune list from `path`, or the shipped one when no path is given.
+pub fn communes(path: Option<&Path>) -> Result<Vec<Commune>, InventoryError> {
+    match path {
+        Some(p) => load_communes(p),
+        None => parse_communes(Path::new("data/vn-communes.csv (built in)"), SHIPPED_CSV),
+    }
+}
 
 /// Reads the commune list.
 pub fn load_communes(path: &Path) -> Result<Vec<Commune>, InventoryError> {
@@ -694,7 +706,7 @@ impl Inventory {
         self.to_toml(settings, |_, e| Self::illustrative_address(e))
     }
 
-    /// The simulated endpoint kind of every entry, in order: the spec for a [`crate::sim::Sim`]
+    /// The simulated endpoint kind of every entry, in order: the spec for a [`crate::rig::sim::Sim`]
     /// whose endpoint `i` stands in for entry `i`.
     pub fn sim_kinds(&self) -> Vec<EndpointKind> {
         self.entries.iter().map(|e| e.probe().sim_kind()).collect()
