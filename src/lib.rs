@@ -3,6 +3,12 @@
 //! metrics and serves a status page for duty officers.
 //!
 //! # Layout
+//! Imports point down this list, never up: a room may use the rooms below it.
+//! - [`cli`]: the commands (`run`, `check`, `probe`, `demo`, `drill`) as library code; the
+//!   binary only parses arguments and calls [`cli::main`].
+//! - [`app`]: wiring and shutdown order; only `cli` and the demo start it.
+//! - [`rig`]: the simulator, inventories and the demo, for tests, the demo and benchmarks; the
+//!   core never imports it.
 //! - [`config`]: the TOML schema, defaults, includes and validation with file/line/key errors.
 //! - [`probe`]: one file per probe kind; `probe/mod.rs` holds the one `match` over kinds and the
 //!   [`probe::Observation`] every probe returns.
@@ -20,7 +26,9 @@
 //!   health endpoints, error mapping.
 //! - [`time`]: local time (Asia/Ho_Chi_Minh) for people.
 //! - [`reload`]: configuration reload without restarting unchanged targets.
-//! - [`app`]: wiring and shutdown order.
+//! - [`shared`]: the handles every task receives ([`shared::AppState`], the running drills, the
+//!   reload handle); it imports no subsystem that uses it.
+//! - [`events`]: the event types on the bus (engine events, web events).
 //! - [`rig`]: what commwatch exercises itself with on loopback, never imported by the core:
 //!   [`rig::sim`] (simulated HTTP/TCP/DNS endpoints and a webhook collector), [`rig::inventory`]
 //!   (target inventories, communes × operators, from the commune list shipped in `data/`) and
@@ -29,6 +37,7 @@
 pub mod alerting;
 pub mod app;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod drill;
 pub mod engine;

@@ -1,0 +1,189 @@
+//! The command line (`run`, `check`, `probe`, `demo`, `drill`) as library code: the binary only
+//! parses arguments and calls [`main`], and tests call the same functions.
+
+mod check;
+mod drill;
+mod probe;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::App;
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "commwatch",
+    version,
+    about = "Disaster-communications status monitor for telecom and postal endpoints",
+    after_help = "Examples:\n  commwatch run -c config/minimal.toml\n  commwatch check -c /etc/commwatch/commwatch.toml\n  commwatch demo\n  commwatch probe -c config/ha-tinh.toml ht-ky_anh-fpt --json\n\nLogging: RUST_LOG=debug commwatch run -c FILE; --log-format json for journald or Loki."
+)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon: probe every target, serve the status page, API and /metrics.
+    Run {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a configuration and exit 0 if it is valid, 1 if not.
+    Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Probe one target once and print what was observed.
+    Probe {
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// The target's id.
+        target: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play a scripted storm over a simulated Hà Tĩnh on loopback: status page, drill, report.
+    Demo(crate::rig::demo::DemoArgs),
+    /// Start, stop, list and annotate drills, and fetch their reports, on a running daemon.
+    /// The bearer token comes from the COMMWATCH_TOKEN environment variable.
+    Drill {
+        /// The daemon's address; defaults to the listen address in --config, else
+        /// http://127.0.0.1:9800.
+        #[arg(long, global = true)]
+        url: Option<String>,
+        /// A configuration to read the daemon's listen address from.
+        #[arg(short, long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: drill::DrillAction,
+    },
+}
+
+/// Logs to stderr in the chosen format, at `RUST_LOG` or `default_level`.
+pub fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Loads a configuration, printing its problems (file:line: key: message) when refused.
+pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        eprintln!("configuration refused: {} problem(s)", e.0.len());
+        ExitCode::from(1)
+    })
+}
+
+/// Runs one command line, as the `commwatch` binary does; the exit code is the command's.
+pub async fn main(cli: Cli) -> ExitCode {
+    // The demo prints its own progress; the daemon's info lines would bury it.
+    let level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logging(cli.log_format, level);
+    match cli.command {
+        Command::Check { config } => check::run(&config),
+        Command::Run { config } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let app = match App::start(cfg).await {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("commwatch: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            eprintln!("commwatch: status page at http://{}/", app.local_addr());
+            let token = app.shutdown_token();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("signal received; shutting down");
+                token.cancel();
+            });
+            #[cfg(unix)]
+            reload_on_sighup(app.state.reloader.clone());
+            app.run_until_stopped().await;
+            ExitCode::SUCCESS
+        }
+        Command::Drill {
+            url,
+            config,
+            action,
+        } => drill::run(url, config, action).await,
+        Command::Demo(args) => crate::rig::demo::main(args, wait_for_signal()).await,
+        Command::Probe {
+            config,
+            target,
+            json,
+        } => probe::run(&config, &target, json).await,
+    }
+}
+
+/// SIGHUP re-reads the configuration (systemd's `ExecReload`); a bad file is refused and logged.
+#[cfg(unix)]
+fn reload_on_sighup(reloader: crate::shared::Reloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload instead");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading configuration");
+            // The reload task logs the outcome itself.
+            let _ = reloader.reload().await;
+        }
+    });
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop commwatch");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
