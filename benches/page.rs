@@ -14,11 +14,13 @@ use chrono::Utc;
 use commwatch::config::Config;
 use commwatch::state::{State, TargetState};
 use commwatch::status::{LastResult, TargetStatus};
-use commwatch::web::api::Query;
-use commwatch::web::i18n::Lang;
+use commwatch::web::compress;
 use commwatch::web::page::PageCtx;
-use commwatch::web::page::overview::{Top, render};
-use commwatch::web::{compress, overview};
+use commwatch::web::page::i18n::Lang;
+use commwatch::web::page::overview::render;
+use commwatch::web::view::overview;
+use commwatch::web::view::query::Query;
+use commwatch::web::view::top::Top;
 
 const OPS: [(&str, &str); 6] = [
     ("viettel", "mobile"),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::pages::*;
 use common::*;
-use commwatch::web::i18n::Lang;
+use commwatch::web::page::i18n::Lang;
 
 const ADMIN: &str = "admin-secret-token";
 const OFFICER: &str = "officer-secret-token";

@@ -669,14 +669,14 @@ async fn report_numbers_match_the_known_truth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_csv_and_json_show_the_same_numbers() {
-    use commwatch::web::i18n::Lang;
+    use commwatch::web::page::i18n::Lang;
     use commwatch::web::page::{PageCtx, drills::render_report};
     let (r, _dir) = build().await;
     let json = serde_json::to_value(&r).unwrap();
     for lang in [Lang::Vi, Lang::En] {
         let ctx = PageCtx::plain(lang, "/drills/1", Default::default());
         let html = render_report(&ctx, &r, t(3 * 3600), None, None).into_string();
-        let csv = commwatch::web::report_csv::render(&r, lang);
+        let csv = commwatch::web::page::report_csv::render(&r, lang);
         let n = report_check::assert_agree(&html, &csv, &json, lang);
         assert!(n > 60, "only {n} values compared");
 

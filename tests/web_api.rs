@@ -47,22 +47,28 @@ fn normalise(template: &str) -> String {
     out
 }
 
-/// The routes src/web/mod.rs defines, read from its `warp::path!` invocations.
+/// The routes src/web defines, read from the `warp::path!` invocations of every file in it (so a
+/// file moved or added cannot drop out of the check).
 fn source_routes() -> BTreeSet<String> {
-    // Routes live in mod.rs and in the files it merges in (alerting, heartbeat push, drills,
-    // the acknowledge form).
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
-    let src: String = [
-        "mod.rs",
-        "alerts.rs",
-        "push.rs",
-        "drills.rs",
-        "page/drills.rs",
-        "page/incidents.rs",
-    ]
-    .iter()
-    .filter_map(|f| std::fs::read_to_string(web.join(f)).ok())
-    .collect();
+    fn read_all(dir: &Path, out: &mut String) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                read_all(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    let mut src = String::new();
+    read_all(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
+        &mut src,
+    );
     let mut out = BTreeSet::new();
     if src.contains("warp::path::end()") {
         out.insert("/".to_string());

@@ -5,24 +5,12 @@
 //! Pages (`page/`) and `/api/v1/overview` share one model (`overview.rs`, `model.rs`); words
 //! live in `i18n.rs`; charts are SVG drawn in `chart.rs`; `sse.rs` streams the event bus.
 
-pub mod ack;
-mod alerts;
 pub mod api;
 pub mod auth;
-mod blackbox;
-pub mod chart;
 pub mod compress;
-pub mod drills;
 pub mod error;
-pub mod fold;
-pub mod i18n;
-pub mod model;
-pub mod overview;
 pub mod page;
-mod push;
-pub mod report_csv;
-mod scrape;
-pub mod sse;
+pub mod view;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,6 +20,7 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::{Filter, Reply};
 
 use crate::shared::AppState;
+use api::{alerts, blackbox, drills, push, scrape, sse};
 
 const CSS: &str = include_str!("assets/commwatch.css");
 const JS: &str = include_str!("assets/commwatch.js");
@@ -84,7 +73,7 @@ pub fn routes(
     let js =
         warp::path!("assets" / "commwatch.js").and(asset(JS, "text/javascript; charset=utf-8"));
 
-    let q = || warp::query::<api::Query>();
+    let q = || warp::query::<view::query::Query>();
     let overview = warp::path!("api" / "v1" / "overview")
         .and(warp::get())
         .and(read())
@@ -311,7 +300,7 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .and(page::ctx(state.clone()))
         .and(warp::header::optional::<String>("x-forwarded-proto"))
         .and(warp::body::content_length_limit(4 * 1024))
-        .and(warp::body::form::<api::Query>())
+        .and(warp::body::form::<view::query::Query>())
         .and(with_state(state))
         .map(page::login::submit);
     overview

@@ -1,7 +1,7 @@
 //! Checks that a drill report's HTML, CSV and JSON forms say the same numbers (shared by the
 //! drill report tests).
 
-use commwatch::web::i18n::Lang;
+use commwatch::web::page::i18n::Lang;
 use serde_json::Value;
 
 /// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF), after the byte-order mark.

@@ -23,14 +23,16 @@ use crate::drill::service::{self, DrillError};
 use crate::drill::{Drill, RunningDrill, db};
 use crate::shared::AppState;
 use crate::time;
-use crate::web::api::Query;
 use crate::web::auth::{self, FormAuthError};
-use crate::web::drills::{
+use crate::web::error::{ApiError, internal, reject};
+use crate::web::page::i18n::Lang;
+use crate::web::page::report_csv;
+use crate::web::view;
+use crate::web::view::drills::{
     ExpectedDown, NoteRequest, RequestError, StartRequest, new_drill, new_note,
 };
-use crate::web::error::{ApiError, internal, reject};
-use crate::web::i18n::Lang;
-use crate::web::{compress, report_csv, with_state};
+use crate::web::view::query::Query;
+use crate::web::{compress, with_state};
 use form::hidden_token;
 
 /// Drills listed on `/drills`, newest first.
@@ -84,13 +86,6 @@ fn not_found(what: &str) -> warp::Rejection {
 
 fn parse_id(s: &str) -> Result<i64, warp::Rejection> {
     s.parse::<i64>().map_err(|_| not_found(s))
-}
-
-async fn load(state: &AppState, id: i64) -> Result<Report, warp::Rejection> {
-    report::load(state, id, crate::time::now_ms())
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| not_found(&id.to_string()))
 }
 
 // ----- formatting ------------------------------------------------------------------------
@@ -292,7 +287,7 @@ fn summary(ctx: &PageCtx, r: &Report) -> Markup {
 
 fn stats_cells(lang: Lang, drill: &Stats, baseline: &Stats, change: Option<f64>) -> Markup {
     html! {
-        td.ub { (crate::web::chart::uptime_bar(lang, drill.availability)) }
+        td.ub { (crate::web::page::chart::uptime_bar(lang, drill.availability)) }
         td.num { (pct(lang, baseline.availability)) }
         td.num { (lang.points(change)) }
         td.num { (lang.number(drill.downtime_seconds / 60.0, 1)) }
@@ -701,7 +696,7 @@ async fn report_page(
     ctx: PageCtx,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let r = load(&state, parse_id(&id)?).await?;
+    let r = view::drills::report(&state, parse_id(&id)?).await?;
     Ok(ctx.finish(render_report(&ctx, &r, Utc::now(), None, None)))
 }
 
@@ -712,14 +707,14 @@ async fn report_data(
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let (raw, format) = split_format(&id);
-    let r = load(&state, parse_id(raw)?).await?;
+    let r = view::drills::report(&state, parse_id(raw)?).await?;
     let mut resp = match format {
         Format::Csv => compress::respond(
             report_csv::render(&r, ctx.lang).into_bytes(),
             "text/csv; charset=utf-8",
             ctx.gzip,
         ),
-        _ => json(&r, ctx.gzip)?,
+        _ => view::drills::report_json(&r, ctx.gzip)?,
     };
     if format == Format::Csv {
         let name = format!("attachment; filename=\"drill-{}.csv\"", r.drill.id);
@@ -730,21 +725,6 @@ async fn report_data(
     resp.headers_mut()
         .insert("cache-control", HeaderValue::from_static("no-cache"));
     Ok(resp)
-}
-
-/// The report as JSON (also `GET /api/v1/drills/{id}/report`).
-pub fn json(r: &Report, gzip: bool) -> Result<warp::reply::Response, warp::Rejection> {
-    let body = serde_json::to_vec(r).map_err(|e| reject(ApiError::internal(e.to_string())))?;
-    Ok(compress::respond(body, "application/json", gzip))
-}
-
-/// `GET /api/v1/drills/{id}/report`.
-pub async fn api_report(
-    id: i64,
-    state: AppState,
-) -> Result<warp::reply::Response, warp::Rejection> {
-    let r = load(&state, id).await?;
-    json(&r, false)
 }
 
 // ----- forms -----------------------------------------------------------------------------
@@ -769,7 +749,7 @@ async fn report_again(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let r = load(state, id).await?;
+    let r = view::drills::report(state, id).await?;
     let mut resp = ctx.finish(render_report(ctx, &r, Utc::now(), retry, error));
     *resp.status_mut() = status;
     Ok(resp)

@@ -9,8 +9,8 @@ use warp::{Filter, Reply};
 use super::{Nav, PageCtx, layout};
 use crate::config::Role;
 use crate::shared::AppState;
-use crate::web::api::Query;
 use crate::web::auth::{self, Caller, FormAuthError};
+use crate::web::view::query::Query;
 use crate::web::with_state;
 
 /// A posted page form: the page context, the URL-encoded fields, the state.

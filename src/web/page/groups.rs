@@ -8,9 +8,9 @@ use warp::http::StatusCode;
 use super::incidents::incident_item;
 use super::{Nav, PageCtx, ago, badge, head, href, layout, or, seg};
 use crate::shared::AppState;
-use crate::web::api::time_range;
-use crate::web::chart;
-use crate::web::model::{self, GroupBy};
+use crate::web::page::chart;
+use crate::web::view::model::{self, GroupBy};
+use crate::web::view::query::time_range;
 
 /// Ranges offered as links; any `range`, `from` or `to` the API accepts also works.
 const RANGES: [&str; 4] = ["24h", "7d", "30d", "90d"];
@@ -110,7 +110,7 @@ pub async fn detail(
     ctx: PageCtx,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let key = crate::web::api::decode_segment(&key);
+    let key = crate::web::view::query::decode_segment(&key);
     let Some(by) = GroupBy::parse(&by) else {
         return Ok(not_found(&ctx, &by));
     };
@@ -164,7 +164,7 @@ pub async fn detail(
                                 }
                                 td {
                                     span data-target=(x.id) class={ "st s-" (x.state.as_str()) } {
-                                        span.ic aria-hidden="true" { (crate::web::i18n::icon(x.state)) } " " span.lb { (lang.state(x.state)) }
+                                        span.ic aria-hidden="true" { (crate::web::page::i18n::icon(x.state)) } " " span.lb { (lang.state(x.state)) }
                                         " · " (ago(lang, x.since, now))
                                     }
                                 }

@@ -10,10 +10,10 @@ use super::{Nav, PageCtx, ago, at, badge, form, layout, or, seg};
 use crate::config::Role;
 use crate::shared::AppState;
 use crate::store::acks::MAX_COMMENT_CHARS;
-use crate::web::ack::{self, AckError};
-use crate::web::api::Query;
-use crate::web::i18n::Lang;
-use crate::web::model::{self, IncidentView};
+use crate::web::page::i18n::Lang;
+use crate::web::view::ack::{self, AckError};
+use crate::web::view::model::{self, IncidentView};
+use crate::web::view::query::Query;
 
 /// Incidents per page.
 const PER_PAGE: usize = 50;

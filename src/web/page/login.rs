@@ -9,8 +9,8 @@ use warp::http::{HeaderValue, StatusCode};
 
 use super::{Nav, PageCtx, layout};
 use crate::shared::AppState;
-use crate::web::api::Query;
 use crate::web::auth::{SESSION_COOKIE, identify};
+use crate::web::view::query::Query;
 
 /// `GET /login` (and the page again after a wrong token).
 pub fn form(ctx: &PageCtx, failed: Option<&str>) -> warp::reply::Response {

@@ -11,34 +11,15 @@ use super::{Nav, PageCtx, ago, at, layout, or, seg};
 use crate::shared::AppState;
 use crate::status::TargetStatus;
 use crate::store::{Availability, Bucket, IncidentFilter, Resolution, StoredSample, from_ms, ms};
-use crate::web::chart;
 use crate::web::error::ApiError;
-use crate::web::i18n::{Lang, icon};
-use crate::web::model::{self, IncidentView, internal};
+use crate::web::page::chart;
+use crate::web::page::i18n::{Lang, icon};
+use crate::web::view::model::{self, IncidentView, internal};
+use crate::web::view::target::uptime;
 
-/// The uptime windows, in the order the page and API show them.
-pub const WINDOWS: [(&str, i64); 4] = [("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90)];
 /// Chart ranges a reader can pick.
 const CHART_RANGES: [(&str, i64); 4] = [("6h", 6), ("24h", 24), ("7d", 24 * 7), ("30d", 24 * 30)];
 const DAILY_DAYS: usize = 90;
-
-/// Availability of one target over each of [`WINDOWS`], ending `now`.
-pub async fn uptime(
-    state: &AppState,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<(&'static str, Availability)>, ApiError> {
-    let mut out = Vec::with_capacity(WINDOWS.len());
-    for (name, days) in WINDOWS {
-        let mut a = state
-            .store
-            .availability(Some(vec![id.to_string()]), now - Duration::days(days), now)
-            .await
-            .map_err(internal)?;
-        out.push((name, a.remove(id).unwrap_or_default()));
-    }
-    Ok(out)
-}
 
 struct Detail {
     uptime: Vec<(&'static str, Availability)>,

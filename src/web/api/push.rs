@@ -11,9 +11,9 @@ use warp::Buf;
 use warp::Reply;
 use warp::http::StatusCode;
 
-use super::error::ApiError;
 use crate::probe::{ProbeSpec, Push, PushStatus};
 use crate::shared::AppState;
+use crate::web::error::ApiError;
 
 /// Pushes are tiny; anything larger is not a heartbeat.
 const MAX_BODY: usize = 4 * 1024;

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use warp::Reply;
 
-use super::error::{ApiError, reject};
 use crate::probe::Observation;
 use crate::shared::AppState;
+use crate::web::error::{ApiError, reject};
 
 /// Left for Prometheus to receive the answer, as blackbox_exporter does.
 const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);

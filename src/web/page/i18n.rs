@@ -9,8 +9,8 @@ use crate::config::drills::Timing;
 use crate::drill::service::{DrillError, Invalid, MAX_TEXT_CHARS};
 use crate::state::State;
 use crate::store::acks::MAX_COMMENT_CHARS;
-use crate::web::ack::AckError;
-use crate::web::drills::RequestError;
+use crate::web::view::ack::AckError;
+use crate::web::view::drills::RequestError;
 
 /// The page language. Vietnamese unless the reader chose English (`?lang=en`, kept in a cookie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

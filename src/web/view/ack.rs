@@ -4,10 +4,10 @@
 
 use warp::http::StatusCode;
 
-use super::error::{ApiError, internal, reject};
 use crate::shared::AppState;
 use crate::store::StoreError;
 use crate::store::acks::{Ack, AckOutcome, MAX_COMMENT_CHARS};
+use crate::web::error::{ApiError, internal, reject};
 
 /// Why an acknowledgement was not recorded.
 #[derive(Debug, thiserror::Error)]

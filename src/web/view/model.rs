@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::api::{Query, bounded, time_range};
-use super::error::ApiError;
 use crate::config::Labels;
 use crate::shared::AppState;
 use crate::state::State;
 use crate::store::acks::Ack;
 use crate::store::{Availability, IncidentFilter, IncidentRow, StoreError};
+use crate::web::error::ApiError;
+use crate::web::view::query::{Query, bounded, time_range};
 
 pub fn internal(e: StoreError) -> ApiError {
     ApiError::internal(e.to_string())
@@ -142,7 +142,7 @@ pub struct GroupView {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub availability: Availability,
-    pub states: super::overview::StateCounts,
+    pub states: crate::web::view::overview::StateCounts,
     pub targets: Vec<GroupTarget>,
     pub incidents_open: Vec<IncidentView>,
 }
@@ -179,7 +179,7 @@ pub async fn group(
         .availability(Some(ids.clone()), from, to)
         .await
         .map_err(internal)?;
-    let mut states = super::overview::StateCounts::default();
+    let mut states = crate::web::view::overview::StateCounts::default();
     let mut targets: Vec<GroupTarget> = rows
         .iter()
         .map(|r| {

@@ -1,58 +1,18 @@
 //! Drill endpoints: start, stop, list and read drills, and the timeline notes officers add.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::Utc;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-use super::auth::{self, Caller};
-use super::error::{ApiError, internal, reject};
-use super::with_state;
 use crate::config::Role;
-use crate::config::drills::{DEFAULT_BASELINE, DEFAULT_DRILL_INTERVAL, OneOrMany, Scope};
+use crate::drill::db;
 use crate::drill::service::{self, DrillError};
-use crate::drill::{NewDrill, NewNote, db};
 use crate::shared::AppState;
-
-/// What `POST /api/v1/drills` accepts.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartRequest {
-    pub name: String,
-    #[serde(default)]
-    pub scenario: String,
-    /// Label -> value or values; `{}` covers every target.
-    pub scope: BTreeMap<String, OneOrMany>,
-    #[serde(default)]
-    pub leaders: Vec<String>,
-    /// Probing interval in scope, e.g. "10s".
-    pub interval: Option<String>,
-    /// Planned length, e.g. "2h"; the drill ends by itself then.
-    pub duration: String,
-    /// Comparison window before the start, e.g. "7d".
-    pub baseline: Option<String>,
-}
-
-/// What `POST /api/v1/drills/{id}/notes` accepts.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoteRequest {
-    pub text: String,
-    /// When it happened; defaults to now.
-    pub at: Option<DateTime<Utc>>,
-    /// An injected fault: these targets are expected to fail (until `until`, if given).
-    pub expected_down: Option<ExpectedDown>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedDown {
-    pub targets: Vec<String>,
-    pub until: Option<DateTime<Utc>>,
-}
+use crate::web::auth::{self, Caller};
+use crate::web::error::{ApiError, internal, reject};
+use crate::web::view;
+use crate::web::view::drills::{NoteRequest, StartRequest, new_drill, new_note};
+use crate::web::with_state;
 
 fn bad(code: &'static str, message: impl Into<String>) -> warp::Rejection {
     reject(ApiError::bad_request(code, message))
@@ -76,69 +36,6 @@ pub fn drill_rejection(e: DrillError) -> warp::Rejection {
         DrillError::NotFound(id) => reject(ApiError::not_found(format!("no drill {id}"))),
         DrillError::Store(s) => internal(s),
     }
-}
-
-/// A drill or note request that cannot be read (the API's JSON or a page form). The API answers
-/// `400 invalid_drill` with this English text; the pages say it in the reader's language.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
-    #[error("scope: {0}")]
-    Scope(String),
-    #[error("{field}: `{value}` is not a duration such as 10s or 2h ({reason})")]
-    Duration {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
-    #[error("baseline: must be at most 90 days")]
-    BaselineTooLong,
-    #[error("leaders: names must not be empty")]
-    EmptyLeader,
-    /// A time typed in a page form (the API takes RFC 3339 in JSON).
-    #[error("{field}: `{value}` is not a time such as 14:05 or 2026-11-20T14:05")]
-    Time { field: &'static str, value: String },
-    #[error("until: name the targets expected to fail")]
-    UntilWithoutTargets,
-}
-
-fn duration_field(
-    field: &'static str,
-    v: Option<&str>,
-    default: Duration,
-) -> Result<Duration, RequestError> {
-    match v {
-        None => Ok(default),
-        Some(s) => humantime::parse_duration(s).map_err(|e| RequestError::Duration {
-            field,
-            value: s.to_string(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-/// Turns a start request into a drill to start (shared with the page form).
-pub fn new_drill(body: StartRequest) -> Result<NewDrill, RequestError> {
-    let scope = Scope::parse(&body.scope).map_err(RequestError::Scope)?;
-    let interval = duration_field("interval", body.interval.as_deref(), DEFAULT_DRILL_INTERVAL)?;
-    let duration = duration_field("duration", Some(&body.duration), Duration::ZERO)?;
-    let baseline = duration_field("baseline", body.baseline.as_deref(), DEFAULT_BASELINE)?;
-    if baseline > Duration::from_secs(90 * 86_400) {
-        return Err(RequestError::BaselineTooLong);
-    }
-    if body.leaders.iter().any(|l| l.trim().is_empty()) {
-        return Err(RequestError::EmptyLeader);
-    }
-    Ok(NewDrill {
-        name: body.name,
-        scenario: body.scenario,
-        scope,
-        leaders: body.leaders,
-        interval,
-        duration,
-        baseline,
-        planned_start: None,
-        schedule_key: None,
-    })
 }
 
 async fn start(
@@ -219,19 +116,13 @@ async fn notes(id: i64, state: AppState) -> Result<warp::reply::Response, warp::
     Ok(warp::reply::json(&serde_json::json!({ "notes": found.1 })).into_response())
 }
 
-/// Turns a note request into a note to add (shared with the page form).
-pub fn new_note(body: NoteRequest, author: &str) -> NewNote {
-    let (expected_targets, expected_until) = match body.expected_down {
-        Some(e) => (e.targets, e.until),
-        None => (Vec::new(), None),
-    };
-    NewNote {
-        at: body.at.unwrap_or_else(Utc::now),
-        author: author.to_string(),
-        text: body.text,
-        expected_targets,
-        expected_until,
-    }
+/// `GET /api/v1/drills/{id}/report`.
+pub async fn api_report(
+    id: i64,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let r = view::drills::report(&state, id).await?;
+    view::drills::report_json(&r, false)
 }
 
 async fn add_note(
@@ -282,7 +173,7 @@ pub fn routes(
         .and(warp::get())
         .and(auth::read_access(state.clone()))
         .and(with_state(state.clone()))
-        .and_then(super::page::drills::api_report);
+        .and_then(api_report);
     let add_note = warp::path!("api" / "v1" / "drills" / i64 / "notes")
         .and(warp::post())
         .and(auth::require(state.clone(), Role::Officer))

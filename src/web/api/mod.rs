@@ -1,15 +1,25 @@
-//! `/api/v1` JSON handlers.
+//! `/api/v1` JSON handlers, and the other machine-facing endpoints (events, `/metrics`,
+//! `/probe`, push, alerting, drills), each in its own file. They read models from `view`, never
+//! from `page`.
 
-use chrono::{DateTime, Utc};
+pub mod alerts;
+pub mod blackbox;
+pub mod drills;
+pub mod push;
+pub mod scrape;
+pub mod sse;
+
+use chrono::Utc;
 use serde::Serialize;
 use warp::Reply;
 
-use super::error::{ApiError, internal, reject};
 use crate::config::Labels;
 use crate::shared::AppState;
 use crate::state::State;
 use crate::status::{LastResult, TargetStatus};
 use crate::store::StoredSample;
+use crate::web::error::{ApiError, internal, reject};
+use crate::web::view::query::{Query, bounded, decode_segment, time_range};
 
 /// One target as the API shows it; the field names are part of the user-facing contract.
 #[derive(Serialize)]
@@ -74,7 +84,7 @@ pub async fn targets(
             ))
         })?)),
     };
-    let needle = q.get("q").map(|n| super::fold::fold(n));
+    let needle = q.get("q").map(|n| crate::web::view::fold::fold(n));
     let label = |key: &str| q.get(key).filter(|v| !v.is_empty());
     let matching: Vec<&TargetStatus> = rows
         .iter()
@@ -89,8 +99,11 @@ pub async fn targets(
                     Some(s) => r.state.state == s,
                 })
                 && needle.as_ref().is_none_or(|n| {
-                    super::fold::fold(&format!("{} {} {}", r.target.id, r.target.name, l.commune))
-                        .contains(n.as_str())
+                    crate::web::view::fold::fold(&format!(
+                        "{} {} {}",
+                        r.target.id, r.target.name, l.commune
+                    ))
+                    .contains(n.as_str())
                 })
         })
         .collect();
@@ -126,8 +139,8 @@ const MAX_TARGETS: usize = 1_000_000;
 /// A JSON response, gzipped when the client accepts it and it is large.
 pub fn json<T: Serialize>(v: &T, gzip: bool) -> warp::reply::Response {
     match serde_json::to_vec(v) {
-        Ok(body) => super::compress::respond(body, "application/json", gzip),
-        Err(e) => super::error::json_error(
+        Ok(body) => crate::web::compress::respond(body, "application/json", gzip),
+        Err(e) => crate::web::error::json_error(
             warp::http::StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             &e.to_string(),
@@ -147,7 +160,7 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
         .await
         .map_err(|e| warp::reject::custom(ApiError::internal(e.to_string())))?;
     let uptime: std::collections::BTreeMap<&str, crate::store::Availability> =
-        super::page::target::uptime(&state, &id, Utc::now())
+        crate::web::view::target::uptime(&state, &id, Utc::now())
             .await
             .map_err(reject)?
             .into_iter()
@@ -173,8 +186,6 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
 }
 
 /// Query parameters as given; parsed by hand so every mistake gets a precise 400.
-pub type Query = std::collections::HashMap<String, String>;
-
 /// 404 unless `id` is a configured target.
 fn known_target(state: &AppState, id: &str) -> Result<(), warp::Rejection> {
     match state.board.get(id) {
@@ -185,81 +196,14 @@ fn known_target(state: &AppState, id: &str) -> Result<(), warp::Rejection> {
     }
 }
 
-/// `from`/`to` (RFC 3339) or `range` (a duration ending now, such as `24h`, `7d`); 24 h by default.
-pub fn time_range(q: &Query) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let parse_time = |key: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
-        q.get(key)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        ApiError::bad_request(
-                            "invalid_query",
-                            format!("`{key}` must be an RFC 3339 time: {e}"),
-                        )
-                    })
-            })
-            .transpose()
-    };
-    let now = Utc::now();
-    let to = parse_time("to")?.unwrap_or(now);
-    let from = match (parse_time("from")?, q.get("range")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "give either `from` or `range`, not both",
-            ));
-        }
-        (Some(f), None) => f,
-        (None, Some(r)) => {
-            let d = humantime::parse_duration(r).map_err(|e| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("`range` must be a duration such as 24h or 7d: {e}"),
-                )
-            })?;
-            let d = chrono::Duration::from_std(d)
-                .map_err(|_| ApiError::bad_request("invalid_query", "`range` is too long"))?;
-            to - d
-        }
-        (None, None) => to - chrono::Duration::hours(24),
-    };
-    if from >= to {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "`from` must be before `to`",
-        ));
-    }
-    if to - from > chrono::Duration::days(3_660) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "ranges are limited to ten years",
-        ));
-    }
-    Ok((from, to))
-}
-
-pub fn bounded(q: &Query, key: &str, default: usize, max: usize) -> Result<usize, ApiError> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(ApiError::bad_request(
-                "invalid_query",
-                format!("`{key}` must be a whole number from 0 to {max}"),
-            )),
-        },
-    }
-}
-
-/// `GET /api/v1/incidents`: see [`super::model::incident_filter`] for the parameters.
+/// `GET /api/v1/incidents`: see [`crate::web::view::model::incident_filter`] for the parameters.
 pub async fn incidents(
     q: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let filter = super::model::incident_filter(&state, &q).map_err(reject)?;
+    let filter = crate::web::view::model::incident_filter(&state, &q).map_err(reject)?;
     let (limit, offset) = (filter.limit, filter.offset);
-    let list = super::model::incidents(&state, filter)
+    let list = crate::web::view::model::incidents(&state, filter)
         .await
         .map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({
@@ -279,11 +223,12 @@ pub struct AckBody {
 /// `POST /api/v1/incidents/{id}/ack` (officer): records who took the incident.
 pub async fn ack(
     id: String,
-    caller: super::auth::Caller,
+    caller: crate::web::auth::Caller,
     body: AckBody,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let incident = super::ack::parse_id(&id).map_err(super::ack::AckError::rejection)?;
+    let incident =
+        crate::web::view::ack::parse_id(&id).map_err(crate::web::view::ack::AckError::rejection)?;
     // Scripts must say what is being done; the page form lets an officer take it with one tap.
     if body.comment.trim().is_empty() {
         return Err(reject(ApiError::bad_request(
@@ -291,9 +236,9 @@ pub async fn ack(
             "say in `comment` what is being done, for the next shift",
         )));
     }
-    let a = super::ack::record(&state, incident, &caller.name, &body.comment)
+    let a = crate::web::view::ack::record(&state, incident, &caller.name, &body.comment)
         .await
-        .map_err(super::ack::AckError::rejection)?;
+        .map_err(crate::web::view::ack::AckError::rejection)?;
     Ok(warp::reply::with_status(
         warp::reply::json(&serde_json::json!({ "ack": a })),
         warp::http::StatusCode::CREATED,
@@ -367,13 +312,13 @@ pub async fn group_availability(
     q: Query,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let Some(group_by) = super::model::GroupBy::parse(&by) else {
+    let Some(group_by) = crate::web::view::model::GroupBy::parse(&by) else {
         return Err(reject(ApiError::not_found(format!(
             "cannot group by `{by}`: use operator, service, province or commune"
         ))));
     };
     let (from, to) = time_range(&q).map_err(reject)?;
-    let groups = super::model::group_index(&state, group_by, from, to)
+    let groups = crate::web::view::model::group_index(&state, group_by, from, to)
         .await
         .map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({
@@ -390,14 +335,14 @@ pub async fn group(
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let key = decode_segment(&key);
-    let Some(group_by) = super::model::GroupBy::parse(&by) else {
+    let Some(group_by) = crate::web::view::model::GroupBy::parse(&by) else {
         return Err(reject(ApiError::not_found(format!(
             "cannot group by `{by}`: use operator, service, province or commune"
         ))));
     };
     let (from, to) = time_range(&q).map_err(reject)?;
     let province = q.get("province").filter(|p| !p.is_empty());
-    match super::model::group(
+    match crate::web::view::model::group(
         &state,
         group_by,
         &key,
@@ -421,14 +366,14 @@ pub async fn overview(
     gzip: bool,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let (ov, top) = super::page::overview::load(&state, &q)
+    let (ov, top) = crate::web::view::top::load(&state, &q)
         .await
         .map_err(reject)?;
     #[derive(Serialize)]
     struct Out<'a> {
         #[serde(flatten)]
-        overview: &'a super::overview::Overview,
-        top: &'a super::page::overview::Top,
+        overview: &'a crate::web::view::overview::Overview,
+        top: &'a crate::web::view::top::Top,
     }
     Ok(json(
         &Out {
@@ -437,27 +382,6 @@ pub async fn overview(
         },
         gzip,
     ))
-}
-
-/// Percent-decodes one path segment (warp hands segments over still encoded).
-pub fn decode_segment(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A one-look summary: counts per state, open incidents, isolation and storage health.
@@ -470,7 +394,7 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
         *counts.entry(r.state.state.as_str()).or_default() += 1;
     }
     let h = &state.store.health;
-    let summary = super::overview::build(&rows, Default::default(), Utc::now()).summary;
+    let summary = crate::web::view::overview::build(&rows, Default::default(), Utc::now()).summary;
     Ok(warp::reply::json(&serde_json::json!({
         "generated_at": Utc::now(),
         "targets": rows.len(),
@@ -491,7 +415,7 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
 
 /// `POST /-/reload`: re-read the configuration; an invalid one is refused and the old one kept.
 pub async fn reload(
-    caller: super::auth::Caller,
+    caller: crate::web::auth::Caller,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     tracing::info!(by = %caller.name, "configuration reload requested over HTTP");

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use super::i18n::Lang;
 use crate::store::Bucket;
 use crate::time;
+use crate::web::page::i18n::Lang;
 
 /// Drawing area of the latency chart, in SVG user units.
 const W: f64 = 640.0;

@@ -16,8 +16,8 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Ho_Chi_Minh;
 
-use super::i18n::Lang;
 use crate::drill::report::{GroupRow, Report, Stats};
+use crate::web::page::i18n::Lang;
 
 /// One CSV cell.
 enum Cell {

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::api::Query;
-use super::error::ApiError;
-use super::fold::{contains_folded, fold};
 use crate::config::Labels;
 use crate::state::State;
 use crate::status::TargetStatus;
+use crate::web::error::ApiError;
+use crate::web::view::fold::{contains_folded, fold};
+use crate::web::view::query::Query;
 
 /// Communes per page unless `per_page` says otherwise: a province (Hà Tĩnh has 69) fits on one
 /// page; the country (3,321) is paged.

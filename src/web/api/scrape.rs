@@ -6,8 +6,8 @@ use futures_util::StreamExt;
 use warp::Reply;
 use warp::http::StatusCode;
 
-use super::error::json_error;
 use crate::shared::AppState;
+use crate::web::error::json_error;
 
 /// Pieces rendered ahead of the reader: enough to keep the socket busy, few enough that a slow
 /// scraper holds back the renderer instead of the renderer filling memory.

@@ -17,10 +17,10 @@ use tokio::sync::broadcast::error::RecvError;
 use warp::http::StatusCode;
 use warp::sse::Event as SseEvent;
 
-use super::api::Query;
-use super::error::ApiError;
 use crate::events::{Event, WebEvent};
 use crate::shared::AppState;
+use crate::web::error::ApiError;
+use crate::web::view::query::Query;
 
 /// Every event type a client may ask for with `?types=`.
 pub const TYPES: [&str; 7] = [

@@ -2,12 +2,15 @@
 //! request context (language, compression) and small pieces every page uses. Each page lives
 //! in its own file under `page/`.
 
+pub mod chart;
 pub mod drills;
 pub mod form;
 pub mod groups;
+pub mod i18n;
 pub mod incidents;
 pub mod login;
 pub mod overview;
+pub mod report_csv;
 pub mod target;
 
 use std::sync::Arc;
@@ -17,14 +20,14 @@ use maud::{DOCTYPE, Markup, html};
 use warp::http::HeaderValue;
 use warp::{Filter, Rejection};
 
-use super::api::Query;
-use super::auth::{self, Caller};
-use super::compress;
-use super::i18n::{self, Lang};
+use self::i18n::Lang;
 use crate::drill::RunningDrill;
 use crate::shared::AppState;
 use crate::state::State;
 use crate::time;
+use crate::web::auth::{self, Caller};
+use crate::web::compress;
+use crate::web::view::query::Query;
 
 /// What every page handler knows about the request.
 #[derive(Debug, Clone)]

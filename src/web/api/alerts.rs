@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use warp::{Filter, Reply};
 
-use super::auth::{self, Caller};
-use super::error::{ApiError, internal, reject};
-use super::with_state;
 use crate::alerting::{outbox, silence};
 use crate::config::Role;
 use crate::config::alerting::Matchers;
 use crate::shared::AppState;
+use crate::web::auth::{self, Caller};
+use crate::web::error::{ApiError, internal, reject};
+use crate::web::with_state;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
