@@ -164,12 +164,6 @@ pub fn check_form(
     Ok(caller.clone())
 }
 
-/// A private page was opened without a token: the browser is sent to `/login`.
-#[derive(Debug)]
-pub struct LoginRequired;
-
-impl warp::reject::Reject for LoginRequired {}
-
 fn access(state: AppState, page: bool) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::cookie::optional::<String>(SESSION_COOKIE))
@@ -184,7 +178,7 @@ fn access(state: AppState, page: bool) -> impl Filter<Extract = (), Error = Reje
                 {
                     Ok(())
                 } else if page {
-                    Err(warp::reject::custom(LoginRequired))
+                    Err(warp::reject::custom(super::error::LoginRequired))
                 } else {
                     Err(unauthorized(
                         "this status page is private: send a viewer token",

@@ -6,6 +6,12 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
+/// A private page was opened without a token: the browser is sent to `/login`.
+#[derive(Debug)]
+pub struct LoginRequired;
+
+impl warp::reject::Reject for LoginRequired {}
+
 /// An API error with a stable machine-readable code.
 #[derive(Debug)]
 pub struct ApiError {
@@ -72,7 +78,7 @@ pub fn internal(e: crate::store::StoreError) -> warp::Rejection {
 
 /// Turns warp's rejections into JSON errors.
 pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
-    let resp = if r.find::<super::auth::LoginRequired>().is_some() {
+    let resp = if r.find::<LoginRequired>().is_some() {
         let mut resp = warp::reply::with_status(
             warp::reply::html("<a href=\"/login\">/login</a>"),
             StatusCode::SEE_OTHER,
