@@ -92,6 +92,27 @@ impl Default for AuthConfig {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub external_url: Option<String>,
+    pub limits: ServeLimits,
+}
+
+/// What one client may hold of the web server, so a slow or hostile client (slowloris) cannot
+/// take it from the duty officers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    pub header_read_timeout: std::time::Duration,
+    pub body_read_timeout: std::time::Duration,
+    pub max_connections_per_client: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            // Room for a reverse proxy carrying every officer's page and event stream.
+            max_connections_per_client: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -250,6 +250,7 @@ fn resolve_server(
         return ServerConfig {
             listen: fallback,
             external_url: None,
+            limits: super::ServeLimits::default(),
         };
     };
     let listen = match &raw.get_ref().listen {
@@ -276,10 +277,52 @@ fn resolve_server(
             format!("`{u}` is not an absolute URL"),
         );
     }
+    let limits = serve_limits(ctx, raw);
     ServerConfig {
         listen,
         external_url: external_url.map(|u| u.trim_end_matches('/').to_string()),
+        limits,
     }
+}
+
+/// The web server's per-client limits: timeouts from a second to ten minutes, at least one
+/// connection per client.
+fn serve_limits(ctx: &mut Ctx<'_>, raw: &Spanned<super::schema::RawServer>) -> super::ServeLimits {
+    let mut limits = super::ServeLimits::default();
+    let r = raw.get_ref();
+    let range = Duration::from_secs(1)..=Duration::from_secs(600);
+    for (key, value, slot) in [
+        (
+            "header_read_timeout",
+            r.header_read_timeout,
+            &mut limits.header_read_timeout,
+        ),
+        (
+            "body_read_timeout",
+            r.body_read_timeout,
+            &mut limits.body_read_timeout,
+        ),
+    ] {
+        match value {
+            Some(d) if range.contains(&d) => *slot = d,
+            Some(d) => ctx.err_key(
+                raw.span(),
+                key,
+                format!("{} is outside 1s..10m", humantime::format_duration(d)),
+            ),
+            None => {}
+        }
+    }
+    match r.max_connections_per_client {
+        Some(0) => ctx.err_key(
+            raw.span(),
+            "max_connections_per_client",
+            "must be at least 1",
+        ),
+        Some(n) => limits.max_connections_per_client = n,
+        None => {}
+    }
+    limits
 }
 
 fn resolve_defaults(

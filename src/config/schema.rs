@@ -77,6 +77,14 @@ pub struct RawServer {
     pub listen: Option<String>,
     /// Base URL used in links (alerts, reports) when the page sits behind a reverse proxy.
     pub external_url: Option<String>,
+    /// How long a client may take to send a request's headers.
+    #[serde(default, with = "humantime_serde")]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client may take to send a request's body once its headers are in.
+    #[serde(default, with = "humantime_serde")]
+    pub body_read_timeout: Option<Duration>,
+    /// Connections one client address may hold open at once (a reverse proxy is one client).
+    pub max_connections_per_client: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

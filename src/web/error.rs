@@ -91,18 +91,6 @@ pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert
         resp
     } else if let Some(e) = r.find::<ApiError>() {
         json_error(e.status, e.code, &e.message)
-    } else if r.is_not_found() {
-        json_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such page or resource",
-        )
-    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed here",
-        )
     } else if let Some(e) = r.find::<warp::reject::InvalidQuery>() {
         json_error(StatusCode::BAD_REQUEST, "invalid_query", &e.to_string())
     } else if let Some(e) = r.find::<warp::filters::body::BodyDeserializeError>() {
@@ -123,6 +111,26 @@ pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert
         json_error(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
     } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
         json_error(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
+    } else if r.find::<warp::reject::LengthRequired>().is_some() {
+        json_error(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send a Content-Length with the body",
+        )
+    // Last: when a path has a route for another method, warp reports 405 beside the real
+    // failure of the route that matched (a bad body, say); that failure is the answer.
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed here",
+        )
+    } else if r.is_not_found() {
+        json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such page or resource",
+        )
     } else {
         tracing::warn!(rejection = ?r, "unhandled rejection");
         json_error(

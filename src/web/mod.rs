@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod compress;
 pub mod error;
 pub mod page;
+mod serve;
 pub mod view;
 
 use std::convert::Infallible;
@@ -141,8 +143,10 @@ pub fn routes(
     let ack = warp::path!("api" / "v1" / "incidents" / String / "ack")
         .and(warp::post())
         .and(auth::require(state.clone(), crate::config::Role::Officer))
-        .and(warp::body::content_length_limit(16 * 1024))
-        .and(warp::body::json::<api::AckBody>())
+        .and(body::json::<api::AckBody>(
+            16 * 1024,
+            state.config().server.limits.body_read_timeout,
+        ))
         .and(with_state(state.clone()))
         .and_then(api::ack);
 
@@ -161,6 +165,7 @@ pub fn routes(
     let push = warp::path!("api" / "v1" / "push" / String)
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("content-type"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::body::stream())
         .and(with_state(state.clone()))
@@ -299,8 +304,10 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .and(warp::post())
         .and(page::ctx(state.clone()))
         .and(warp::header::optional::<String>("x-forwarded-proto"))
-        .and(warp::body::content_length_limit(4 * 1024))
-        .and(warp::body::form::<view::query::Query>())
+        .and(body::form(
+            4 * 1024,
+            state.config().server.limits.body_read_timeout,
+        ))
         .and(with_state(state))
         .map(page::login::submit);
     overview
@@ -332,9 +339,6 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let limits = state.config().server.limits;
+    serve::run(routes(state), listener, limits, shutdown).await;
 }

@@ -164,8 +164,10 @@ async fn retry_dead(
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let json_body =
-        warp::body::content_length_limit(16 * 1024).and(warp::body::json::<NewSilence>());
+    let json_body = crate::web::body::json::<NewSilence>(
+        16 * 1024,
+        state.config().server.limits.body_read_timeout,
+    );
     let create = warp::path!("api" / "v1" / "silences")
         .and(warp::post())
         .and(auth::require(state.clone(), Role::Admin))

@@ -141,11 +141,13 @@ async fn add_note(
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let body_limit = || warp::body::content_length_limit(32 * 1024);
     let start = warp::path!("api" / "v1" / "drills")
         .and(warp::post())
         .and(auth::require(state.clone(), Role::Admin))
-        .and(body_limit().and(warp::body::json::<StartRequest>()))
+        .and(crate::web::body::json::<StartRequest>(
+            32 * 1024,
+            state.config().server.limits.body_read_timeout,
+        ))
         .and(with_state(state.clone()))
         .and_then(start);
     let list = warp::path!("api" / "v1" / "drills")
@@ -177,7 +179,10 @@ pub fn routes(
     let add_note = warp::path!("api" / "v1" / "drills" / i64 / "notes")
         .and(warp::post())
         .and(auth::require(state.clone(), Role::Officer))
-        .and(body_limit().and(warp::body::json::<NoteRequest>()))
+        .and(crate::web::body::json::<NoteRequest>(
+            32 * 1024,
+            state.config().server.limits.body_read_timeout,
+        ))
         .and(with_state(state))
         .and_then(add_note);
     start

@@ -216,7 +216,8 @@ pub async fn incidents(
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
-    /// What the officer is doing about it; shown to the next shift.
+    /// What the officer is doing about it; shown to the next shift. Optional, as on the page.
+    #[serde(default)]
     pub comment: String,
 }
 
@@ -229,13 +230,7 @@ pub async fn ack(
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let incident =
         crate::web::view::ack::parse_id(&id).map_err(crate::web::view::ack::AckError::rejection)?;
-    // Scripts must say what is being done; the page form lets an officer take it with one tap.
-    if body.comment.trim().is_empty() {
-        return Err(reject(ApiError::bad_request(
-            "comment_required",
-            "say in `comment` what is being done, for the next shift",
-        )));
-    }
+    // The comment is optional, as on the page form: taking an incident is itself the news.
     let a = crate::web::view::ack::record(&state, incident, &caller.name, &body.comment)
         .await
         .map_err(crate::web::view::ack::AckError::rejection)?;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use serde::Deserialize;
 use warp::Buf;
 use warp::Reply;
@@ -44,35 +44,17 @@ fn same_token(a: &str, b: &str) -> bool {
 pub async fn push(
     id: String,
     authorization: Option<String>,
+    content_type: Option<String>,
     query: HashMap<String, String>,
     body: impl Stream<Item = Result<impl Buf, warp::Error>> + Unpin,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    // Read at most MAX_BODY bytes whether or not the client sent a Content-Length.
-    let mut body_stream = body;
-    let mut body: Vec<u8> = Vec::new();
-    while let Some(chunk) = body_stream.next().await {
-        let mut chunk = chunk.map_err(|e| {
-            reject(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("reading the body: {e}"),
-            )
-        })?;
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            body.extend_from_slice(part);
-            chunk.advance(n);
-        }
-        if body.len() > MAX_BODY {
-            return Err(reject(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("a push body is at most {MAX_BODY} bytes"),
-            ));
-        }
-    }
+    // At most MAX_BODY bytes whether or not the client sent a Content-Length, within the
+    // server's body timeout.
+    let timeout = state.config().server.limits.body_read_timeout;
+    let body = crate::web::body::read(body, MAX_BODY as u64, timeout)
+        .await
+        .map_err(warp::reject::custom)?;
     // Read per request: a reload may add the target or change its token.
     let config = state.config();
     let spec = match config.target(&id).map(|t| &t.spec) {
@@ -107,15 +89,17 @@ pub async fn push(
         }
         Some(_) => {}
     }
+    // An empty body is a plain heartbeat whatever the device calls it; a body must be JSON.
     let parsed: PushBody = if body.iter().all(u8::is_ascii_whitespace) {
         PushBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            reject(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("expected {{\"status\": \"ok\"|\"fail\", \"message\": \"...\"}}: {e}"),
-            )
+        crate::web::body::media_type(content_type.as_deref()).map_err(warp::reject::custom)?;
+        crate::web::body::decode(&body).map_err(|mut e| {
+            e.message = format!(
+                "{}; expected {{\"status\": \"ok\"|\"fail\", \"message\": \"...\"}}",
+                e.message
+            );
+            warp::reject::custom(e)
         })?
     };
     let status_text = parsed

@@ -19,8 +19,10 @@ pub fn post(
 ) -> impl Filter<Extract = (PageCtx, Query, AppState), Error = warp::Rejection> + Clone {
     warp::post()
         .and(super::ctx(state.clone()))
-        .and(warp::body::content_length_limit(32 * 1024))
-        .and(warp::body::form::<Query>())
+        .and(crate::web::body::form(
+            32 * 1024,
+            state.config().server.limits.body_read_timeout,
+        ))
         .and(with_state(state))
 }
 
