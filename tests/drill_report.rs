@@ -183,6 +183,7 @@ fn alert_target(
         started_at: t(started),
         ended_at: ended.map(t),
         explains: explains.iter().map(|s| s.to_string()).collect(),
+        explained: Vec::new(),
         flapping: None,
         acknowledged_by: None,
     }
