@@ -324,13 +324,18 @@ impl Notification {
             }
             Status::Resolved => {
                 if let Some(end) = t.ended_at {
-                    let mins = (end - t.started_at).num_minutes().max(0);
+                    // Under a minute in seconds: "lasted 0 min" reads as "nothing happened".
+                    let secs = (end - t.started_at).num_seconds().max(0);
+                    let lasted = if secs < 60 {
+                        format!("{secs} {}", w.seconds)
+                    } else {
+                        format!("{} {}", secs / 60, w.minutes)
+                    };
                     s.push_str(&format!(
-                        " — {} {} ({} {mins} {})",
+                        " — {} {} ({} {lasted})",
                         w.restored_at,
                         crate::time::local_short(end),
                         w.lasted,
-                        w.minutes
                     ));
                 }
             }
@@ -415,6 +420,7 @@ struct Words {
     restored_at: &'static str,
     lasted: &'static str,
     minutes: &'static str,
+    seconds: &'static str,
     flapping_start: &'static str,
     flapping_stop: &'static str,
     explains: &'static str,
@@ -448,6 +454,7 @@ const VI: Words = Words {
     restored_at: "khôi phục lúc",
     lasted: "kéo dài",
     minutes: "phút",
+    seconds: "giây",
     flapping_start: "chập chờn",
     flapping_stop: "hết chập chờn",
     explains: "kéo theo",
@@ -481,6 +488,7 @@ const EN: Words = Words {
     restored_at: "restored at",
     lasted: "lasted",
     minutes: "min",
+    seconds: "s",
     flapping_start: "flapping",
     flapping_stop: "no longer flapping",
     explains: "takes down",
@@ -492,3 +500,51 @@ const EN: Words = Words {
     state_unreachable: "unreachable",
     state_other: "unknown",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn restored(secs: i64, language: Language) -> String {
+        let start = Utc.with_ymd_and_hms(2026, 9, 7, 6, 5, 0).single().unwrap();
+        let t = AlertTarget {
+            id: "ht-son-giang-fpt".into(),
+            name: "FPT — Sơn Giang".into(),
+            labels: BTreeMap::new(),
+            state: State::Up,
+            status: Status::Resolved,
+            cause: None,
+            started_at: start,
+            ended_at: Some(start + chrono::Duration::seconds(secs)),
+            explains: Vec::new(),
+            explained: Vec::new(),
+            flapping: None,
+            acknowledged_by: None,
+        };
+        let n = Notification {
+            id: "cw-1".into(),
+            idempotency_key: "cw-1-1".into(),
+            receiver: "ops".into(),
+            status: Status::Resolved,
+            kind: Kind::Update,
+            drill: None,
+            group: BTreeMap::new(),
+            targets: vec![t.clone()],
+            created_at: start,
+            language,
+            external_url: None,
+            monitor_isolated: None,
+            max_listed: 20,
+        };
+        n.describe(&t)
+    }
+
+    #[test]
+    fn a_short_outage_says_how_many_seconds_it_lasted() {
+        assert!(restored(20, Language::Vi).ends_with("(kéo dài 20 giây)"));
+        assert!(restored(20, Language::En).ends_with("(lasted 20 s)"));
+        assert!(restored(95 * 60 + 30, Language::Vi).ends_with("(kéo dài 95 phút)"));
+        assert!(restored(60, Language::En).ends_with("(lasted 1 min)"));
+    }
+}
