@@ -804,14 +804,8 @@ pub fn report(
             if let Some(inc) = find(&a.id, &|i: &Inc| i.contains(start)) {
                 hits.push((inc, None));
             }
-            // The dependants it took down, by id (`explains` holds names; messages written
-            // before `explained` existed are read by it).
-            let children: Vec<&str> = if a.explained.is_empty() {
-                a.explains.iter().map(String::as_str).collect()
-            } else {
-                a.explained.iter().map(|e| e.id.as_str()).collect()
-            };
-            for child in children {
+            // The dependants it took down, by id (`explains` holds their names).
+            for child in a.explained.iter().map(|e| e.id.as_str()) {
                 if let Some(inc) = find(child, &|i: &Inc| i.contains(m.created)) {
                     hits.push((inc, Some(a.id.clone())));
                 }
