@@ -12,8 +12,10 @@
 //! - Flapping, as Icinga 2 measures it: state changes over the last 21 results, weighted from 0.8
 //!   (oldest) to 1.2 (newest); flapping starts above 30 % and stops below 25 % (hysteresis).
 //! - Incidents: one opens when a target leaves UP (or first settles) into a problem state and
-//!   closes when it returns to UP; its start is the first failed result and its end the first good
-//!   result of the recovery, not the moments the thresholds were crossed.
+//!   closes when it returns to UP; its start is the first failed (or degraded) result and its end
+//!   the first clean result of the run that brought it back, not the moments the thresholds were
+//!   crossed. Degraded results count as answers for the failure thresholds but are still part
+//!   of the incident.
 
 use std::fmt;
 
@@ -156,7 +158,7 @@ pub enum IncidentChange {
         explained_by: Option<String>,
     },
     Closed {
-        /// First good result of the recovery run.
+        /// First clean (good, not degraded) result of the recovery run.
         ended_at: DateTime<Utc>,
     },
 }
@@ -201,6 +203,11 @@ pub struct TargetState {
     pub problem_started_at: Option<DateTime<Utc>>,
     /// First result of the current run of good results.
     pub ok_started_at: Option<DateTime<Utc>>,
+    /// First result of the current run of clean (good and not degraded) results: where an
+    /// incident ends. A degraded result is "ok" for the failure counters but still a problem,
+    /// so `ok_started_at` can lie before the incident began.
+    #[serde(default)]
+    pub clean_started_at: Option<DateTime<Utc>>,
     /// An incident is open for this target.
     pub incident_open: bool,
     /// Worst state reached by the open incident.
@@ -224,6 +231,7 @@ impl TargetState {
             consecutive_clean: 0,
             problem_started_at: None,
             ok_started_at: None,
+            clean_started_at: None,
             incident_open: false,
             incident_worst: None,
             explained_by: None,
@@ -244,6 +252,7 @@ impl TargetState {
                 self.consecutive_degraded = 0;
                 self.consecutive_clean = 0;
                 self.ok_started_at = None;
+                self.clean_started_at = None;
             }
             Outcome::Degraded => {
                 if self.consecutive_ok == 0 {
@@ -256,10 +265,14 @@ impl TargetState {
                 self.consecutive_degraded = self.consecutive_degraded.saturating_add(1);
                 self.consecutive_fail = 0;
                 self.consecutive_clean = 0;
+                self.clean_started_at = None;
             }
             Outcome::Clean => {
                 if self.consecutive_ok == 0 {
                     self.ok_started_at = Some(v.at);
+                }
+                if self.consecutive_clean == 0 {
+                    self.clean_started_at = Some(v.at);
                 }
                 self.consecutive_ok = self.consecutive_ok.saturating_add(1);
                 self.consecutive_clean = self.consecutive_clean.saturating_add(1);
@@ -462,8 +475,16 @@ impl TargetState {
             self.incident_open = false;
             self.incident_worst = None;
             self.explained_by = None;
+            if self.clean_started_at.is_none() {
+                // Closed by a degraded answer: should the degradation go on to open an incident
+                // of its own, that one starts here, never inside the one just closed.
+                self.problem_started_at = Some(v.at);
+            }
+            // UP comes on a clean result (the clean run has begun), or from UNKNOWN or
+            // MAINTENANCE on a degraded one below the threshold: then this answer ends it, as it
+            // does for a state restored from before `clean_started_at` existed.
             Some(IncidentChange::Closed {
-                ended_at: self.ok_started_at.unwrap_or(v.at),
+                ended_at: self.clean_started_at.unwrap_or(v.at),
             })
         } else {
             None
@@ -578,7 +599,8 @@ mod tests {
                 explained_by: None
             })
         );
-        // Back to degraded, then clean: the incident stays open until UP.
+        // Back to degraded, then clean: the incident stays open until UP, and ends at the first
+        // clean result (10): the degraded results at 8 and 9 are still part of it.
         st.observe(deg(8), &plain(), TH);
         let out = st.observe(deg(9), &plain(), TH);
         assert_eq!(out.transition.map(|t| t.to), Some(State::Degraded));
@@ -588,7 +610,28 @@ mod tests {
         assert_eq!(out.transition.map(|t| t.to), Some(State::Up));
         assert_eq!(
             out.incident,
-            Some(IncidentChange::Closed { ended_at: t(8) })
+            Some(IncidentChange::Closed { ended_at: t(10) })
+        );
+    }
+
+    #[test]
+    fn a_degraded_incident_ends_after_it_starts() {
+        // Issue 21: a target UP for a while, then degraded, then clean again. The good run that
+        // began long before the degradation must not be taken as the end of the incident.
+        let mut st = TargetState::new(t(0));
+        for s in 1..=10 {
+            st.observe(v(s, true), &plain(), TH);
+        }
+        for s in 11..=14 {
+            st.observe(deg(s), &plain(), TH);
+        }
+        assert_eq!(st.state, State::Degraded);
+        st.observe(v(15, true), &plain(), TH);
+        let out = st.observe(v(16, true), &plain(), TH);
+        assert_eq!(out.transition.map(|t| t.to), Some(State::Up));
+        assert_eq!(
+            out.incident,
+            Some(IncidentChange::Closed { ended_at: t(15) })
         );
     }
 
@@ -815,6 +858,125 @@ mod properties {
             if st.state == State::Up {
                 prop_assert_eq!(opened, closed);
             }
+        }
+    }
+
+    /// One step of a random history: (outcome 0 clean / 1 degraded / 2 fail, seconds since the
+    /// previous result, parent down, isolated, maintenance, re-evaluate between results).
+    type Step = (u8, i64, bool, bool, bool, bool);
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![0u8, 0, 1, 1, 2]),
+                2i64..300,
+                prop::bool::weighted(0.15),
+                prop::bool::weighted(0.05),
+                prop::bool::weighted(0.05),
+                prop::bool::weighted(0.1),
+            ),
+            1..200,
+        )
+    }
+
+    /// An incident as the state machine reported it, with the results around it.
+    struct Seen {
+        started: DateTime<Utc>,
+        detected: DateTime<Utc>,
+        /// Index of the result that opened it.
+        opened_at: usize,
+        ended: Option<(DateTime<Utc>, usize, DateTime<Utc>)>,
+    }
+
+    proptest! {
+        /// The record is the product: every incident ends at or after its start, covers every
+        /// bad result the target had while in a problem state, and the incident durations add
+        /// up to the time spent in problem states (detection to recovery), extended back to the
+        /// first bad result and cut at the first clean result of the recovery.
+        #[test]
+        fn incidents_cover_the_problem_time(seq in steps(), f in 1u32..5, s in 1u32..5) {
+            let th = Thresholds { failure: f, success: s };
+            let t0 = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap();
+            let mut st = TargetState::new(t0);
+            let mut at = t0;
+            // (time, outcome, state after it)
+            let mut results: Vec<(DateTime<Utc>, u8, State)> = Vec::new();
+            let mut seen: Vec<Seen> = Vec::new();
+            for (o, gap, parent, iso, maint, reeval) in &seq {
+                at += chrono::Duration::seconds(*gap);
+                let ctx = Context {
+                    parent_down: parent.then(|| "p".to_string()),
+                    isolated: *iso,
+                    maintenance: *maint,
+                };
+                let v = Verdict { at, ok: *o != 2, degraded: *o == 1 };
+                let out = st.observe(v, &ctx, th);
+                results.push((at, *o, st.state));
+                let i = results.len() - 1;
+                let mut changes = vec![out.incident];
+                if *reeval {
+                    // A parent changes between two results of this target.
+                    let ctx = Context { parent_down: (!parent).then(|| "p".to_string()), ..ctx };
+                    let out = st.reevaluate(&ctx, at + chrono::Duration::seconds(1), th);
+                    changes.push(out.incident);
+                }
+                for c in changes.into_iter().flatten() {
+                    match c {
+                        IncidentChange::Opened { started_at, detected_at, .. } => {
+                            prop_assert!(seen.last().is_none_or(|p| p.ended.is_some()));
+                            seen.push(Seen { started: started_at, detected: detected_at, opened_at: i, ended: None });
+                        }
+                        IncidentChange::Closed { ended_at } => {
+                            let open = seen.last_mut().filter(|p| p.ended.is_none());
+                            prop_assert!(open.is_some(), "closed without opening");
+                            if let Some(p) = open { p.ended = Some((ended_at, i, at)); }
+                        }
+                        IncidentChange::Updated { .. } => {}
+                    }
+                }
+            }
+
+            let mut recorded = chrono::Duration::zero();
+            let mut problem_time = chrono::Duration::zero();
+            for (n, inc) in seen.iter().enumerate() {
+                prop_assert!(inc.started <= inc.detected);
+                // The first bad result of the run that crossed the threshold, found from the
+                // raw results: walk back over non-clean results from the detecting one.
+                // An incident closed by a degraded answer bounds the next one's start.
+                let floor = n.checked_sub(1).and_then(|p| seen[p].ended).map_or(0, |e| e.1);
+                let mut first = inc.opened_at;
+                while first > floor && results[first - 1].1 != 0 {
+                    first -= 1;
+                }
+                prop_assert_eq!(inc.started, results[first].0);
+                let Some((ended, closed_at, close_time)) = inc.ended else { continue };
+                prop_assert!(ended >= inc.started, "incident {} ends at {} before it starts at {}", n, ended, inc.started);
+                prop_assert!(ended > inc.detected);
+                prop_assert!(ended <= close_time);
+                // The first clean result of the run that brought it back UP (from UNKNOWN or
+                // MAINTENANCE a degraded answer may bring it UP: then that answer).
+                let mut clean = closed_at;
+                while results[closed_at].1 == 0 && clean > 0 && results[clean - 1].1 == 0 {
+                    clean -= 1;
+                }
+                prop_assert!(clean > inc.opened_at);
+                prop_assert_eq!(ended, results[clean].0);
+                // Every bad result taken while the target was in a problem state lies inside
+                // the incident.
+                for (t, o, state) in &results[inc.opened_at..=closed_at] {
+                    if *o != 0 && state.is_problem() {
+                        prop_assert!(inc.started <= *t && *t < ended);
+                    }
+                }
+                // Incidents of one target never overlap.
+                if let Some(next) = seen.get(n + 1) {
+                    prop_assert!(ended <= next.started);
+                }
+                recorded += ended - inc.started;
+                problem_time += (close_time - inc.detected) + (inc.detected - results[first].0)
+                    - (close_time - results[clean].0);
+            }
+            prop_assert_eq!(recorded, problem_time);
         }
     }
 }

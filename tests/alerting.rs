@@ -401,6 +401,86 @@ async fn unreachable_children_are_named_by_their_parent_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parents_alert_is_updated_with_the_children_it_took_down() {
+    // Issue 21: children turn UNREACHABLE only after their own failure threshold, after the
+    // parent's message went out; the parent's alert must still say what it took down.
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start().await;
+    let dead = refused_addr().await.to_string();
+    let mut toml = alerting(&[("ops", c.url("/"), None)]);
+    toml.push_str(&target("ht-power-zone-3", &dead, "evn", "Kỳ Anh", ""));
+    for (i, (op, commune)) in [
+        ("viettel", "Kỳ Anh"),
+        ("viettel", "Kỳ Lạc"),
+        ("vnpt", "Kỳ Anh"),
+        ("vnpt", "Kỳ Sơn"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        toml.push_str(
+            &target(
+                &format!("bts-{i}"),
+                &dead,
+                op,
+                commune,
+                "depends_on = [\"ht-power-zone-3\"]\nfailure_threshold = 4",
+            )
+            .replace("failure_threshold = 1\n", ""),
+        );
+    }
+    let app = start_app(dir.path(), &toml).await;
+    let named = wait_for(
+        Duration::from_secs(30),
+        "the parent's alert naming the four children",
+        || async {
+            c.accepted().iter().map(|r| r.json()).find(|m| {
+                m["targets"][0]["explains"]
+                    .as_array()
+                    .is_some_and(|e| e.len() == 4)
+            })
+        },
+    )
+    .await;
+    let text = named["text"].as_str().unwrap();
+    assert!(
+        text.contains("kéo theo 4 mục tiêu ở 3 xã/phường (Viettel 2, VNPT/VinaPhone 2)"),
+        "{text}"
+    );
+    assert!(
+        named["title"]
+            .as_str()
+            .unwrap()
+            .contains("kéo theo 4 mục tiêu ở 3 xã/phường"),
+        "{named}"
+    );
+    let ids: BTreeSet<&str> = named["targets"][0]["explained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, BTreeSet::from(["bts-0", "bts-1", "bts-2", "bts-3"]));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = c.accepted();
+    for m in &all {
+        let m = m.json();
+        assert_eq!(
+            m["group"]["operator"], "evn",
+            "a child paged on its own: {m}"
+        );
+        for t in m["targets"].as_array().unwrap() {
+            assert_eq!(t["id"], "ht-power-zone-3", "a child paged on its own: {m}");
+        }
+    }
+    // Messages about the cause only: the first one and the updates naming the children (they
+    // cross their thresholds within about a second, so usually one update), never one message
+    // per child on top.
+    assert!(all.len() <= 5, "{} messages", all.len());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silences_and_maintenance_mute_notifications_not_recording() {
     let dir = tempfile::tempdir().unwrap();
     let c = Collector::start().await;

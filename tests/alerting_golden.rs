@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use commwatch::alerting::model::{AlertTarget, DrillRef, Kind, Notification, Status};
+use commwatch::alerting::model::{AlertTarget, DrillRef, Explained, Kind, Notification, Status};
 use commwatch::alerting::provider;
 use commwatch::config::alerting::{Language, Receiver, ReceiverKind};
 use commwatch::state::State;
@@ -43,6 +43,7 @@ fn target(
         started_at: t(6, 5),
         ended_at: (status == Status::Resolved).then(|| t(7, 40)),
         explains: Vec::new(),
+        explained: Vec::new(),
         flapping: None,
         acknowledged_by: None,
     }
@@ -57,7 +58,28 @@ fn storm(language: Language, drill: bool) -> Notification {
         State::Down,
         Status::Firing,
     );
-    a.explains = vec!["Trạm BTS Kỳ Anh 2 <dự phòng>".into()];
+    // What it took down: counted per commune and operator in the message.
+    a.explained = vec![
+        Explained {
+            id: "ht-ky-anh-bts-2".into(),
+            name: "Trạm BTS Kỳ Anh 2 <dự phòng>".into(),
+            labels: target(
+                "",
+                "",
+                "viettel",
+                "Kỳ Anh",
+                State::Unreachable,
+                Status::Firing,
+            )
+            .labels,
+        },
+        Explained {
+            id: "ht-ky-lac-vnpt".into(),
+            name: "VNPT — Kỳ Lạc".into(),
+            labels: target("", "", "vnpt", "Kỳ Lạc", State::Unreachable, Status::Firing).labels,
+        },
+    ];
+    a.explains = a.explained.iter().map(|e| e.name.clone()).collect();
     a.acknowledged_by = Some("truc-ban-1".into());
     let b = target(
         "ht-cam-xuyen-viettel",

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use commwatch::alerting::model::{AlertTarget, DrillRef, Kind, Notification, Status};
+use commwatch::alerting::model::{AlertTarget, DrillRef, Explained, Kind, Notification, Status};
 use commwatch::alerting::outbox::{self, Attempt, GroupingCommit, NewMessage};
 use commwatch::config::Config;
 use commwatch::config::drills::{OneOrMany, Scope};
@@ -185,7 +185,16 @@ fn alert_target(
         cause: None,
         started_at: t(started),
         ended_at: ended.map(t),
-        explains: explains.iter().map(|s| s.to_string()).collect(),
+        // As grouping writes them: names in `explains`, ids and labels in `explained`.
+        explains: explains.iter().map(|s| format!("{s} name")).collect(),
+        explained: explains
+            .iter()
+            .map(|s| Explained {
+                id: s.to_string(),
+                name: format!("{s} name"),
+                labels: BTreeMap::new(),
+            })
+            .collect(),
         flapping: None,
         acknowledged_by: None,
     }

@@ -181,6 +181,69 @@ timeout = "500ms"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_degraded_incident_is_stored_ending_after_it_starts() {
+    // Issue 21: a target that answered well for a while, then degraded, then recovered was
+    // stored ending before it started (its good run began before the degradation).
+    let dir = tempfile::tempdir().unwrap();
+    let (site, status) = switch_server(200).await;
+    let toml = format!(
+        r#"{FAST}
+[[targets]]
+id = "ht-son-giang-fpt"
+kind = "http"
+url = "http://{site}/"
+expect_status = [200, 203]
+degraded = ["status == 200"]
+operator = "fpt"
+"#
+    );
+    let app = start_app(dir.path(), &toml).await;
+    let addr = app.local_addr();
+    let state = |want: &'static str| async move {
+        (states(addr).await["ht-son-giang-fpt"]["state"] == want).then_some(())
+    };
+    wait_for(Duration::from_secs(10), "up", || state("up")).await;
+    // A few good answers first, so the run of answers began well before the degradation.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    status.store(203, Ordering::Relaxed);
+    wait_for(Duration::from_secs(10), "degraded", || state("degraded")).await;
+    status.store(200, Ordering::Relaxed);
+    wait_for(Duration::from_secs(10), "up again", || state("up")).await;
+    app.state.store.flush().await.unwrap();
+
+    let all = get_json(addr, "/api/v1/incidents?target=ht-son-giang-fpt&status=all").await;
+    let list = all["incidents"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "exactly one incident: {all}");
+    let inc = &list[0];
+    assert_eq!(inc["open"], false, "{inc}");
+    assert_eq!(inc["worst_state"], "degraded", "{inc}");
+    let (started, ended) = (time(&inc["started_at"]), time(&inc["ended_at"]));
+    assert!(ended >= started, "stored ending before it starts: {inc}");
+    assert!(inc["duration_seconds"].as_f64().unwrap() > 0.0, "{inc}");
+    let samples = app
+        .state
+        .store
+        .recent_samples("ht-son-giang-fpt", 100)
+        .await
+        .unwrap();
+    let first_degraded = samples
+        .iter()
+        .filter(|s| s.degraded)
+        .map(|s| s.at)
+        .min()
+        .unwrap();
+    let first_clean = samples
+        .iter()
+        .filter(|s| s.ok && !s.degraded && s.at > first_degraded)
+        .map(|s| s.at)
+        .min()
+        .unwrap();
+    // It starts at the first degraded answer and ends at the first clean one after it.
+    assert_eq!((started, ended), (first_degraded, first_clean), "{inc}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incidents_survive_a_restart_and_close_at_the_first_good_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (site, status) = switch_server(200).await;

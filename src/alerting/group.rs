@@ -4,14 +4,14 @@
 //! `group_interval`, and reminders every `repeat_interval` while still firing — so a storm that
 //! takes 2,000 targets down sends one message per region and operator, not 2,000.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Wake;
-use super::model::{AlertTarget, DrillRef, Kind, Notification, Status};
+use super::model::{AlertTarget, DrillRef, Explained, Kind, Notification, Status};
 use super::outbox::{self, EventRow, GroupingCommit, NewMessage};
 use super::silence::Silence;
 use crate::config::alerting::{LabelKey, Receiver, ReceiverKind};
@@ -37,6 +37,13 @@ pub struct Group {
     pub pending_since: Option<DateTime<Utc>>,
     pub last_sent: Option<DateTime<Utc>>,
     pub seq: u64,
+    /// Per firing target, the dependants it took down that a message already named. A child
+    /// turns UNREACHABLE only after its own failure threshold, usually after its parent's
+    /// message went out: one outside this set makes the group send an update. `None` until the
+    /// group is first looked at (also for groups saved before this existed): then the children
+    /// are taken as known, without a message.
+    #[serde(default)]
+    pub explained: Option<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Group {
@@ -58,6 +65,7 @@ impl Group {
             pending_since: None,
             last_sent: None,
             seq: 0,
+            explained: None,
         }
     }
 }
@@ -232,7 +240,7 @@ impl Grouping {
         &mut self,
         cfg: &Config,
         now: DateTime<Utc>,
-        explains: &dyn Fn(&str) -> Vec<String>,
+        explains: &dyn Fn(&str) -> Vec<Explained>,
         silences: &[Silence],
         acked: &HashMap<String, String>,
     ) -> GroupingCommit {
@@ -248,6 +256,27 @@ impl Grouping {
             let since = |d: Duration, t: DateTime<Utc>| {
                 now - t >= chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
             };
+            // Dependants taken down since the last message are a change of the group: the
+            // parent's message is updated with them (one update per cause, not one message per
+            // child, which never pages on its own).
+            let taken_down: BTreeMap<String, BTreeSet<String>> = g
+                .firing
+                .keys()
+                .map(|id| (id.clone(), explains(id).into_iter().map(|e| e.id).collect()))
+                .filter(|(_, kids): &(String, BTreeSet<String>)| !kids.is_empty())
+                .collect();
+            match &g.explained {
+                Some(known) => {
+                    let grew = taken_down.iter().any(|(id, kids)| {
+                        kids.iter()
+                            .any(|k| !known.get(id).is_some_and(|seen| seen.contains(k)))
+                    });
+                    if grew && g.pending_since.is_none() {
+                        g.pending_since = Some(now);
+                    }
+                }
+                None => g.explained = Some(taken_down.clone()),
+            }
             let kind = match (g.pending_since, g.last_sent) {
                 (Some(first), None) if since(p.wait, first) => Some(Kind::New),
                 (Some(_), Some(last)) if since(p.interval, last) => Some(Kind::Update),
@@ -263,6 +292,7 @@ impl Grouping {
             g.seq += 1;
             g.last_sent = Some(now);
             g.pending_since = None;
+            g.explained = Some(taken_down);
             g.resolved.clear();
             g.flaps.clear();
             if let Some(n) = n {
@@ -309,6 +339,7 @@ fn apply_to_group(g: &mut Group, t: &Target, e: &EventRow) -> bool {
         started_at: e.started_at.unwrap_or(e.at),
         ended_at: None,
         explains: Vec::new(),
+        explained: Vec::new(),
         flapping: None,
         acknowledged_by: None,
     };
@@ -356,7 +387,7 @@ fn build(
     g: &Group,
     kind: Kind,
     now: DateTime<Utc>,
-    explains: &dyn Fn(&str) -> Vec<String>,
+    explains: &dyn Fn(&str) -> Vec<Explained>,
     silences: &[Silence],
     acked: &HashMap<String, String>,
 ) -> Option<Notification> {
@@ -367,7 +398,8 @@ fn build(
     let mut targets: Vec<AlertTarget> = Vec::new();
     for a in g.firing.values().filter(|a| !silenced(&a.id)) {
         let mut a = a.clone();
-        a.explains = explains(&a.id);
+        a.explained = explains(&a.id);
+        a.explains = a.explained.iter().map(|e| e.name.clone()).collect();
         a.acknowledged_by = acked.get(&a.id).cloned();
         if let Some(f) = g.flaps.get(&a.id) {
             a.flapping = f.flapping;
@@ -404,6 +436,56 @@ fn build(
         monitor_isolated: g.monitor,
         max_listed: cfg.alerting.max_listed,
     })
+}
+
+/// Which targets each target took down: the UNREACHABLE ones, by the parent that explains them.
+#[derive(Debug, Default)]
+pub struct TakenDown {
+    children: HashMap<String, Vec<Explained>>,
+}
+
+impl TakenDown {
+    /// From the live states, once per grouping pass (one look at each dependant).
+    pub fn from_board(cfg: &Config, board: &crate::status::Board) -> TakenDown {
+        let mut children: HashMap<String, Vec<Explained>> = HashMap::new();
+        for t in cfg.targets.iter().filter(|t| !t.depends_on.is_empty()) {
+            if let Some(s) = board.get(&t.id)
+                && s.state.state == State::Unreachable
+                && let Some(parent) = s.state.explained_by
+            {
+                children.entry(parent).or_default().push(Explained {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    labels: target_labels(t),
+                });
+            }
+        }
+        TakenDown { children }
+    }
+
+    /// Everything `id` took down: its UNREACHABLE dependants and, through those, theirs (a
+    /// power zone takes down an uplink and the base stations behind it). By commune, then name.
+    pub fn by(&self, id: &str) -> Vec<Explained> {
+        let mut out: Vec<Explained> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::from([id]);
+        let mut queue = vec![id];
+        while let Some(p) = queue.pop() {
+            for c in self.children.get(p).into_iter().flatten() {
+                if seen.insert(c.id.as_str()) {
+                    queue.push(c.id.as_str());
+                    out.push(c.clone());
+                }
+            }
+        }
+        let commune = |e: &Explained| e.labels.get("commune").cloned().unwrap_or_default();
+        out.sort_by(|a, b| {
+            commune(a)
+                .cmp(&commune(b))
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        out
+    }
 }
 
 /// Runs the grouping stage: polls new alert events, groups them, queues due messages.
@@ -519,19 +601,12 @@ impl Grouper {
                 .inc();
             processed.push(e.id);
         }
-        let board = self.state.board.clone();
-        let explains = |id: &str| -> Vec<String> {
-            cfg.targets
-                .iter()
-                .filter(|t| t.depends_on.iter().any(|p| p == id))
-                .filter(|t| {
-                    board
-                        .get(&t.id)
-                        .is_some_and(|s| s.state.state == State::Unreachable)
-                })
-                .map(|t| t.name.clone())
-                .collect()
+        let taken_down = if grouping.groups.values().any(|g| !g.firing.is_empty()) {
+            TakenDown::from_board(&cfg, &self.state.board)
+        } else {
+            TakenDown::default()
         };
+        let explains = |id: &str| taken_down.by(id);
         let acked = store.query(outbox::acknowledged_open).await?;
         let mut commit = grouping.due(&cfg, now, &explains, &silences, &acked);
         commit.processed = processed;
@@ -580,5 +655,199 @@ impl Grouper {
             self.wake_delivery.notify();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The grouping bookkeeping on explicit times: no clock, no sockets.
+    use super::*;
+    use chrono::TimeZone;
+
+    fn config() -> Config {
+        let mut toml = String::from(
+            "[alerting]\ngroup_wait = \"30s\"\ngroup_interval = \"5m\"\nrepeat_interval = \"4h\"\n\n\
+             [[receivers]]\nid = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n\n\
+             [[routes]]\nreceiver = \"ops\"\n\n\
+             [[targets]]\nid = \"ht-power-3\"\nname = \"Điện lực Kỳ Anh\"\nkind = \"tcp\"\n\
+             address = \"127.0.0.1:9\"\noperator = \"evn\"\nprovince = \"Hà Tĩnh\"\ncommune = \"Kỳ Anh\"\n\n",
+        );
+        for (i, (op, commune)) in [
+            ("viettel", "Kỳ Anh"),
+            ("viettel", "Kỳ Lạc"),
+            ("viettel", "Kỳ Sơn"),
+            ("vnpt", "Kỳ Anh"),
+            ("vnpt", "Kỳ Lạc"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            toml.push_str(&format!(
+                "[[targets]]\nid = \"bts-{i}\"\nname = \"BTS {i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\n\
+                 operator = \"{op}\"\nprovince = \"Hà Tĩnh\"\ncommune = \"{commune}\"\n\
+                 depends_on = [\"ht-power-3\"]\n\n"
+            ));
+        }
+        Config::from_str_at(std::path::Path::new("test.toml"), &toml).unwrap()
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_790_000_000 + s, 0).single().unwrap()
+    }
+
+    fn firing(target: &str, s: i64) -> EventRow {
+        EventRow {
+            id: 1,
+            target: target.into(),
+            kind: "firing".into(),
+            state: State::Down,
+            at: at(s),
+            started_at: Some(at(s)),
+            cause: None,
+            explained_by: None,
+            drill_id: None,
+        }
+    }
+
+    /// The first `n` children, UNREACHABLE because of the power zone.
+    fn children(cfg: &Config, n: usize) -> Vec<Explained> {
+        cfg.targets
+            .iter()
+            .filter(|t| !t.depends_on.is_empty())
+            .take(n)
+            .map(|t| Explained {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                labels: target_labels(t),
+            })
+            .collect()
+    }
+
+    fn notifications(c: &GroupingCommit) -> Vec<Notification> {
+        c.messages
+            .iter()
+            .map(|m| serde_json::from_str(&m.notification).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn children_taken_down_after_the_parents_message_are_sent_as_one_update() {
+        let cfg = config();
+        let mut g = Grouping {
+            groups: HashMap::new(),
+        };
+        let none = HashMap::new();
+        g.apply(&cfg, &firing("ht-power-3", 0), None, &[], at(0));
+
+        // The parent's message goes out after group_wait; its children are still counting
+        // their own failures, so none is UNREACHABLE yet.
+        let sent = notifications(&g.due(&cfg, at(30), &|_| Vec::new(), &[], &none));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].kind, Kind::New);
+        assert!(sent[0].targets[0].explained.is_empty());
+
+        // Two children turn UNREACHABLE: nothing before group_interval...
+        let two = |id: &str| {
+            if id == "ht-power-3" {
+                children(&cfg, 2)
+            } else {
+                Vec::new()
+            }
+        };
+        assert!(g.due(&cfg, at(60), &two, &[], &none).messages.is_empty());
+        // ...then the rest arrive too, and one update names all five, per commune and operator.
+        let five = |id: &str| {
+            if id == "ht-power-3" {
+                children(&cfg, 5)
+            } else {
+                Vec::new()
+            }
+        };
+        let sent = notifications(&g.due(&cfg, at(30 + 300), &five, &[], &none));
+        assert_eq!(sent.len(), 1, "one update for the cause");
+        let n = &sent[0];
+        assert_eq!(n.kind, Kind::Update);
+        assert_eq!(n.targets.len(), 1, "children never get lines of their own");
+        assert_eq!(n.targets[0].id, "ht-power-3");
+        assert_eq!(n.targets[0].explained.len(), 5);
+        assert_eq!(n.targets[0].explains.len(), 5);
+        let text = n.text();
+        assert!(
+            n.title().contains("kéo theo 5 mục tiêu ở 3 xã/phường"),
+            "{}",
+            n.title()
+        );
+        assert!(
+            text.contains("kéo theo 5 mục tiêu ở 3 xã/phường (Viettel 3, VNPT/VinaPhone 2)"),
+            "{text}"
+        );
+
+        // Nothing new: no more updates, only the reminder after repeat_interval.
+        assert!(
+            g.due(&cfg, at(30 + 600), &five, &[], &none)
+                .messages
+                .is_empty()
+        );
+        let sent = notifications(&g.due(&cfg, at(30 + 300 + 4 * 3600), &five, &[], &none));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].kind, Kind::Repeat);
+        assert_eq!(sent[0].targets[0].explained.len(), 5);
+    }
+
+    #[test]
+    fn children_taken_down_within_group_wait_are_in_the_first_message() {
+        let cfg = config();
+        let mut g = Grouping {
+            groups: HashMap::new(),
+        };
+        let none = HashMap::new();
+        g.apply(&cfg, &firing("ht-power-3", 0), None, &[], at(0));
+        let five = |id: &str| {
+            if id == "ht-power-3" {
+                children(&cfg, 5)
+            } else {
+                Vec::new()
+            }
+        };
+        assert!(g.due(&cfg, at(10), &five, &[], &none).messages.is_empty());
+        let sent = notifications(&g.due(&cfg, at(30), &five, &[], &none));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].targets[0].explained.len(), 5);
+        // Already named: no update follows.
+        assert!(
+            g.due(&cfg, at(30 + 300), &five, &[], &none)
+                .messages
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_group_saved_before_the_children_were_tracked_sends_no_spurious_update() {
+        let cfg = config();
+        let mut g = Grouping {
+            groups: HashMap::new(),
+        };
+        let none = HashMap::new();
+        g.apply(&cfg, &firing("ht-power-3", 0), None, &[], at(0));
+        let five = |id: &str| {
+            if id == "ht-power-3" {
+                children(&cfg, 5)
+            } else {
+                Vec::new()
+            }
+        };
+        assert_eq!(g.due(&cfg, at(30), &five, &[], &none).messages.len(), 1);
+        // Saved by an older commwatch: the field is missing.
+        for group in g.groups.values_mut() {
+            let mut v = serde_json::to_value(&*group).unwrap();
+            v.as_object_mut().unwrap().remove("explained");
+            *group = serde_json::from_value(v).unwrap();
+            assert_eq!(group.explained, None);
+        }
+        assert!(
+            g.due(&cfg, at(30 + 300), &five, &[], &none)
+                .messages
+                .is_empty()
+        );
     }
 }

@@ -36,6 +36,15 @@ pub struct DrillRef {
     pub name: String,
 }
 
+/// A target taken down by another one: UNREACHABLE because of it (directly or through a
+/// dependant that is itself UNREACHABLE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explained {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// One target as a message describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertTarget {
@@ -47,9 +56,12 @@ pub struct AlertTarget {
     pub cause: Option<String>,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
-    /// Targets that depend on this one and are UNREACHABLE because of it.
+    /// Targets that depend on this one and are UNREACHABLE because of it (their names).
     #[serde(default)]
     pub explains: Vec<String>,
+    /// The same targets with their ids and labels, for counts per commune and operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explained: Vec<Explained>,
     /// Flapping started (true) or stopped (false) since the last message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flapping: Option<bool>,
@@ -157,6 +169,93 @@ impl Notification {
         if let Some(p) = place {
             s.push_str(&format!(" {} {p}", w.in_place));
         }
+        // What the failing targets took down with them, which is often the bigger news.
+        let mut taken = BTreeSet::new();
+        let mut communes = BTreeSet::new();
+        for e in firing.iter().flat_map(|t| &t.explained) {
+            if taken.insert(e.id.as_str())
+                && let Some(c) = e.labels.get("commune").filter(|c| !c.is_empty())
+            {
+                communes.insert(c.as_str());
+            }
+        }
+        if !taken.is_empty() {
+            s.push_str(&format!(
+                ", {} {}",
+                w.explains,
+                self.count_words(taken.len(), communes.len())
+            ));
+        }
+        s
+    }
+
+    /// "13 mục tiêu ở 9 xã/phường" / "13 targets in 9 communes" (no communes: targets only).
+    fn count_words(&self, targets: usize, communes: usize) -> String {
+        let w = self.words();
+        if communes > 0 {
+            format!(
+                "{targets} {} {} {communes} {}",
+                w.targets, w.in_communes, w.communes
+            )
+        } else {
+            format!("{targets} {}", w.targets)
+        }
+    }
+
+    /// "; kéo theo 13 mục tiêu ở 9 xã/phường (Viettel 5, VNPT/VinaPhone 8): A, B, … và 3 mục
+    /// khác": how many targets in how many communes, per operator, then the first names.
+    fn describe_explained(&self, t: &AlertTarget) -> String {
+        let w = self.words();
+        let communes: BTreeSet<&str> = t
+            .explained
+            .iter()
+            .filter_map(|e| e.labels.get("commune").map(String::as_str))
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut per_operator: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in &t.explained {
+            let op = e.labels.get("operator").map_or("", String::as_str);
+            *per_operator.entry(op).or_default() += 1;
+        }
+        let mut s = format!(
+            "; {} {}",
+            w.explains,
+            self.count_words(t.explained.len(), communes.len())
+        );
+        if per_operator.keys().any(|op| !op.is_empty()) {
+            let ops: Vec<String> = per_operator
+                .iter()
+                .map(|(op, n)| {
+                    let name = if op.is_empty() {
+                        w.other_operator
+                    } else {
+                        operator_name(op)
+                    };
+                    format!("{name} {n}")
+                })
+                .collect();
+            s.push_str(&format!(" ({})", ops.join(", ")));
+        }
+        let names: Vec<String> = t
+            .explained
+            .iter()
+            .take(self.max_listed)
+            .map(
+                |e| match e.labels.get("commune").filter(|c| !c.is_empty()) {
+                    Some(c) => format!("{c}: {}", e.name),
+                    None => e.name.clone(),
+                },
+            )
+            .collect();
+        s.push_str(&format!(": {}", names.join(", ")));
+        if t.explained.len() > self.max_listed {
+            s.push_str(&format!(
+                " … {} {} {}",
+                w.and,
+                t.explained.len() - self.max_listed,
+                w.more
+            ));
+        }
         s
     }
 
@@ -225,13 +324,18 @@ impl Notification {
             }
             Status::Resolved => {
                 if let Some(end) = t.ended_at {
-                    let mins = (end - t.started_at).num_minutes().max(0);
+                    // Under a minute in seconds: "lasted 0 min" reads as "nothing happened".
+                    let secs = (end - t.started_at).num_seconds().max(0);
+                    let lasted = if secs < 60 {
+                        format!("{secs} {}", w.seconds)
+                    } else {
+                        format!("{} {}", secs / 60, w.minutes)
+                    };
                     s.push_str(&format!(
-                        " — {} {} ({} {mins} {})",
+                        " — {} {} ({} {lasted})",
                         w.restored_at,
                         crate::time::local_short(end),
                         w.lasted,
-                        w.minutes
                     ));
                 }
             }
@@ -242,7 +346,10 @@ impl Notification {
                 if f { w.flapping_start } else { w.flapping_stop }
             ));
         }
-        if !t.explains.is_empty() {
+        if !t.explained.is_empty() {
+            s.push_str(&self.describe_explained(t));
+        } else if !t.explains.is_empty() {
+            // A message written before the counts existed names the targets only.
             s.push_str(&format!(
                 "; {} {}: {}",
                 w.explains,
@@ -313,9 +420,12 @@ struct Words {
     restored_at: &'static str,
     lasted: &'static str,
     minutes: &'static str,
+    seconds: &'static str,
     flapping_start: &'static str,
     flapping_stop: &'static str,
     explains: &'static str,
+    in_communes: &'static str,
+    other_operator: &'static str,
     acknowledged_by: &'static str,
     state_down: &'static str,
     state_degraded: &'static str,
@@ -344,9 +454,12 @@ const VI: Words = Words {
     restored_at: "khôi phục lúc",
     lasted: "kéo dài",
     minutes: "phút",
+    seconds: "giây",
     flapping_start: "chập chờn",
     flapping_stop: "hết chập chờn",
     explains: "kéo theo",
+    in_communes: "ở",
+    other_operator: "khác",
     acknowledged_by: "đã tiếp nhận:",
     state_down: "mất liên lạc",
     state_degraded: "suy giảm",
@@ -375,12 +488,63 @@ const EN: Words = Words {
     restored_at: "restored at",
     lasted: "lasted",
     minutes: "min",
+    seconds: "s",
     flapping_start: "flapping",
     flapping_stop: "no longer flapping",
     explains: "takes down",
+    in_communes: "in",
+    other_operator: "other",
     acknowledged_by: "acknowledged by",
     state_down: "down",
     state_degraded: "degraded",
     state_unreachable: "unreachable",
     state_other: "unknown",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn restored(secs: i64, language: Language) -> String {
+        let start = Utc.with_ymd_and_hms(2026, 9, 7, 6, 5, 0).single().unwrap();
+        let t = AlertTarget {
+            id: "ht-son-giang-fpt".into(),
+            name: "FPT — Sơn Giang".into(),
+            labels: BTreeMap::new(),
+            state: State::Up,
+            status: Status::Resolved,
+            cause: None,
+            started_at: start,
+            ended_at: Some(start + chrono::Duration::seconds(secs)),
+            explains: Vec::new(),
+            explained: Vec::new(),
+            flapping: None,
+            acknowledged_by: None,
+        };
+        let n = Notification {
+            id: "cw-1".into(),
+            idempotency_key: "cw-1-1".into(),
+            receiver: "ops".into(),
+            status: Status::Resolved,
+            kind: Kind::Update,
+            drill: None,
+            group: BTreeMap::new(),
+            targets: vec![t.clone()],
+            created_at: start,
+            language,
+            external_url: None,
+            monitor_isolated: None,
+            max_listed: 20,
+        };
+        n.describe(&t)
+    }
+
+    #[test]
+    fn a_short_outage_says_how_many_seconds_it_lasted() {
+        assert!(restored(20, Language::Vi).ends_with("(kéo dài 20 giây)"));
+        assert!(restored(20, Language::En).ends_with("(lasted 20 s)"));
+        assert!(restored(95 * 60 + 30, Language::Vi).ends_with("(kéo dài 95 phút)"));
+        assert!(restored(60, Language::En).ends_with("(lasted 1 min)"));
+    }
+}

@@ -804,7 +804,8 @@ pub fn report(
             if let Some(inc) = find(&a.id, &|i: &Inc| i.contains(start)) {
                 hits.push((inc, None));
             }
-            for child in &a.explains {
+            // The dependants it took down, by id (`explains` holds their names).
+            for child in a.explained.iter().map(|e| e.id.as_str()) {
                 if let Some(inc) = find(child, &|i: &Inc| i.contains(m.created)) {
                     hits.push((inc, Some(a.id.clone())));
                 }

@@ -423,8 +423,9 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
             explained_by,
         } => {
             // At most one open incident per target: close a stale one (left by a crash between
-            // two commits) at the new one's start rather than fail the whole batch.
-            tx.prepare_cached("UPDATE incidents SET ended_at_ms = ?2 WHERE target_id = ?1 AND ended_at_ms IS NULL")?
+            // two commits) at the new one's start rather than fail the whole batch. Never before
+            // its own start, whatever the wall clock did meanwhile.
+            tx.prepare_cached("UPDATE incidents SET ended_at_ms = max(started_at_ms, ?2) WHERE target_id = ?1 AND ended_at_ms IS NULL")?
                 .execute(params![id, ms(*started_at)])?;
             tx.prepare_cached(
                 "INSERT INTO incidents(target_id, started_at_ms, detected_at_ms, first_state, worst_state,
@@ -454,7 +455,9 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
             .execute(params![id, worst.as_str(), explained_by, cause_error, w.cause_detail])?;
         }
         IncidentChange::Closed { ended_at } => {
-            tx.prepare_cached("UPDATE incidents SET ended_at_ms = ?2 WHERE target_id = ?1 AND ended_at_ms IS NULL")?
+            // The state machine ends an incident after its start; a wall clock stepped back
+            // between the two must still not store one ending before it began.
+            tx.prepare_cached("UPDATE incidents SET ended_at_ms = max(started_at_ms, ?2) WHERE target_id = ?1 AND ended_at_ms IS NULL")?
                 .execute(params![id, ms(*ended_at)])?;
         }
     }

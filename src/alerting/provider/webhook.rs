@@ -26,6 +26,7 @@ pub fn payload(n: &Notification) -> serde_json::Value {
                 "started_at": t.started_at,
                 "ended_at": t.ended_at,
                 "explains": t.explains,
+                "explained": t.explained,
                 "flapping": t.flapping,
                 "acknowledged_by": t.acknowledged_by,
                 "link": n.link(&format!("/targets/{}", t.id)),
