@@ -11,8 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use clap::Parser;
 use common::{client, get_json, http_server, refused_addr, wait_for};
 use commwatch::app::App;
+use commwatch::cli::drill::Invocation;
+use commwatch::cli::{Cli, Command};
 use commwatch::config::Config;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -444,21 +447,43 @@ async fn a_configured_drill_starts_on_time_once_and_ends_by_itself() {
 }
 
 /// `commwatch drill ...` against a running daemon, as a drill leader uses it.
-fn cli(addr: std::net::SocketAddr, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_commwatch"));
-    cmd.arg("drill")
-        .arg("--url")
-        .arg(format!("http://{addr}"))
-        .args(args);
-    cmd.env_remove("COMMWATCH_TOKEN");
-    if let Some(t) = token {
-        cmd.env("COMMWATCH_TOKEN", t);
+/// Parses `commwatch drill --url ... ARGS` as the binary would.
+fn parse(addr: std::net::SocketAddr, args: &[&str]) -> Result<Invocation, clap::Error> {
+    let url = format!("http://{addr}");
+    let argv = ["commwatch", "drill", "--url", &url]
+        .into_iter()
+        .chain(args.iter().copied());
+    match Cli::try_parse_from(argv)?.command {
+        Command::Drill {
+            url,
+            config,
+            json,
+            action,
+        } => Ok(Invocation {
+            url,
+            config,
+            token: None,
+            json,
+            action,
+        }),
+        _ => unreachable!("parsed a drill command"),
     }
-    let out = cmd.output().unwrap();
+}
+
+/// Runs `commwatch drill ARGS` through the library: (success, stdout, stderr).
+async fn cli(
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+    args: &[&str],
+) -> (bool, String, String) {
+    let mut inv = parse(addr, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    inv.token = token.map(str::to_string);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = commwatch::cli::drill::run(inv, &mut out, &mut err).await;
     (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        code == std::process::ExitCode::SUCCESS,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
     )
 }
 
@@ -487,113 +512,124 @@ async fn the_cli_starts_annotates_lists_and_stops_a_drill() {
         "--duration",
         "1h",
     ];
-    // The blocking CLI runs off the runtime's threads so the daemon keeps answering.
-    let (code, _, err) = tokio::task::spawn_blocking(move || cli(addr, None, &start_args))
-        .await
-        .unwrap();
-    assert_eq!(code, 1);
-    assert!(err.contains("401"), "{err}");
-    let (code, out, err) = tokio::task::spawn_blocking(move || cli(addr, Some(ADMIN), &start_args))
-        .await
-        .unwrap();
-    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(addr, None, &start_args).await;
+    assert!(!code);
+    assert!(
+        err.contains("401") && err.contains("COMMWATCH_TOKEN"),
+        "{err}"
+    );
+    // For people, one line; with --json, the daemon's answer.
+    let (code, out, err) = cli(addr, Some(ADMIN), &[&["--json"], &start_args[..]].concat()).await;
+    assert!(code, "{err}");
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["targets"], 2, "{d}");
     assert_eq!(d["scope"]["commune"], json!(["Kỳ Anh", "Cẩm Xuyên"]));
     let id = d["id"].as_i64().unwrap().to_string();
 
     let i = id.clone();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        cli(
-            addr,
-            Some(OFFICER),
-            &[
-                "note",
-                &i,
-                "--text",
-                "BTS lưu động đã triển khai",
-                "--expect-down",
-                "ka-viettel",
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("BTS lưu động"), "{out}");
-    let (code, out, _) =
-        tokio::task::spawn_blocking(move || cli(addr, None, &["list", "--running"]))
-            .await
-            .unwrap();
-    assert_eq!(code, 0);
+    let (code, out, err) = cli(
+        addr,
+        Some(OFFICER),
+        &[
+            "note",
+            &i,
+            "--text",
+            "BTS lưu động đã triển khai",
+            "--expect-down",
+            "ka-viettel",
+        ],
+    )
+    .await;
+    assert!(code, "{err}");
     assert!(
-        out.contains("Diễn tập CLI") && out.contains("running"),
+        out.starts_with("note ")
+            && out.contains(&format!("drill {id}"))
+            && out.contains("BTS lưu động"),
+        "{out}"
+    );
+    assert!(out.contains("(+07)"), "times are Vietnam time: {out}");
+    let (code, out, _) = cli(addr, None, &["list", "--running"]).await;
+    assert!(code);
+    assert!(
+        out.contains("Diễn tập CLI") && out.contains("running") && out.contains("(+07)"),
         "{out}"
     );
     let i = id.clone();
-    let (code, out, err) =
-        tokio::task::spawn_blocking(move || cli(addr, Some(ADMIN), &["stop", &i]))
-            .await
-            .unwrap();
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"end_reason\": \"stopped\""), "{out}");
+    let (code, out, err) = cli(addr, Some(ADMIN), &["stop", &i]).await;
+    assert!(code, "{err}");
+    assert!(out.starts_with(&format!("drill {id} stopped at ")), "{out}");
     // The report, as JSON on stdout and as CSV into a file.
     let i = id.clone();
-    let (code, out, err) =
-        tokio::task::spawn_blocking(move || cli(addr, None, &["report", &i, "--format", "json"]))
-            .await
-            .unwrap();
-    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cli(addr, None, &["report", &i, "--format", "json"]).await;
+    assert!(code, "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["drill"]["name"], "Diễn tập CLI");
     assert_eq!(r["notes"][0]["text"], "BTS lưu động đã triển khai");
     let csv_path = dir.path().join("bao-cao.csv");
     let (i, p) = (id.clone(), csv_path.display().to_string());
-    let (code, _, err) = tokio::task::spawn_blocking(move || {
-        cli(
-            addr,
-            None,
-            &["report", &i, "--format", "csv", "--lang", "en", "-o", &p],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(
+        addr,
+        None,
+        &["report", &i, "--format", "csv", "--lang", "en", "-o", &p],
+    )
+    .await;
+    assert!(code, "{err}");
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     assert!(
         csv.contains("ka-viettel") && csv.contains("cx-vnpt"),
         "{csv}"
     );
-    let (code, _, err) = tokio::task::spawn_blocking(move || cli(addr, None, &["report", "999"]))
-        .await
-        .unwrap();
-    assert_eq!(code, 1);
+    let (code, _, err) = cli(addr, None, &["report", "999"]).await;
+    assert!(!code);
     assert!(err.contains("404"), "{err}");
-    let (code, _, err) =
-        tokio::task::spawn_blocking(move || cli(addr, Some(ADMIN), &["stop", &id]))
-            .await
-            .unwrap();
-    assert_eq!(code, 1);
+    let (code, _, err) = cli(addr, Some(ADMIN), &["stop", &id]).await;
+    assert!(!code);
     assert!(err.contains("drill_ended"), "{err}");
-    let (code, _, err) = tokio::task::spawn_blocking(move || {
-        cli(
-            addr,
-            Some(ADMIN),
-            &[
-                "start",
-                "--name",
-                "x",
-                "--scope",
-                "commune",
-                "--duration",
-                "1h",
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 1);
+    let (code, _, err) = cli(
+        addr,
+        Some(ADMIN),
+        &[
+            "start",
+            "--name",
+            "x",
+            "--scope",
+            "commune",
+            "--duration",
+            "1h",
+        ],
+    )
+    .await;
+    assert!(!code);
     assert!(err.contains("LABEL=VALUE"), "{err}");
+    // Refused before anything is sent: an unknown report language, and --until without the
+    // targets it would apply to.
+    assert!(parse(addr, &["report", "1", "--lang", "fr"]).is_err());
+    assert!(
+        parse(
+            addr,
+            &[
+                "note",
+                "1",
+                "--text",
+                "x",
+                "--until",
+                "2026-12-04T10:00:00Z"
+            ]
+        )
+        .is_err()
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_says_when_there_are_no_drills() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path(), &auth()).await;
+    let (code, out, err) = cli(app.local_addr(), None, &["list"]).await;
+    assert!(code, "{err}");
+    assert_eq!(out.trim(), "no drills");
+    let (_, out, _) = cli(app.local_addr(), None, &["list", "--running"]).await;
+    assert_eq!(out.trim(), "no running drills");
     app.shutdown().await;
 }
 
@@ -953,5 +989,43 @@ async fn live_pages_hear_a_drill_start_and_end() {
     let ev = next_event(&mut stream, "drill").await;
     assert_eq!(ev["running"], false);
     drop(stream);
+    app.shutdown().await;
+}
+
+/// The documented contract: `name` alone starts a drill over every target, open-ended (it runs
+/// until stopped, ending by itself after 72 hours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_alone_starts_an_open_ended_drill_over_every_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = http_server(200).await.to_string();
+    let body = format!(
+        "{}{}{}",
+        auth(),
+        target("ka-viettel", &up, "viettel", "Kỳ Anh"),
+        target("cx-vnpt", &up, "vnpt", "Cẩm Xuyên"),
+    );
+    let app = start(dir.path(), &body).await;
+    let addr = app.local_addr();
+    let (s, d) = post(
+        addr,
+        "/api/v1/drills",
+        Some(ADMIN),
+        json!({ "name": "Diễn tập không báo trước" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["targets"], 2, "{d}");
+    let start = DateTime::parse_from_rfc3339(d["started_at"].as_str().unwrap()).unwrap();
+    let end = DateTime::parse_from_rfc3339(d["planned_end"].as_str().unwrap()).unwrap();
+    assert_eq!((end - start).num_hours(), 72, "{d}");
+    let id = d["id"].as_i64().unwrap();
+    let (s, d) = post(
+        addr,
+        &format!("/api/v1/drills/{id}/stop"),
+        Some(ADMIN),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
     app.shutdown().await;
 }

@@ -1,9 +1,9 @@
 //! The command line (`run`, `check`, `probe`, `demo`, `drill`) as library code: the binary only
 //! parses arguments and calls [`main`], and tests call the same functions.
 
-mod check;
-mod drill;
-mod probe;
+pub mod check;
+pub mod drill;
+pub mod probe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +68,9 @@ pub enum Command {
         /// A configuration to read the daemon's listen address from.
         #[arg(short, long, value_name = "FILE", global = true)]
         config: Option<PathBuf>,
+        /// Print the daemon's JSON answer instead of a line for people.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         action: drill::DrillAction,
     },
@@ -136,8 +139,20 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Drill {
             url,
             config,
+            json,
             action,
-        } => drill::run(url, config, action).await,
+        } => {
+            let inv = drill::Invocation {
+                url,
+                config,
+                token: std::env::var("COMMWATCH_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+                json,
+                action,
+            };
+            drill::run(inv, &mut std::io::stdout(), &mut std::io::stderr()).await
+        }
         Command::Demo(args) => crate::rig::demo::main(args, wait_for_signal()).await,
         Command::Probe {
             config,

@@ -72,16 +72,22 @@ impl Client {
             });
         }
         let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let hint = match (status, &self.token) {
+            (401, None) => " (set COMMWATCH_TOKEN to the bearer token of an officer or admin)",
+            (401, Some(_)) => " (the token in COMMWATCH_TOKEN is not known to this commwatch)",
+            (403, Some(_)) => " (the token in COMMWATCH_TOKEN lacks the role for this)",
+            _ => "",
+        };
         Err(ClientError::Api {
             status,
             code: body["error"]["code"]
                 .as_str()
                 .unwrap_or("unknown")
                 .to_string(),
-            message: body["error"]["message"]
-                .as_str()
-                .unwrap_or("no message")
-                .to_string(),
+            message: format!(
+                "{}{hint}",
+                body["error"]["message"].as_str().unwrap_or("no message")
+            ),
         })
     }
 

@@ -185,7 +185,12 @@ pub async fn stop(
         return Err(DrillError::Ended(id));
     }
     publish(state).await?;
-    tracing::info!(drill = id, reason, by = by.unwrap_or("the planned end"), "drill ended");
+    tracing::info!(
+        drill = id,
+        reason,
+        by = by.unwrap_or("the planned end"),
+        "drill ended"
+    );
     announce(state, &drill);
     Ok(drill)
 }

@@ -15,21 +15,27 @@ use crate::shared::AppState;
 use crate::web::compress;
 use crate::web::error::{ApiError, internal, reject};
 
-/// What `POST /api/v1/drills` accepts.
+/// How long a drill started without a `duration` runs unless stopped: long enough for a
+/// typhoon's first days, short enough that a forgotten drill does not tag a week of records.
+pub const OPEN_ENDED: Duration = Duration::from_secs(72 * 3_600);
+
+/// What `POST /api/v1/drills` accepts: `name` alone starts a drill over every target.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
     pub name: String,
     #[serde(default)]
     pub scenario: String,
-    /// Label -> value or values; `{}` covers every target.
+    /// Label -> value or values; `{}` or none covers every target.
+    #[serde(default)]
     pub scope: BTreeMap<String, OneOrMany>,
     #[serde(default)]
     pub leaders: Vec<String>,
     /// Probing interval in scope, e.g. "10s".
     pub interval: Option<String>,
-    /// Planned length, e.g. "2h"; the drill ends by itself then.
-    pub duration: String,
+    /// Planned length, e.g. "2h"; the drill ends by itself then. None: open-ended, until it is
+    /// stopped or [`OPEN_ENDED`] has passed.
+    pub duration: Option<String>,
     /// Comparison window before the start, e.g. "7d".
     pub baseline: Option<String>,
 }
@@ -94,7 +100,7 @@ fn duration_field(
 pub fn new_drill(body: StartRequest) -> Result<NewDrill, RequestError> {
     let scope = Scope::parse(&body.scope).map_err(RequestError::Scope)?;
     let interval = duration_field("interval", body.interval.as_deref(), DEFAULT_DRILL_INTERVAL)?;
-    let duration = duration_field("duration", Some(&body.duration), Duration::ZERO)?;
+    let duration = duration_field("duration", body.duration.as_deref(), OPEN_ENDED)?;
     let baseline = duration_field("baseline", body.baseline.as_deref(), DEFAULT_BASELINE)?;
     if baseline > Duration::from_secs(90 * 86_400) {
         return Err(RequestError::BaselineTooLong);

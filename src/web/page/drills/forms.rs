@@ -73,7 +73,7 @@ pub(super) fn start_request(f: &Query) -> StartRequest {
         scope,
         leaders: list_field(f, "leaders"),
         interval: text_field(f, "interval"),
-        duration: text_field(f, "duration").unwrap_or_default(),
+        duration: text_field(f, "duration"),
         baseline: text_field(f, "baseline"),
     }
 }

@@ -384,7 +384,7 @@ mod tests {
             OneOrMany::Many(vec!["viettel".into(), "vnpt".into()])
         );
         assert_eq!(r.leaders, ["A", "B"]);
-        assert_eq!(r.duration, "2h");
+        assert_eq!(r.duration.as_deref(), Some("2h"));
         assert_eq!(r.interval, None);
 
         let now = Utc::now();
