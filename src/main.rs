@@ -259,7 +259,7 @@ async fn main() -> ExitCode {
                 });
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
-                print!("{}", commwatch::probe::describe(t, &obs, &sample));
+                print!("{}", t.describe(&obs, &sample));
             }
             if sample.ok {
                 ExitCode::SUCCESS

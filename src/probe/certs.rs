@@ -297,6 +297,11 @@ impl TlsClients {
 }
 
 /// Reads every certificate in a PEM file into a root store.
+/// Reads a PEM bundle of trusted certificates (`ca_file`); the error says what is wrong.
+pub fn load_ca_file(path: &Path) -> Result<(), String> {
+    load_roots(path).map(|_| ())
+}
+
 pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     let iter = CertificateDer::pem_file_iter(path)

@@ -132,10 +132,10 @@ pub struct HeartbeatFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<Push>,
     /// Time since the last push (or since start, when none arrived).
-    #[serde(with = "super::secs")]
+    #[serde(with = "super::observation::secs")]
     pub age: Duration,
     pub pushes: u64,
-    #[serde(with = "super::secs")]
+    #[serde(with = "super::observation::secs")]
     pub allowed_silence: Duration,
 }
 

@@ -42,16 +42,16 @@ pub struct IcmpFacts {
     pub received: u32,
     /// Lost share of the requests sent, 0.0 to 1.0.
     pub loss: f64,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::observation::opt_secs", skip_serializing_if = "Option::is_none")]
     pub rtt_min: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::observation::opt_secs", skip_serializing_if = "Option::is_none")]
     pub rtt_avg: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::observation::opt_secs", skip_serializing_if = "Option::is_none")]
     pub rtt_median: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::observation::opt_secs", skip_serializing_if = "Option::is_none")]
     pub rtt_max: Option<Duration>,
     /// Mean absolute difference of successive round-trip times (needs two replies).
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "super::observation::opt_secs", skip_serializing_if = "Option::is_none")]
     pub jitter: Option<Duration>,
 }
 
