@@ -7,28 +7,132 @@ mod dns;
 mod heartbeat;
 mod http;
 mod icmp;
+mod keys;
 mod net;
 mod observation;
 mod sip;
 mod tcp;
 mod tls;
+mod vocab;
 
 use std::time::Duration;
 
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
-pub use heartbeat::{HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
-pub use http::{DEFAULT_BODY_CAP, HttpSpec};
+pub use heartbeat::{
+    DEFAULT_GRACE, HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus,
+};
+pub use http::{DEFAULT_BODY_CAP, DEFAULT_REDIRECTS, HttpSpec};
 pub use icmp::{
     DEFAULT_COUNT as DEFAULT_ICMP_COUNT, DEFAULT_SPACING as DEFAULT_ICMP_SPACING, IcmpFacts,
     IcmpSpec,
 };
+pub use keys::{Key, RawKeys, Resolve, Sink};
 pub use net::HostPort;
 pub(crate) use net::{Run, connect_addr, connect_host, excerpt, resolve_one};
 pub use observation::{ErrorCode, Facts, Observation, Phases};
-pub use sip::{SipFacts, SipSpec, SipTransport};
+pub use sip::{DEFAULT_STATUS as DEFAULT_SIP_STATUS, SipFacts, SipSpec, SipTransport};
 pub use tcp::TcpSpec;
-pub use tls::TlsSpec;
+pub use tls::{DEFAULT_MIN_DAYS, TlsSpec};
+pub use vocab::{Metric, StatusExpect, TextFact, Unit};
+
+/// The probe kinds a target may name (`kind = "http"`). Everything a kind knows (its keys, its
+/// checks' vocabulary, how its keys become a spec) is in its own file; these matches are the
+/// only place that lists the kinds, and each is exhaustive so a new kind cannot be forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Http,
+    Tcp,
+    Icmp,
+    Dns,
+    Tls,
+    Heartbeat,
+    Sip,
+}
+
+impl Kind {
+    /// Every kind, in the order messages list them.
+    pub const ALL: [Kind; 7] = [
+        Kind::Http,
+        Kind::Tcp,
+        Kind::Icmp,
+        Kind::Dns,
+        Kind::Tls,
+        Kind::Heartbeat,
+        Kind::Sip,
+    ];
+
+    /// The name as written in the config and shown in metrics, the API and the page.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Tcp => "tcp",
+            Kind::Icmp => "icmp",
+            Kind::Dns => "dns",
+            Kind::Tls => "tls",
+            Kind::Heartbeat => "heartbeat",
+            Kind::Sip => "sip",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind-specific keys this kind accepts.
+    pub fn keys(self) -> &'static [Key] {
+        match self {
+            Kind::Http => http::KEYS,
+            Kind::Tcp => tcp::KEYS,
+            Kind::Icmp => icmp::KEYS,
+            Kind::Dns => dns::KEYS,
+            Kind::Tls => tls::KEYS,
+            Kind::Heartbeat => heartbeat::KEYS,
+            Kind::Sip => sip::KEYS,
+        }
+    }
+
+    /// The numeric facts this kind reports, which checks may read.
+    pub fn metrics(self) -> &'static [Metric] {
+        match self {
+            Kind::Http => http::METRICS,
+            Kind::Tcp => tcp::METRICS,
+            Kind::Icmp => icmp::METRICS,
+            Kind::Dns => dns::METRICS,
+            Kind::Tls => tls::METRICS,
+            Kind::Heartbeat => heartbeat::METRICS,
+            Kind::Sip => sip::METRICS,
+        }
+    }
+
+    /// The facts this kind reports that checks compare as text or words.
+    pub fn texts(self) -> &'static [TextFact] {
+        match self {
+            Kind::Http => http::TEXTS,
+            Kind::Tcp => tcp::TEXTS,
+            Kind::Icmp => icmp::TEXTS,
+            Kind::Dns => dns::TEXTS,
+            Kind::Tls => tls::TEXTS,
+            Kind::Heartbeat => heartbeat::TEXTS,
+            Kind::Sip => sip::TEXTS,
+        }
+    }
+
+    /// Resolves a target's keys to this kind's spec, reporting problems to `r.sink`; `None`
+    /// when the keys do not make a spec (the errors say why).
+    pub fn resolve(self, r: &mut Resolve<'_, '_>) -> Option<ProbeSpec> {
+        match self {
+            Kind::Http => http::from_keys(r).map(ProbeSpec::Http),
+            Kind::Tcp => tcp::from_keys(r).map(ProbeSpec::Tcp),
+            Kind::Icmp => icmp::from_keys(r).map(ProbeSpec::Icmp),
+            Kind::Dns => dns::from_keys(r).map(ProbeSpec::Dns),
+            Kind::Tls => tls::from_keys(r).map(ProbeSpec::Tls),
+            Kind::Heartbeat => heartbeat::from_keys(r).map(ProbeSpec::Heartbeat),
+            Kind::Sip => sip::from_keys(r).map(ProbeSpec::Sip),
+        }
+    }
+}
 
 /// What to probe and how: the kind-specific part of a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +147,21 @@ pub enum ProbeSpec {
 }
 
 impl ProbeSpec {
-    pub fn kind(&self) -> &'static str {
+    pub fn probe_kind(&self) -> Kind {
         match self {
-            ProbeSpec::Http(_) => "http",
-            ProbeSpec::Tcp(_) => "tcp",
-            ProbeSpec::Icmp(_) => "icmp",
-            ProbeSpec::Dns(_) => "dns",
-            ProbeSpec::Tls(_) => "tls",
-            ProbeSpec::Heartbeat(_) => "heartbeat",
-            ProbeSpec::Sip(_) => "sip",
+            ProbeSpec::Http(_) => Kind::Http,
+            ProbeSpec::Tcp(_) => Kind::Tcp,
+            ProbeSpec::Icmp(_) => Kind::Icmp,
+            ProbeSpec::Dns(_) => Kind::Dns,
+            ProbeSpec::Tls(_) => Kind::Tls,
+            ProbeSpec::Heartbeat(_) => Kind::Heartbeat,
+            ProbeSpec::Sip(_) => Kind::Sip,
         }
+    }
+
+    /// The kind's name, as metrics, the API and the page show it.
+    pub fn kind(&self) -> &'static str {
+        self.probe_kind().name()
     }
 
     /// Whether a run holds a socket of its own while it waits. Such runs count against the
@@ -162,6 +271,29 @@ impl Prober {
                 );
                 obs
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_and_parses_back() {
+        for (i, k) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(Kind::parse(k.name()), Some(k));
+            assert!(!Kind::ALL[..i].contains(&k), "{k:?} listed twice");
+        }
+    }
+
+    #[test]
+    fn every_kind_key_is_a_known_key_and_reports_latency() {
+        for k in Kind::ALL {
+            for key in k.keys() {
+                assert!(Key::ALL.contains(key), "{k:?}: {key:?}");
+            }
+            assert!(k.metrics().contains(&Metric::Latency), "{k:?}");
         }
     }
 }
