@@ -130,3 +130,28 @@ impl Sink for TargetSink<'_, '_> {
         base.join(raw)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::probe::Key;
+
+    #[test]
+    fn every_kind_key_is_a_field_of_the_schema() {
+        for key in Key::ALL {
+            let name = key.name();
+            // The value's type may be wrong for the key; only an unknown key would show that
+            // `probe::Key` and the schema's `RawTarget` disagree on a name.
+            let text = format!("[[targets]]\nid = \"a\"\nkind = \"http\"\n{name} = 1\n");
+            let errors = Config::from_str_at(std::path::Path::new("t.toml"), &text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!errors.contains("unknown field"), "{name}: {errors}");
+            assert!(
+                !errors.is_empty(),
+                "{name}: an http target with it set must fail"
+            );
+        }
+    }
+}

@@ -16,7 +16,7 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use serde::Serialize;
 
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, TextFact};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, Observation, Run};
 use std::net::IpAddr;
 
@@ -239,6 +239,14 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
 }
 
 // The dns kind's config keys and check vocabulary.
+
+/// What the dns kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "dns",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys a dns target may set.
 pub const KEYS: &[Key] = &[

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, TextFact};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{Observation, Run};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +159,14 @@ pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Ru
 }
 
 // The heartbeat kind's config keys and check vocabulary.
+
+/// What the heartbeat kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "heartbeat",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys a heartbeat target may set.
 pub const KEYS: &[Key] = &[Key::Token, Key::Period, Key::Grace];

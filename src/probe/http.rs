@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::certs::{TlsClients, TlsStep};
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, StatusExpect, TextFact};
+use super::vocab::{KindVocab, Metric, StatusExpect, TextFact};
 use super::{ErrorCode, Observation, ProberError, Run, connect_addr, resolve_one};
 use hyper::header::{HeaderName, HeaderValue};
 
@@ -368,6 +368,14 @@ fn classify(e: &hyper::Error) -> (ErrorCode, String) {
 }
 
 // The http kind's config keys and check vocabulary.
+
+/// What the http kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "http",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys an http target may set.
 pub const KEYS: &[Key] = &[

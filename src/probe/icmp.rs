@@ -11,7 +11,7 @@ use serde::Serialize;
 use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
 
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, TextFact};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, Observation, Run, resolve_one};
 
 pub const DEFAULT_COUNT: u32 = 5;
@@ -305,6 +305,14 @@ fn summarise(address: IpAddr, socket: &'static str, results: &[Echo]) -> IcmpFac
 }
 
 // The icmp kind's config keys and check vocabulary.
+
+/// What the icmp kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "icmp",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys an icmp target may set.
 pub const KEYS: &[Key] = &[Key::Host, Key::Count, Key::Spacing];

@@ -10,8 +10,10 @@ use std::time::Duration;
 use super::net::HostPort;
 use super::vocab::StatusExpect;
 
-/// A kind-specific key of a target table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A kind-specific key of a target table. `Deserialize` is derived only so a test can hold
+/// [`Key::ALL`] and [`Key::name`] to the variant list; targets are read by the config schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Key {
     Url,
     ExpectStatus,

@@ -34,7 +34,7 @@ pub use observation::{ErrorCode, Facts, Observation, Phases};
 pub use sip::{DEFAULT_STATUS as DEFAULT_SIP_STATUS, SipFacts, SipSpec, SipTransport};
 pub use tcp::TcpSpec;
 pub use tls::{DEFAULT_MIN_DAYS, TlsSpec};
-pub use vocab::{Metric, StatusExpect, TextFact, Unit};
+pub use vocab::{KindVocab, Metric, StatusExpect, TextFact, Unit};
 
 /// The probe kinds a target may name (`kind = "http"`). Everything a kind knows (its keys, its
 /// checks' vocabulary, how its keys become a spec) is in its own file; these matches are the
@@ -63,17 +63,22 @@ impl Kind {
         Kind::Sip,
     ];
 
+    /// The kind's name, keys and check vocabulary, from its own file.
+    pub fn vocab(self) -> &'static KindVocab {
+        match self {
+            Kind::Http => &http::VOCAB,
+            Kind::Tcp => &tcp::VOCAB,
+            Kind::Icmp => &icmp::VOCAB,
+            Kind::Dns => &dns::VOCAB,
+            Kind::Tls => &tls::VOCAB,
+            Kind::Heartbeat => &heartbeat::VOCAB,
+            Kind::Sip => &sip::VOCAB,
+        }
+    }
+
     /// The name as written in the config and shown in metrics, the API and the page.
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Http => "http",
-            Kind::Tcp => "tcp",
-            Kind::Icmp => "icmp",
-            Kind::Dns => "dns",
-            Kind::Tls => "tls",
-            Kind::Heartbeat => "heartbeat",
-            Kind::Sip => "sip",
-        }
+        self.vocab().name
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
@@ -82,41 +87,17 @@ impl Kind {
 
     /// The kind-specific keys this kind accepts.
     pub fn keys(self) -> &'static [Key] {
-        match self {
-            Kind::Http => http::KEYS,
-            Kind::Tcp => tcp::KEYS,
-            Kind::Icmp => icmp::KEYS,
-            Kind::Dns => dns::KEYS,
-            Kind::Tls => tls::KEYS,
-            Kind::Heartbeat => heartbeat::KEYS,
-            Kind::Sip => sip::KEYS,
-        }
+        self.vocab().keys
     }
 
     /// The numeric facts this kind reports, which checks may read.
     pub fn metrics(self) -> &'static [Metric] {
-        match self {
-            Kind::Http => http::METRICS,
-            Kind::Tcp => tcp::METRICS,
-            Kind::Icmp => icmp::METRICS,
-            Kind::Dns => dns::METRICS,
-            Kind::Tls => tls::METRICS,
-            Kind::Heartbeat => heartbeat::METRICS,
-            Kind::Sip => sip::METRICS,
-        }
+        self.vocab().metrics
     }
 
     /// The facts this kind reports that checks compare as text or words.
     pub fn texts(self) -> &'static [TextFact] {
-        match self {
-            Kind::Http => http::TEXTS,
-            Kind::Tcp => tcp::TEXTS,
-            Kind::Icmp => icmp::TEXTS,
-            Kind::Dns => dns::TEXTS,
-            Kind::Tls => tls::TEXTS,
-            Kind::Heartbeat => heartbeat::TEXTS,
-            Kind::Sip => sip::TEXTS,
-        }
+        self.vocab().texts
     }
 
     /// Resolves a target's keys to this kind's spec, reporting problems to `r.sink`; `None`
@@ -281,10 +262,66 @@ mod tests {
 
     #[test]
     fn every_kind_is_listed_once_and_parses_back() {
+        use serde::Deserialize;
+        use serde::de::value::{Error, StrDeserializer};
         for (i, k) in Kind::ALL.into_iter().enumerate() {
             assert_eq!(Kind::parse(k.name()), Some(k));
+            // The name in the kind's file is the one the config schema accepts.
+            let de = StrDeserializer::<Error>::new(k.name());
+            assert_eq!(Kind::deserialize(de), Ok(k));
             assert!(!Kind::ALL[..i].contains(&k), "{k:?} listed twice");
         }
+    }
+
+    /// Catches the variants a derived `Deserialize` knows (every variant of the enum), so a
+    /// kind or key added to its enum but not to its `ALL` fails here instead of being skipped
+    /// silently by the messages and checks that walk `ALL`.
+    struct Variants(std::cell::Cell<&'static [&'static str]>);
+
+    impl<'de> serde::Deserializer<'de> for &Variants {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("only enums are asked for"))
+        }
+
+        fn deserialize_enum<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            variants: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.set(variants);
+            Err(serde::de::Error::custom("variants recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+            ignored_any
+        }
+    }
+
+    /// The variant names `T`'s derived `Deserialize` accepts, in declaration order.
+    fn variants<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+        let seen = Variants(std::cell::Cell::new(&[]));
+        assert!(T::deserialize(&seen).is_err());
+        seen.0.get()
+    }
+
+    #[test]
+    fn kind_all_holds_every_variant() {
+        let names: Vec<&str> = Kind::ALL.into_iter().map(Kind::name).collect();
+        assert_eq!(variants::<Kind>(), names.as_slice());
+    }
+
+    #[test]
+    fn key_all_holds_every_variant_by_its_toml_name() {
+        let names: Vec<&str> = Key::ALL.into_iter().map(Key::name).collect();
+        assert_eq!(variants::<Key>(), names.as_slice());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, StatusExpect, TextFact};
+use super::vocab::{KindVocab, Metric, StatusExpect, TextFact};
 use super::{ErrorCode, HostPort, Observation, Run, connect_addr, excerpt, resolve_one};
 
 /// SIP's T1: the first UDP retransmission interval.
@@ -321,6 +321,14 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 // The sip kind's config keys and check vocabulary.
+
+/// What the sip kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "sip",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys a sip target may set.
 pub const KEYS: &[Key] = &[Key::ExpectStatus, Key::Address, Key::Transport];

@@ -5,7 +5,7 @@ use regex::bytes::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, TextFact};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, HostPort, Observation, Run, connect_host, excerpt};
 
 /// Replies are read up to this many bytes while looking for a match: banners are short, and a
@@ -111,6 +111,14 @@ pub(super) async fn probe(spec: &TcpSpec, run: &Run) -> Observation {
 }
 
 // The tcp kind's config keys and check vocabulary.
+
+/// What the tcp kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "tcp",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys a tcp target may set.
 pub const KEYS: &[Key] = &[Key::Address, Key::Send, Key::Expect];

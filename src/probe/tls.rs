@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::certs::{TlsClients, TlsStep};
 use super::keys::{Key, Resolve};
-use super::vocab::{Metric, TextFact};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{HostPort, Observation, Run, connect_host};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,14 @@ pub(super) async fn probe(spec: &TlsSpec, clients: &TlsClients, run: &Run) -> Ob
 }
 
 // The tls kind's config keys and check vocabulary.
+
+/// What the tls kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "tls",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
 
 /// The keys a tls target may set.
 pub const KEYS: &[Key] = &[

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::keys::Key;
 use super::observation::Observation;
 use crate::time::fmt_secs;
 
@@ -145,4 +146,19 @@ pub enum TextFact {
     PushStatus,
     /// The DNS answers.
     Answers,
+}
+
+/// What one kind tells the config and check layers about itself; each kind's file holds its
+/// own, so the lists of which key and which check applies to which kind are written once, per
+/// kind, where the compiler sees them.
+#[derive(Debug)]
+pub struct KindVocab {
+    /// The name as written in the config and shown in metrics, the API and the page.
+    pub name: &'static str,
+    /// The kind-specific keys a target of this kind may set.
+    pub keys: &'static [Key],
+    /// The numeric facts it reports, which checks may read.
+    pub metrics: &'static [Metric],
+    /// The facts it reports that checks compare as text or words.
+    pub texts: &'static [TextFact],
 }
