@@ -149,7 +149,7 @@ pub struct RawTarget {
     #[serde(default)]
     pub depends_on: Vec<String>,
 
-    /// Checks in the check language; all must pass (see `check.rs`).
+    /// Checks in the check language; all must pass (see `check/`).
     pub checks: Option<Vec<Spanned<String>>>,
     /// Checks that, when failing on a passing sample, mark the target degraded.
     pub degraded: Option<Vec<Spanned<String>>>,

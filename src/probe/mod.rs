@@ -1,5 +1,14 @@
 //! Probes: each kind gathers facts about one endpoint and returns an [`Observation`]; checks
-//! (in `check.rs`) decide what the facts mean. This file holds the one `match` over probe kinds.
+//! (in `check/`) decide what the facts mean. This file is the dispatch only: the list of kinds
+//! and one exhaustive `match` per question asked of them.
+//!
+//! Each kind's file (`http.rs`, `tcp.rs`, `icmp.rs`, `dns.rs`, `tls.rs`, `heartbeat.rs`,
+//! `sip.rs`) owns its spec, its facts, the probe itself, its config keys and how they resolve
+//! (`from_keys`), and the metrics and text facts its checks may read (`VOCAB`). Shared pieces:
+//! `observation.rs` (what a run returns), `net.rs` (addresses, deadlines, connecting),
+//! `keys.rs` (the key names and values handed down by the config layer), `vocab.rs` (the check
+//! vocabulary), `certs.rs` (TLS for http and tls), `describe.rs` (facts for people).
+//! Nothing here imports `config`, `check` or `store`: they import `probe`.
 
 mod certs;
 pub mod describe;
