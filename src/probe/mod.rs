@@ -19,12 +19,11 @@ mod icmp;
 mod keys;
 mod net;
 mod observation;
+mod prober;
 mod sip;
 mod tcp;
 mod tls;
 mod vocab;
-
-use std::time::Duration;
 
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
@@ -40,6 +39,7 @@ pub use keys::{Key, RawKeys, Resolve, Sink};
 pub use net::HostPort;
 pub(crate) use net::{Run, connect_addr, connect_host, excerpt, resolve_one};
 pub use observation::{ErrorCode, Facts, Observation, Phases};
+pub use prober::{Prober, ProberError};
 pub use sip::{DEFAULT_STATUS as DEFAULT_SIP_STATUS, SipFacts, SipSpec, SipTransport};
 pub use tcp::TcpSpec;
 pub use tls::{DEFAULT_MIN_DAYS, TlsSpec};
@@ -186,81 +186,25 @@ impl ProbeSpec {
     }
 }
 
-/// Shared probe machinery: built once per process so clients and sockets are reused.
-pub struct Prober {
-    http: http::HttpProber,
-    tls: certs::TlsClients,
-    icmp: icmp::IcmpProber,
-    heartbeats: HeartbeatRegistry,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProberError {
-    #[error("cannot build the HTTP probe client: {0}")]
-    HttpClient(String),
-}
-
-/// Extra time granted past a probe's own deadline before the run is cut off from outside; the
-/// probe normally ends itself at its deadline with whatever it learned.
-const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+/// One kind's probe in flight, boxed: an in-flight probe then costs the size of its own
+/// kind's state (an ICMP burst is small, an HTTP exchange large), not the largest of all kinds.
+type InFlight<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Observation> + Send + 'a>>;
 
 impl Prober {
-    pub fn new() -> Result<Prober, ProberError> {
-        Ok(Prober {
-            http: http::HttpProber::new()?,
-            tls: certs::TlsClients::new(),
-            icmp: icmp::IcmpProber::new(),
-            heartbeats: HeartbeatRegistry::new(),
-        })
-    }
-
-    /// Uses `registry` for heartbeat targets, so pushes received elsewhere (the web layer of
-    /// another component, a test) are what heartbeat probes read.
-    pub fn with_heartbeats(mut self, registry: HeartbeatRegistry) -> Prober {
-        self.heartbeats = registry;
-        self
-    }
-
-    /// The registry heartbeat pushes are written to (by the web layer) and read from (by
-    /// heartbeat probes). Clones share the same registry.
-    pub fn heartbeats(&self) -> HeartbeatRegistry {
-        self.heartbeats.clone()
-    }
-
-    /// Runs one probe with a hard deadline. A probe that does not finish by `timeout` is cut off
-    /// and reported as [`ErrorCode::Timeout`], so a hung endpoint costs at most its timeout.
-    pub async fn run(&self, spec: &ProbeSpec, timeout: Duration) -> Observation {
-        let run = Run::new(spec.kind(), timeout);
-        // Each kind's future is boxed: an in-flight probe then costs the size of its own kind's
-        // state (an ICMP burst is small, an HTTP exchange large), not the largest of all kinds.
-        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Observation> + Send + '_>> =
-            match spec {
-                ProbeSpec::Http(s) => Box::pin(self.http.probe(s, &self.tls, &run)),
-                ProbeSpec::Tcp(s) => Box::pin(tcp::probe(s, &run)),
-                ProbeSpec::Icmp(s) => Box::pin(self.icmp.probe(s, &run)),
-                ProbeSpec::Dns(s) => Box::pin(dns::probe(s, &run)),
-                ProbeSpec::Tls(s) => Box::pin(tls::probe(s, &self.tls, &run)),
-                ProbeSpec::Heartbeat(s) => Box::pin(std::future::ready(heartbeat::probe(
-                    s,
-                    &self.heartbeats,
-                    &run,
-                ))),
-                ProbeSpec::Sip(s) => Box::pin(sip::probe(s, &run)),
-            };
-        match tokio::time::timeout(timeout + DEADLINE_GRACE, fut).await {
-            Ok(mut obs) => {
-                obs.duration = run.start.elapsed();
-                obs
-            }
-            Err(_) => {
-                let mut obs = run.observation();
-                obs.duration = run.start.elapsed();
-                obs.fail(
-                    ErrorCode::Timeout,
-                    format!("no answer within {}", run.timeout_text()),
-                );
-                obs
-            }
+    /// Starts the probe of `spec`'s kind; [`Prober::run`] holds it to the deadline.
+    fn start<'a>(&'a self, spec: &'a ProbeSpec, run: &'a Run) -> InFlight<'a> {
+        match spec {
+            ProbeSpec::Http(s) => Box::pin(self.http.probe(s, &self.tls, run)),
+            ProbeSpec::Tcp(s) => Box::pin(tcp::probe(s, run)),
+            ProbeSpec::Icmp(s) => Box::pin(self.icmp.probe(s, run)),
+            ProbeSpec::Dns(s) => Box::pin(dns::probe(s, run)),
+            ProbeSpec::Tls(s) => Box::pin(tls::probe(s, &self.tls, run)),
+            ProbeSpec::Heartbeat(s) => Box::pin(std::future::ready(heartbeat::probe(
+                s,
+                &self.heartbeats,
+                run,
+            ))),
+            ProbeSpec::Sip(s) => Box::pin(sip::probe(s, run)),
         }
     }
 }
