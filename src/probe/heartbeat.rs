@@ -176,7 +176,7 @@ pub const METRICS: &[Metric] = &[Metric::Latency, Metric::PushAge];
 pub const TEXTS: &[TextFact] = &[TextFact::PushStatus];
 
 /// Silence allowed past a missed period unless `grace` says otherwise.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 const MIN_TOKEN_LEN: usize = 16;
 
 /// Resolves a heartbeat target's keys to its spec; `period` and `grace` imply the push checks.

@@ -50,7 +50,7 @@ impl HttpSpec {
             method: Method::GET,
             headers: Vec::new(),
             body: None,
-            max_redirects: 5,
+            max_redirects: DEFAULT_REDIRECTS,
             verify: true,
             ca_file: None,
             body_cap: DEFAULT_BODY_CAP,
@@ -405,7 +405,7 @@ pub const METRICS: &[Metric] = &[
 pub const TEXTS: &[TextFact] = &[TextFact::Body, TextFact::Header, TextFact::Json];
 
 /// Redirects followed unless `redirects` says otherwise (documented in the example configs).
-pub const DEFAULT_REDIRECTS: u32 = 5;
+const DEFAULT_REDIRECTS: u32 = 5;
 const MAX_REDIRECTS: u32 = 20;
 const MAX_BODY_BYTES: u64 = 64 << 20;
 

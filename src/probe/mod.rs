@@ -7,7 +7,8 @@
 //! (`from_keys`), and the metrics and text facts its checks may read (`VOCAB`). Shared pieces:
 //! `observation.rs` (what a run returns), `net.rs` (addresses, deadlines, connecting),
 //! `keys.rs` (the key names and values handed down by the config layer), `vocab.rs` (the check
-//! vocabulary), `certs.rs` (TLS for http and tls), `describe.rs` (facts for people).
+//! vocabulary), `certs.rs` (TLS for http and tls), `prober.rs` (the per-process machinery and
+//! the hard deadline), `describe.rs` (facts for people).
 //! Nothing here imports `config`, `check` or `store`: they import `probe`.
 
 mod certs;
@@ -27,10 +28,8 @@ mod vocab;
 
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
-pub use heartbeat::{
-    DEFAULT_GRACE, HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus,
-};
-pub use http::{DEFAULT_BODY_CAP, DEFAULT_REDIRECTS, HttpSpec};
+pub use heartbeat::{HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
+pub use http::{DEFAULT_BODY_CAP, HttpSpec};
 pub use icmp::{
     DEFAULT_COUNT as DEFAULT_ICMP_COUNT, DEFAULT_SPACING as DEFAULT_ICMP_SPACING, IcmpFacts,
     IcmpSpec,
@@ -40,9 +39,9 @@ pub use net::HostPort;
 pub(crate) use net::{Run, connect_addr, connect_host, excerpt, resolve_one};
 pub use observation::{ErrorCode, Facts, Observation, Phases};
 pub use prober::{Prober, ProberError};
-pub use sip::{DEFAULT_STATUS as DEFAULT_SIP_STATUS, SipFacts, SipSpec, SipTransport};
+pub use sip::{SipFacts, SipSpec, SipTransport};
 pub use tcp::TcpSpec;
-pub use tls::{DEFAULT_MIN_DAYS, TlsSpec};
+pub use tls::TlsSpec;
 pub use vocab::{KindVocab, Metric, StatusExpect, TextFact, Unit};
 
 /// The probe kinds a target may name (`kind = "http"`). Everything a kind knows (its keys, its

@@ -344,7 +344,7 @@ pub const METRICS: &[Metric] = &[
 pub const TEXTS: &[TextFact] = &[];
 
 /// The final response that counts as healthy unless `expect_status` says otherwise.
-pub const DEFAULT_STATUS: u16 = 200;
+const DEFAULT_STATUS: u16 = 200;
 
 /// Resolves a sip target's keys to its spec; `expect_status` implies the status check.
 pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SipSpec> {

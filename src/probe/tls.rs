@@ -66,7 +66,7 @@ pub const METRICS: &[Metric] = &[
 pub const TEXTS: &[TextFact] = &[];
 
 /// Days of certificate validity required unless `min_days` says otherwise.
-pub const DEFAULT_MIN_DAYS: i64 = 14;
+const DEFAULT_MIN_DAYS: i64 = 14;
 
 /// Resolves a tls target's keys to its spec; `min_days` implies the `cert_days` check.
 pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<TlsSpec> {
