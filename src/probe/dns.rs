@@ -106,6 +106,23 @@ pub struct DnsFacts {
     pub answer_count: usize,
 }
 
+impl DnsFacts {
+    /// For people (`commwatch probe`): response code, where it came from, the records.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        line(
+            "rcode",
+            format!(
+                "{} (from {} over {})",
+                self.rcode, self.server, self.transport
+            ),
+        );
+        line("answers", format!("{}", self.answer_count));
+        for a in &self.answers {
+            line("answer", a.clone());
+        }
+    }
+}
+
 /// Response code mnemonics by value, as dig prints them.
 pub const RCODES: [&str; 11] = [
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",

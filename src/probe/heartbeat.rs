@@ -141,6 +141,38 @@ pub struct HeartbeatFacts {
     pub allowed_silence: Duration,
 }
 
+impl HeartbeatFacts {
+    /// For people (`commwatch probe`): the last push, its age, and the silence allowed.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        let ms = |d: Duration| crate::time::fmt_secs(d.as_secs_f64());
+        match &self.last {
+            Some(p) => {
+                line(
+                    "last push",
+                    format!(
+                        "{} ({} ago), status {}",
+                        crate::time::local_datetime(p.at),
+                        ms(self.age),
+                        p.status.as_str()
+                    ),
+                );
+                if let Some(m) = &p.message {
+                    line("message", m.clone());
+                }
+            }
+            None => line(
+                "last push",
+                format!("none since start ({} ago)", ms(self.age)),
+            ),
+        }
+        line("pushes", self.pushes.to_string());
+        line(
+            "allowed",
+            format!("{} of silence", ms(self.allowed_silence)),
+        );
+    }
+}
+
 pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Run) -> Observation {
     let mut obs = run.observation();
     let now = run.started_at;

@@ -72,6 +72,36 @@ pub struct IcmpFacts {
     pub jitter: Option<Duration>,
 }
 
+impl IcmpFacts {
+    /// For people (`commwatch probe`): address and socket kind, packets, round-trip times.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        let ms = |d: Duration| crate::time::fmt_secs(d.as_secs_f64());
+        let opt = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), ms);
+        line(
+            "address",
+            format!("{} ({} socket)", self.address, self.socket),
+        );
+        line(
+            "packets",
+            format!(
+                "{} sent, {} received, loss {:.2}",
+                self.sent, self.received, self.loss
+            ),
+        );
+        line(
+            "rtt",
+            format!(
+                "min {} / avg {} / median {} / max {}, jitter {}",
+                opt(self.rtt_min),
+                opt(self.rtt_avg),
+                opt(self.rtt_median),
+                opt(self.rtt_max),
+                opt(self.jitter)
+            ),
+        );
+    }
+}
+
 /// One ICMP client per address family for the whole process: a raw socket sees every ICMP
 /// packet on the host, so more than one would each parse everyone's replies. Created on first
 /// use, inside the runtime that runs the probes (the client spawns its receive task there).

@@ -51,6 +51,17 @@ pub struct SipFacts {
     pub retransmits: u32,
 }
 
+impl SipFacts {
+    /// For people (`commwatch probe`): the final OPTIONS response and how many retransmits it took.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        line("sip", format!("{} {}", self.status, self.reason));
+        if let Some(server) = &self.server {
+            line("server", server.clone());
+        }
+        line("retransmits", self.retransmits.to_string());
+    }
+}
+
 /// The parts of a request that the response must echo.
 struct Request {
     text: String,
