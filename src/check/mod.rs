@@ -24,10 +24,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::probe::{ErrorCode, Kind, Metric, Observation};
+use crate::probe::{ErrorCode, Kind, Observation};
 
-/// What status codes count as healthy (the vocabulary lives with the probes that report them).
-pub use crate::probe::StatusExpect;
+/// The numeric facts and the status expectation checks read; the vocabulary lives with the
+/// probes that report it, so each kind's file can list what applies to it.
+pub use crate::probe::{Metric, StatusExpect};
 pub use expr::Expr;
 pub use parse::{CheckError, parse_duration};
 
