@@ -10,7 +10,8 @@
 //! - [`rig`]: the simulator, inventories and the demo, for tests, the demo and benchmarks; the
 //!   core never imports it.
 //! - [`config`]: the TOML schema, defaults, includes and validation with file/line/key errors.
-//! - [`probe`]: one file per probe kind; `probe/mod.rs` holds the one `match` over kinds and the
+//! - [`probe`]: one file per probe kind, owning its spec, facts, config keys and check
+//!   vocabulary; `probe/mod.rs` holds the dispatch over kinds, `probe/observation.rs` the
 //!   [`probe::Observation`] every probe returns.
 //! - [`check`]: assertions over observations, kept in resolved form; produces [`check::Sample`].
 //! - [`scheduler`]: per-target timing, spread of first runs, global concurrency cap, deadlines.

@@ -58,6 +58,27 @@ pub fn ago_vi(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A duration for people: `0.153ms`, `12.5ms`, `812ms`, `1.5s`.
+pub fn fmt_secs(secs: f64) -> String {
+    let ms = secs * 1e3;
+    let trim = |s: String| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if ms >= 1000.0 {
+        format!("{}s", trim(format!("{secs:.3}")))
+    } else if ms >= 100.0 {
+        format!("{ms:.0}ms")
+    } else if ms >= 1.0 {
+        format!("{}ms", trim(format!("{ms:.1}")))
+    } else {
+        format!("{}ms", trim(format!("{ms:.3}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ pub async fn run(path: &Path, target: &str, json: bool) -> ExitCode {
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        print!("{}", crate::probe::describe(t, &obs, &sample));
+        print!("{}", t.describe(&obs, &sample));
     }
     if sample.ok {
         ExitCode::SUCCESS

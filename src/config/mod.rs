@@ -215,6 +215,41 @@ impl Target {
     pub fn judge(&self, obs: &crate::probe::Observation) -> crate::check::Sample {
         crate::check::judge_with(&self.checks, &self.degraded, obs)
     }
+
+    /// Human-readable report of one probe run, for `commwatch probe`: the verdict, every fact
+    /// the probe learned and every check in resolved form. It lives here, above `probe` and
+    /// `check`, because it needs the target, the observation and the sample together.
+    pub fn describe(
+        &self,
+        obs: &crate::probe::Observation,
+        sample: &crate::check::Sample,
+    ) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let verdict = match (sample.ok, sample.degraded) {
+            (true, false) => "OK",
+            (true, true) => "DEGRADED",
+            (false, _) => "FAIL",
+        };
+        let _ = writeln!(
+            s,
+            "{verdict}  {} ({}) {}",
+            self.id,
+            self.kind(),
+            self.spec.endpoint()
+        );
+        crate::probe::describe::line(&mut s, "name", self.name.clone());
+        s.push_str(&crate::probe::describe::facts(obs));
+        for c in &sample.checks {
+            let mark = match (c.ok, c.degraded) {
+                (true, _) => "pass",
+                (false, false) => "FAIL",
+                (false, true) => "DEGRADED",
+            };
+            let _ = writeln!(s, "  check {mark}: {}", c.resolved);
+        }
+        s
+    }
 }
 
 impl Config {

@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::probe::{Kind, RawKeys};
+
 /// The main configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,33 +129,6 @@ pub struct RawScheduler {
     pub max_concurrency: Option<usize>,
 }
 
-/// The probe kinds a target may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RawKind {
-    Http,
-    Tcp,
-    Icmp,
-    Dns,
-    Tls,
-    Heartbeat,
-    Sip,
-}
-
-impl RawKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            RawKind::Http => "http",
-            RawKind::Tcp => "tcp",
-            RawKind::Icmp => "icmp",
-            RawKind::Dns => "dns",
-            RawKind::Tls => "tls",
-            RawKind::Heartbeat => "heartbeat",
-            RawKind::Sip => "sip",
-        }
-    }
-}
-
 /// One target. Kind-specific keys live side by side; `resolve` rejects keys that do not apply to
 /// the target's kind, so a typo such as `adress` or a stray `url` on a tcp target is an error.
 #[derive(Debug, Deserialize)]
@@ -161,7 +136,9 @@ impl RawKind {
 pub struct RawTarget {
     pub id: String,
     pub name: Option<String>,
-    pub kind: RawKind,
+    /// One of the probe layer's kinds, deserialised from its name: the list of kinds lives
+    /// once, in `probe/mod.rs`.
+    pub kind: Kind,
     #[serde(default, with = "humantime_serde")]
     pub interval: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
@@ -180,7 +157,7 @@ pub struct RawTarget {
     #[serde(default)]
     pub depends_on: Vec<String>,
 
-    /// Checks in the check language; all must pass (see `check.rs`).
+    /// Checks in the check language; all must pass (see `check/`).
     pub checks: Option<Vec<Spanned<String>>>,
     /// Checks that, when failing on a passing sample, mark the target degraded.
     pub degraded: Option<Vec<Spanned<String>>>,
@@ -224,4 +201,37 @@ pub struct RawTarget {
     pub period: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub grace: Option<Duration>,
+}
+
+impl RawTarget {
+    /// The kind-specific keys as the target's kind reads them (see `probe::keys`).
+    pub fn keys(&self) -> RawKeys<'_> {
+        RawKeys {
+            url: self.url.as_deref(),
+            expect_status: self.expect_status.as_deref(),
+            method: self.method.as_deref(),
+            headers: self.headers.as_ref(),
+            body: self.body.as_deref(),
+            redirects: self.redirects,
+            max_body_bytes: self.max_body_bytes,
+            tls_verify: self.tls_verify,
+            ca_file: self.ca_file.as_deref(),
+            address: self.address.as_deref(),
+            send: self.send.as_deref(),
+            expect: self.expect.as_deref(),
+            host: self.host.as_deref(),
+            count: self.count,
+            spacing: self.spacing,
+            server: self.server.as_deref(),
+            query: self.query.as_deref(),
+            record: self.record.as_deref(),
+            expect_rcode: self.expect_rcode.as_deref(),
+            transport: self.transport.as_deref(),
+            server_name: self.server_name.as_deref(),
+            min_days: self.min_days,
+            token: self.token.as_deref(),
+            period: self.period,
+            grace: self.grace,
+        }
+    }
 }

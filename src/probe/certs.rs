@@ -40,6 +40,39 @@ pub struct TlsFacts {
     pub chain: Vec<CertFacts>,
 }
 
+impl TlsFacts {
+    /// For people (`commwatch probe`): the handshake and the chain, with the earliest end date.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        line("tls", format!("{} {}", self.version, self.cipher));
+        let verified = match &self.verify_error {
+            None => "yes".to_string(),
+            Some(e) => format!("no: {e}"),
+        };
+        line("verified", verified);
+        line(
+            "expires",
+            format!(
+                "{} ({} days left, earliest in chain)",
+                crate::time::local_datetime(self.earliest_expiry),
+                self.days_left
+            ),
+        );
+        for (i, c) in self.chain.iter().enumerate() {
+            let role = if i == 0 { "leaf" } else { "chain" };
+            line(
+                role,
+                format!(
+                    "{} — issuer {} — until {} ({} days)",
+                    c.subject,
+                    c.issuer,
+                    c.not_after.format("%Y-%m-%d"),
+                    c.days_left
+                ),
+            );
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CertFacts {
     pub subject: String,
@@ -297,6 +330,11 @@ impl TlsClients {
 }
 
 /// Reads every certificate in a PEM file into a root store.
+/// Reads a PEM bundle of trusted certificates (`ca_file`); the error says what is wrong.
+pub fn load_ca_file(path: &Path) -> Result<(), String> {
+    load_roots(path).map(|_| ())
+}
+
 pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     let iter = CertificateDer::pem_file_iter(path)

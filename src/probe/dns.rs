@@ -15,7 +15,10 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RecordType};
 use serde::Serialize;
 
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, Observation, Run};
+use std::net::IpAddr;
 
 /// Answers kept as facts; a response with more is summarised by its count.
 const MAX_ANSWERS: usize = 32;
@@ -101,6 +104,23 @@ pub struct DnsFacts {
     /// Answer records of the queried type, in presentation form (`10 mail.example.`).
     pub answers: Vec<String>,
     pub answer_count: usize,
+}
+
+impl DnsFacts {
+    /// For people (`commwatch probe`): response code, where it came from, the records.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        line(
+            "rcode",
+            format!(
+                "{} (from {} over {})",
+                self.rcode, self.server, self.transport
+            ),
+        );
+        line("answers", format!("{}", self.answer_count));
+        for a in &self.answers {
+            line("answer", a.clone());
+        }
+    }
 }
 
 /// Response code mnemonics by value, as dig prints them.
@@ -233,4 +253,91 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
     obs.facts.remote_addr = Some(spec.server);
     obs.facts.dns = Some(facts);
     obs
+}
+
+// The dns kind's config keys and check vocabulary.
+
+/// What the dns kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "dns",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys a dns target may set.
+pub const KEYS: &[Key] = &[
+    Key::Server,
+    Key::Query,
+    Key::Record,
+    Key::ExpectRcode,
+    Key::Transport,
+];
+/// The numbers checks may read on a dns target.
+pub const METRICS: &[Metric] = &[Metric::Latency, Metric::Dns];
+/// What checks may compare as words or text on a dns target.
+pub const TEXTS: &[TextFact] = &[TextFact::Rcode, TextFact::Answers];
+
+/// Resolves a dns target's keys to its spec; `expect_rcode` implies the rcode check.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<DnsSpec> {
+    let k = r.keys;
+    let server = r.need(
+        "dns",
+        "a `server` (an IP address, optionally :port)",
+        k.server,
+    );
+    let server = server.and_then(|s| {
+        let parsed = s
+            .parse::<SocketAddr>()
+            .ok()
+            .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+        if parsed.is_none() {
+            r.err(
+                Key::Server,
+                format!("`{s}` is not an IP address or IP:port (IPv6 with a port: [addr]:port)"),
+            );
+        }
+        parsed
+    });
+    let query = r.need("dns", "a `query` (the name to look up)", k.query);
+    let query = query.and_then(|q| {
+        let ok = !q.is_empty()
+            && q.len() <= 253
+            && q.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            r.err(Key::Query, format!("`{q}` is not a domain name"));
+        }
+        ok.then(|| q.to_string())
+    });
+    let record = match k.record {
+        None => Some(RecordKind::A),
+        Some(s) => {
+            let kind = RecordKind::parse(s);
+            if kind.is_none() {
+                r.err(
+                    Key::Record,
+                    format!("`{s}` is not one of {}", RecordKind::NAMES.join(", ")),
+                );
+            }
+            kind
+        }
+    };
+    let transport = r.transport(DnsTransport::Udp, DnsTransport::Tcp);
+    match k.expect_rcode {
+        Some([]) => {
+            r.err(Key::ExpectRcode, "must list at least one response code");
+        }
+        Some(list) => {
+            let text = format!("rcode in [{}]", list.join(", "));
+            r.implied(Key::ExpectRcode, &text);
+        }
+        None => r.implied(Key::ExpectRcode, "rcode == NOERROR"),
+    }
+    Some(DnsSpec {
+        server: server?,
+        query: query?,
+        record: record?,
+        transport: transport?,
+    })
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{Observation, Run};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +134,43 @@ pub struct HeartbeatFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<Push>,
     /// Time since the last push (or since start, when none arrived).
-    #[serde(with = "super::secs")]
+    #[serde(with = "super::observation::secs")]
     pub age: Duration,
     pub pushes: u64,
-    #[serde(with = "super::secs")]
+    #[serde(with = "super::observation::secs")]
     pub allowed_silence: Duration,
+}
+
+impl HeartbeatFacts {
+    /// For people (`commwatch probe`): the last push, its age, and the silence allowed.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        let ms = |d: Duration| crate::time::fmt_secs(d.as_secs_f64());
+        match &self.last {
+            Some(p) => {
+                line(
+                    "last push",
+                    format!(
+                        "{} ({} ago), status {}",
+                        crate::time::local_datetime(p.at),
+                        ms(self.age),
+                        p.status.as_str()
+                    ),
+                );
+                if let Some(m) = &p.message {
+                    line("message", m.clone());
+                }
+            }
+            None => line(
+                "last push",
+                format!("none since start ({} ago)", ms(self.age)),
+            ),
+        }
+        line("pushes", self.pushes.to_string());
+        line(
+            "allowed",
+            format!("{} of silence", ms(self.allowed_silence)),
+        );
+    }
 }
 
 pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Run) -> Observation {
@@ -154,4 +188,59 @@ pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Ru
         allowed_silence: spec.allowed_silence(),
     });
     obs
+}
+
+// The heartbeat kind's config keys and check vocabulary.
+
+/// What the heartbeat kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "heartbeat",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys a heartbeat target may set.
+pub const KEYS: &[Key] = &[Key::Token, Key::Period, Key::Grace];
+/// The numbers checks may read on a heartbeat target.
+pub const METRICS: &[Metric] = &[Metric::Latency, Metric::PushAge];
+/// What checks may compare as words on a heartbeat target.
+pub const TEXTS: &[TextFact] = &[TextFact::PushStatus];
+
+/// Silence allowed past a missed period unless `grace` says otherwise.
+const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+const MIN_TOKEN_LEN: usize = 16;
+
+/// Resolves a heartbeat target's keys to its spec; `period` and `grace` imply the push checks.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<HeartbeatSpec> {
+    let k = r.keys;
+    let token = r.need("heartbeat", "a `token` (16+ characters)", k.token);
+    if let Some(t) = token
+        && (t.len() < MIN_TOKEN_LEN || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        r.err(
+            Key::Token,
+            format!("must be at least {MIN_TOKEN_LEN} characters without spaces"),
+        );
+    }
+    let Some(period) = k.period else {
+        r.sink.err(
+            "kind",
+            "kind `heartbeat` needs `period` (how often the site pushes, e.g. \"5m\")".into(),
+        );
+        return None;
+    };
+    if period < Duration::from_secs(1) {
+        r.err(Key::Period, "must be at least 1s");
+    }
+    let grace = k.grace.unwrap_or(DEFAULT_GRACE);
+    let silence = crate::time::fmt_secs((period + grace).as_secs_f64());
+    r.implied(Key::Period, &format!("push_age <= {silence}"));
+    r.implied(Key::Period, "push_status == ok");
+    Some(HeartbeatSpec {
+        target: r.id.to_string(),
+        token: token?.to_string(),
+        period,
+        grace,
+    })
 }

@@ -13,7 +13,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::certs::{TlsClients, TlsStep};
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, StatusExpect, TextFact};
 use super::{ErrorCode, Observation, ProberError, Run, connect_addr, resolve_one};
+use hyper::header::{HeaderName, HeaderValue};
 
 /// Default body cap: enough for any status page or JSON health document.
 pub const DEFAULT_BODY_CAP: u64 = 1 << 20;
@@ -47,7 +50,7 @@ impl HttpSpec {
             method: Method::GET,
             headers: Vec::new(),
             body: None,
-            max_redirects: 5,
+            max_redirects: DEFAULT_REDIRECTS,
             verify: true,
             ca_file: None,
             body_cap: DEFAULT_BODY_CAP,
@@ -362,4 +365,133 @@ fn classify(e: &hyper::Error) -> (ErrorCode, String) {
         ErrorCode::ProtocolError
     });
     (code, detail)
+}
+
+// The http kind's config keys and check vocabulary.
+
+/// What the http kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "http",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys an http target may set.
+pub const KEYS: &[Key] = &[
+    Key::Url,
+    Key::ExpectStatus,
+    Key::Method,
+    Key::Headers,
+    Key::Body,
+    Key::Redirects,
+    Key::MaxBodyBytes,
+    Key::TlsVerify,
+    Key::CaFile,
+];
+/// The numbers checks may read on an http target.
+pub const METRICS: &[Metric] = &[
+    Metric::Status,
+    Metric::BodyBytes,
+    Metric::CertDays,
+    Metric::Latency,
+    Metric::Dns,
+    Metric::Connect,
+    Metric::Tls,
+    Metric::FirstByte,
+    Metric::Transfer,
+];
+/// What checks may compare as text on an http target.
+pub const TEXTS: &[TextFact] = &[TextFact::Body, TextFact::Header, TextFact::Json];
+
+/// Redirects followed unless `redirects` says otherwise (documented in the example configs).
+const DEFAULT_REDIRECTS: u32 = 5;
+const MAX_REDIRECTS: u32 = 20;
+const MAX_BODY_BYTES: u64 = 64 << 20;
+
+/// Resolves an http target's keys to its spec; `expect_status` implies the status check.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<HttpSpec> {
+    let k = r.keys;
+    let u = r.need("http", "a `url`", k.url)?.to_string();
+    let url = match url::Url::parse(&u) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Some(parsed)
+        }
+        Ok(_) => {
+            r.err(
+                Key::Url,
+                format!("`{u}` must be an http:// or https:// URL with a host"),
+            );
+            None
+        }
+        Err(e) => {
+            r.err(Key::Url, format!("`{u}` is not a valid URL: {e}"));
+            None
+        }
+    };
+    r.expect_status("an HTTP", 599, StatusExpect::Success);
+    let method = match k.method.map(str::to_ascii_uppercase) {
+        None => Method::GET,
+        Some(m) => match m.as_str() {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => {
+                Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET)
+            }
+            _ => {
+                r.err(
+                    Key::Method,
+                    format!("`{m}` is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+                );
+                Method::GET
+            }
+        },
+    };
+    if k.body.is_some() && matches!(method, Method::GET | Method::HEAD) {
+        r.err(
+            Key::Body,
+            format!("a body needs method POST, PUT or PATCH, not {method}"),
+        );
+    }
+    let mut headers = Vec::new();
+    for (name, v) in k.headers.into_iter().flatten() {
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            r.err(Key::Headers, format!("`{name}` is not a valid header name"));
+        } else if HeaderValue::from_str(v).is_err() {
+            r.err(
+                Key::Headers,
+                format!("the value of `{name}` is not a valid header value"),
+            );
+        } else if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
+            r.err(
+                Key::Headers,
+                format!("`{name}` is set by commwatch from the URL and body"),
+            );
+        } else {
+            headers.push((name.clone(), v.clone()));
+        }
+    }
+    let max_redirects = k.redirects.unwrap_or(DEFAULT_REDIRECTS);
+    if max_redirects > MAX_REDIRECTS {
+        r.err(
+            Key::Redirects,
+            format!("at most {MAX_REDIRECTS}, got {max_redirects}"),
+        );
+    }
+    let body_cap = k.max_body_bytes.unwrap_or(DEFAULT_BODY_CAP);
+    if body_cap == 0 || body_cap > MAX_BODY_BYTES {
+        r.err(
+            Key::MaxBodyBytes,
+            format!("must be between 1 and {MAX_BODY_BYTES}, got {body_cap}"),
+        );
+    }
+    let ca_file = r.ca_file();
+    url.map(|url| HttpSpec {
+        method,
+        headers,
+        body: k.body.map(str::to_string),
+        max_redirects,
+        verify: k.tls_verify.unwrap_or(true),
+        ca_file,
+        body_cap,
+        ..HttpSpec::get(url)
+    })
 }

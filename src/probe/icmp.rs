@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
 
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, Observation, Run, resolve_one};
 
 pub const DEFAULT_COUNT: u32 = 5;
@@ -42,17 +44,62 @@ pub struct IcmpFacts {
     pub received: u32,
     /// Lost share of the requests sent, 0.0 to 1.0.
     pub loss: f64,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "super::observation::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rtt_min: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "super::observation::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rtt_avg: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "super::observation::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rtt_median: Option<Duration>,
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "super::observation::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rtt_max: Option<Duration>,
     /// Mean absolute difference of successive round-trip times (needs two replies).
-    #[serde(with = "super::opt_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "super::observation::opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub jitter: Option<Duration>,
+}
+
+impl IcmpFacts {
+    /// For people (`commwatch probe`): address and socket kind, packets, round-trip times.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        let ms = |d: Duration| crate::time::fmt_secs(d.as_secs_f64());
+        let opt = |d: Option<Duration>| d.map_or_else(|| "-".to_string(), ms);
+        line(
+            "address",
+            format!("{} ({} socket)", self.address, self.socket),
+        );
+        line(
+            "packets",
+            format!(
+                "{} sent, {} received, loss {:.2}",
+                self.sent, self.received, self.loss
+            ),
+        );
+        line(
+            "rtt",
+            format!(
+                "min {} / avg {} / median {} / max {}, jitter {}",
+                opt(self.rtt_min),
+                opt(self.rtt_avg),
+                opt(self.rtt_median),
+                opt(self.rtt_max),
+                opt(self.jitter)
+            ),
+        );
+    }
 }
 
 /// One ICMP client per address family for the whole process: a raw socket sees every ICMP
@@ -285,6 +332,91 @@ fn summarise(address: IpAddr, socket: &'static str, results: &[Echo]) -> IcmpFac
         rtt_max: sorted.last().copied(),
         jitter,
     }
+}
+
+// The icmp kind's config keys and check vocabulary.
+
+/// What the icmp kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "icmp",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys an icmp target may set.
+pub const KEYS: &[Key] = &[Key::Host, Key::Count, Key::Spacing];
+/// The numbers checks may read on an icmp target.
+pub const METRICS: &[Metric] = &[
+    Metric::Sent,
+    Metric::Received,
+    Metric::Loss,
+    Metric::RttMin,
+    Metric::RttAvg,
+    Metric::RttP50,
+    Metric::RttMax,
+    Metric::Jitter,
+    Metric::Latency,
+];
+/// What checks may compare as text on an icmp target: nothing, pings report numbers.
+pub const TEXTS: &[TextFact] = &[];
+
+const MAX_COUNT: u32 = 100;
+const MIN_SPACING: Duration = Duration::from_millis(10);
+
+/// Resolves an icmp target's keys to its spec; the burst must fit in the target's timeout.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<IcmpSpec> {
+    let k = r.keys;
+    let timeout = r.timeout;
+    let host = r.need("icmp", "a `host` (an IP address or a name)", k.host)?;
+    let host_ok = host.parse::<IpAddr>().is_ok()
+        || (!host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+    if !host_ok {
+        r.err(
+            Key::Host,
+            format!("`{host}` is not an IP address or a host name"),
+        );
+    }
+    let count = k.count.unwrap_or(DEFAULT_COUNT);
+    if count == 0 || count > MAX_COUNT {
+        r.err(
+            Key::Count,
+            format!("must be between 1 and {MAX_COUNT}, got {count}"),
+        );
+    }
+    let spacing = k.spacing.unwrap_or(DEFAULT_SPACING);
+    if spacing < MIN_SPACING {
+        r.err(
+            Key::Spacing,
+            format!(
+                "{} is below the minimum of 10ms",
+                humantime::format_duration(spacing)
+            ),
+        );
+    } else if count > 0 && spacing * (count - 1) >= timeout {
+        // The last request must leave time for its reply.
+        let key = if k.spacing.is_some() {
+            Key::Spacing
+        } else {
+            Key::Count
+        };
+        r.err(
+            key,
+            format!(
+                "{count} echo requests {} apart do not fit in the timeout of {}",
+                humantime::format_duration(spacing),
+                humantime::format_duration(timeout)
+            ),
+        );
+    }
+    host_ok.then(|| IcmpSpec {
+        host: host.to_string(),
+        count,
+        spacing,
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, StatusExpect, TextFact};
 use super::{ErrorCode, HostPort, Observation, Run, connect_addr, excerpt, resolve_one};
 
 /// SIP's T1: the first UDP retransmission interval.
@@ -47,6 +49,17 @@ pub struct SipFacts {
     pub server: Option<String>,
     /// UDP retransmissions before the answer.
     pub retransmits: u32,
+}
+
+impl SipFacts {
+    /// For people (`commwatch probe`): the final OPTIONS response and how many retransmits it took.
+    pub(super) fn describe(&self, line: &mut dyn FnMut(&str, String)) {
+        line("sip", format!("{} {}", self.status, self.reason));
+        if let Some(server) = &self.server {
+            line("server", server.clone());
+        }
+        line("retransmits", self.retransmits.to_string());
+    }
 }
 
 /// The parts of a request that the response must echo.
@@ -316,6 +329,43 @@ async fn over_tcp(spec: &SipSpec, addr: SocketAddr, run: &Run, obs: &mut Observa
 /// The length of the first message head (including the blank line) in `buf`, if complete.
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+// The sip kind's config keys and check vocabulary.
+
+/// What the sip kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "sip",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys a sip target may set.
+pub const KEYS: &[Key] = &[Key::ExpectStatus, Key::Address, Key::Transport];
+/// The numbers checks may read on a sip target.
+pub const METRICS: &[Metric] = &[
+    Metric::Status,
+    Metric::Latency,
+    Metric::Dns,
+    Metric::Connect,
+    Metric::FirstByte,
+];
+/// What checks may compare as text on a sip target: nothing beyond the numbers.
+pub const TEXTS: &[TextFact] = &[];
+
+/// The final response that counts as healthy unless `expect_status` says otherwise.
+const DEFAULT_STATUS: u16 = 200;
+
+/// Resolves a sip target's keys to its spec; `expect_status` implies the status check.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SipSpec> {
+    let address = r.address("sip");
+    let transport = r.transport(SipTransport::Udp, SipTransport::Tcp);
+    r.expect_status("a SIP", 699, StatusExpect::OneOf(vec![DEFAULT_STATUS]));
+    Some(SipSpec {
+        address: address?,
+        transport: transport?,
+    })
 }
 
 #[cfg(test)]

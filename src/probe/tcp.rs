@@ -4,6 +4,8 @@
 use regex::bytes::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::keys::{Key, Resolve};
+use super::vocab::{KindVocab, Metric, TextFact};
 use super::{ErrorCode, HostPort, Observation, Run, connect_host, excerpt};
 
 /// Replies are read up to this many bytes while looking for a match: banners are short, and a
@@ -106,4 +108,51 @@ pub(super) async fn probe(spec: &TcpSpec, run: &Run) -> Observation {
         obs.facts.reply = Some(excerpt(&buf, REPLY_EXCERPT));
     }
     obs
+}
+
+// The tcp kind's config keys and check vocabulary.
+
+/// What the tcp kind tells the config and check layers about itself.
+pub const VOCAB: KindVocab = KindVocab {
+    name: "tcp",
+    keys: KEYS,
+    metrics: METRICS,
+    texts: TEXTS,
+};
+
+/// The keys a tcp target may set.
+pub const KEYS: &[Key] = &[Key::Address, Key::Send, Key::Expect];
+/// The numbers checks may read on a tcp target.
+pub const METRICS: &[Metric] = &[
+    Metric::Latency,
+    Metric::Dns,
+    Metric::Connect,
+    Metric::FirstByte,
+];
+/// What checks may compare as text on a tcp target.
+pub const TEXTS: &[TextFact] = &[TextFact::Reply];
+
+/// Resolves a tcp target's keys to its spec.
+pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<TcpSpec> {
+    let k = r.keys;
+    let address = r.address("tcp");
+    let expect = match k.expect.map(Regex::new) {
+        None => None,
+        Some(Ok(re)) => Some(re),
+        Some(Err(e)) => {
+            r.err(Key::Expect, format!("bad regex: {e}"));
+            None
+        }
+    };
+    if k.send == Some("") {
+        r.err(
+            Key::Send,
+            "must not be empty (leave it out to send nothing)",
+        );
+    }
+    Some(TcpSpec {
+        address: address?,
+        send: k.send.map(str::to_string),
+        expect,
+    })
 }
