@@ -4,6 +4,7 @@
 pub mod check;
 pub mod drill;
 pub mod probe;
+pub mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,11 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Make bearer tokens for `[[auth.tokens]]` (viewer, officer, admin).
+    Token {
+        #[command(subcommand)]
+        action: token::TokenAction,
     },
     /// Play a scripted storm over a simulated Hà Tĩnh on loopback: status page, drill, report.
     Demo(crate::rig::demo::DemoArgs),
@@ -153,6 +159,13 @@ pub async fn main(cli: Cli) -> ExitCode {
             };
             drill::run(inv, &mut std::io::stdout(), &mut std::io::stderr()).await
         }
+        Command::Token { action } => match token::run(action, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("commwatch: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Demo(args) => crate::rig::demo::main(args, wait_for_signal()).await,
         Command::Probe {
             config,

@@ -12,6 +12,16 @@ pub struct LoginRequired;
 
 impl warp::reject::Reject for LoginRequired {}
 
+/// A request error on an HTML page, already rendered as a page in the reader's language: a
+/// browser reading `/?state=bogus` gets a page to read, not the API's JSON.
+#[derive(Debug)]
+pub struct HtmlError {
+    pub status: StatusCode,
+    pub html: String,
+}
+
+impl warp::reject::Reject for HtmlError {}
+
 /// An API error with a stable machine-readable code.
 #[derive(Debug)]
 pub struct ApiError {
@@ -89,6 +99,8 @@ pub async fn recover(r: Rejection) -> Result<warp::reply::Response, std::convert
             warp::http::HeaderValue::from_static("/login"),
         );
         resp
+    } else if let Some(e) = r.find::<HtmlError>() {
+        warp::reply::with_status(warp::reply::html(e.html.clone()), e.status).into_response()
     } else if let Some(e) = r.find::<ApiError>() {
         json_error(e.status, e.code, &e.message)
     } else if let Some(e) = r.find::<warp::reject::InvalidQuery>() {

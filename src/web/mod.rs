@@ -299,7 +299,13 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
     let login_form = warp::path!("login")
         .and(warp::get())
         .and(page::ctx(state.clone()))
-        .map(|ctx: page::PageCtx| page::login::form(&ctx, None));
+        .and(with_state(state.clone()))
+        .map(|ctx: page::PageCtx, state: AppState| {
+            page::login::form(&ctx, state.config().auth.public, None)
+        });
+    let logout = warp::path!("logout")
+        .and(warp::post())
+        .map(page::login::logout);
     let login = warp::path!("login")
         .and(warp::post())
         .and(page::ctx(state.clone()))
@@ -325,6 +331,8 @@ fn pages(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)
         .or(login_form.boxed())
         .unify()
         .or(login.boxed())
+        .unify()
+        .or(logout.boxed())
         .unify()
         .or(page::drills::routes(state_for_drills.clone()))
         .unify()

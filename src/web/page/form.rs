@@ -10,6 +10,7 @@ use super::{Nav, PageCtx, layout};
 use crate::config::Role;
 use crate::shared::AppState;
 use crate::web::auth::{self, Caller, FormAuthError};
+use crate::web::error::ApiError;
 use crate::web::view::query::Query;
 use crate::web::with_state;
 
@@ -61,16 +62,51 @@ pub fn problem(
     back: &str,
     nav: Nav,
 ) -> warp::reply::Response {
+    let mut r = ctx.finish(problem_page(ctx, message, None, back, nav));
+    *r.status_mut() = status;
+    r
+}
+
+/// The problem page itself. It answers a form's POST (or a page with a bad address), so its
+/// language link leads to `back` in the other language rather than to this address.
+pub fn problem_page(
+    ctx: &PageCtx,
+    message: &str,
+    detail: Option<&str>,
+    back: &str,
+    nav: Nav,
+) -> maud::Markup {
     let t = ctx.lang.t();
     let f = ctx.lang.f();
+    let mut at_back = ctx.clone();
+    let (path, query) = back.split_once('?').unwrap_or((back, ""));
+    at_back.path = path.to_string();
+    at_back.query = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let body = html! {
         h1 { (f.error) }
         p.banner role="alert" { (message) }
+        @if let Some(d) = detail { p.muted { code { (d) } } }
         p { a href="/login" { (t.login_title) } " · " a href=(back) { (f.back) } }
     };
-    let mut r = ctx.finish(layout(ctx, f.error, nav, false, body));
-    *r.status_mut() = status;
-    r
+    layout(&at_back, f.error, nav, false, body)
+}
+
+/// A request error of a page's address (`/?state=bogus`, `/?page=0`) or of loading it, as a
+/// page in the reader's language with the API's detail under it.
+pub fn page_error(ctx: &PageCtx, e: ApiError, nav: Nav) -> warp::Rejection {
+    let t = ctx.lang.t();
+    let lead = match e.status.as_u16() {
+        404 => t.no_such_page,
+        400..=499 => t.bad_request,
+        _ => t.internal_error,
+    };
+    let html = problem_page(ctx, lead, Some(&e.message), "/", nav).into_string();
+    warp::reject::custom(crate::web::error::HtmlError {
+        status: e.status,
+        html,
+    })
 }
 
 /// A refused form: 401 (sign in: `sign_in` says what for), 403 (role, or a form not from our

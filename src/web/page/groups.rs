@@ -67,10 +67,11 @@ pub async fn index(
     };
     let lang = ctx.lang;
     let t = lang.t();
-    let (from, to) = time_range(&ctx.query).map_err(warp::reject::custom)?;
+    let (from, to) =
+        time_range(&ctx.query).map_err(|e| super::form::page_error(&ctx, e, Nav::Groups))?;
     let groups = model::group_index(&state, by, from, to)
         .await
-        .map_err(warp::reject::custom)?;
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Groups))?;
     let body = html! {
         h1 { (t.groups) }
         (tabs(&ctx, by))
@@ -116,11 +117,12 @@ pub async fn detail(
     };
     let lang = ctx.lang;
     let t = lang.t();
-    let (from, to) = time_range(&ctx.query).map_err(warp::reject::custom)?;
+    let (from, to) =
+        time_range(&ctx.query).map_err(|e| super::form::page_error(&ctx, e, Nav::Groups))?;
     let province = ctx.query.get("province").filter(|p| !p.is_empty()).cloned();
     let Some(g) = model::group(&state, by, &key, province.as_deref(), from, to)
         .await
-        .map_err(warp::reject::custom)?
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Groups))?
     else {
         return Ok(not_found(&ctx, &key));
     };

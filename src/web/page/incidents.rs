@@ -149,10 +149,11 @@ pub async fn page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response
     // One more than a page, to know whether there is a next one.
     q.insert("limit".into(), (PER_PAGE + 1).to_string());
     q.insert("offset".into(), ((page - 1) * PER_PAGE).to_string());
-    let filter = model::incident_filter(&state, &q).map_err(warp::reject::custom)?;
+    let filter = model::incident_filter(&state, &q)
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Incidents))?;
     let mut list = model::incidents(&state, filter)
         .await
-        .map_err(warp::reject::custom)?;
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Incidents))?;
     let more = list.len() > PER_PAGE;
     list.truncate(PER_PAGE);
     let now = Utc::now();

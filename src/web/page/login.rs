@@ -12,12 +12,18 @@ use crate::shared::AppState;
 use crate::web::auth::{SESSION_COOKIE, identify};
 use crate::web::view::query::Query;
 
-/// `GET /login` (and the page again after a wrong token).
-pub fn form(ctx: &PageCtx, failed: Option<&str>) -> warp::reply::Response {
+/// `GET /login` (and the page again after a wrong token). `public` says whether reading needs
+/// a token, so the page says why one would sign in.
+pub fn form(ctx: &PageCtx, public: bool, failed: Option<&str>) -> warp::reply::Response {
     let t = ctx.lang.t();
+    let note = if public {
+        t.login_public_note
+    } else {
+        t.login_note
+    };
     let body = html! {
         h1 { (t.login_title) }
-        p { (t.login_note) }
+        p { (note) }
         @if let Some(msg) = failed { p.banner role="alert" { (msg) } }
         form.filters method="post" action="/login" {
             label {
@@ -43,7 +49,7 @@ pub fn submit(
         && token.bytes().all(|b| b.is_ascii_graphic())
         && identify(&cfg.auth, Some(&format!("Bearer {token}"))).is_some();
     if !valid {
-        let mut r = form(&ctx, Some(ctx.lang.t().login_failed));
+        let mut r = form(&ctx, cfg.auth.public, Some(ctx.lang.t().login_failed));
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     }
@@ -61,6 +67,21 @@ pub fn submit(
     r.headers_mut()
         .insert("location", HeaderValue::from_static("/"));
     // The token is printable ASCII (checked above), so it is a valid header value.
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert("set-cookie", v);
+    }
+    r
+}
+
+/// `POST /logout`: forgets the session cookie and goes to the overview. The cookie is
+/// SameSite=Strict, so a cross-site form cannot sign anyone out.
+pub fn logout() -> warp::reply::Response {
+    let mut r =
+        warp::reply::with_status(warp::reply::html(""), StatusCode::SEE_OTHER).into_response();
+    r.headers_mut()
+        .insert("location", HeaderValue::from_static("/"));
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    // The cookie's name is a constant of printable ASCII, so this is a valid header value.
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert("set-cookie", v);
     }

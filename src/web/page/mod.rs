@@ -213,6 +213,12 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup)
                         (item(Nav::Drills, "/drills", ctx.lang.d().nav))
                     }
                     span #live .live hidden role="status" aria-live="polite" {}
+                    @if let Some(c) = &ctx.caller {
+                        form.session method="post" action="/logout" {
+                            span.who { (c.name) } " "
+                            button type="submit" { (t.logout) }
+                        }
+                    }
                     a.lang href=(switch) hreflang=(other.code()) lang=(other.code()) { (t.lang_switch) }
                 }
                 (drills::banner(ctx.lang, &ctx.drills, Utc::now()))

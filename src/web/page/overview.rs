@@ -17,7 +17,7 @@ use crate::web::view::top::{Top, load};
 pub async fn page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
     let (ov, top) = load(&state, &ctx.query)
         .await
-        .map_err(warp::reject::custom)?;
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Overview))?;
     Ok(ctx.finish(render(&ctx, &ov, &top)))
 }
 
@@ -29,7 +29,7 @@ pub async fn fragment(
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let (ov, top) = load(&state, &ctx.query)
         .await
-        .map_err(warp::reject::custom)?;
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Overview))?;
     Ok(ctx.respond(top_section(&ctx, &ov, &top, Utc::now()).into_string()))
 }
 

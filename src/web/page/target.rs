@@ -95,7 +95,7 @@ pub async fn page(
     let chart = ctx.query.get("chart").map(String::as_str).unwrap_or("24h");
     let d = load(&state, &id, chart, now)
         .await
-        .map_err(warp::reject::custom)?;
+        .map_err(|e| super::form::page_error(&ctx, e, Nav::Overview))?;
     let title = row.target.name.clone();
     Ok(ctx.finish(layout(
         &ctx,

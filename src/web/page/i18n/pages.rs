@@ -127,6 +127,13 @@ pub struct Strings {
     pub login_submit: &'static str,
     pub login_failed: &'static str,
     pub login_note: &'static str,
+    /// The sign-in page of a public status page: signing in is for acting, not reading.
+    pub login_public_note: &'static str,
+    pub logout: &'static str,
+    /// A page address with a parameter that is not valid (the detail follows).
+    pub bad_request: &'static str,
+    pub no_such_page: &'static str,
+    pub internal_error: &'static str,
 }
 
 pub static VI: Strings = Strings {
@@ -254,6 +261,11 @@ pub static VI: Strings = Strings {
     login_submit: "Vào",
     login_failed: "Mã không đúng.",
     login_note: "Trang trạng thái này không công khai. Nhập mã (token) được cấp cho ca trực.",
+    login_public_note: "Trang trạng thái này công khai, ai cũng xem được. Đăng nhập bằng mã (token) được cấp cho ca trực để xác nhận sự cố và điều hành diễn tập.",
+    logout: "Đăng xuất",
+    bad_request: "Địa chỉ trang có tham số không hợp lệ.",
+    no_such_page: "Không tìm thấy trang hoặc mục này.",
+    internal_error: "Máy chủ gặp lỗi khi tạo trang này; hãy thử lại sau ít phút.",
 };
 
 pub static EN: Strings = Strings {
@@ -381,4 +393,9 @@ pub static EN: Strings = Strings {
     login_submit: "Sign in",
     login_failed: "That token is not valid.",
     login_note: "This status page is private. Enter the token issued to your shift.",
+    login_public_note: "This status page is public: anyone may read it. Sign in with the token issued to your shift to acknowledge incidents and run drills.",
+    logout: "Sign out",
+    bad_request: "The page address has a parameter that is not valid.",
+    no_such_page: "No such page or item.",
+    internal_error: "The server failed to build this page; try again in a few minutes.",
 };
