@@ -18,8 +18,7 @@ use crate::probe::{Prober, ProberError};
 use crate::reload::{ReloadTask, Reloader};
 use crate::scheduler::Scheduler;
 use crate::shared::AppState;
-use crate::state::TargetState;
-use crate::status::{Board, LastResult, TargetStatus};
+use crate::status::{Board, TargetStatus};
 use crate::store::{Store, StoreError, WriterHandle};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,28 +93,9 @@ impl App {
         let mut states = HashMap::new();
         let mut rows = Vec::with_capacity(targets.len());
         for t in &targets {
-            metrics.register_target(t);
-            let (st, last) = match stored.get(&t.id) {
-                Some(s) => (
-                    s.state.clone(),
-                    s.last.as_ref().map(|l| LastResult {
-                        at: l.at,
-                        ok: l.ok,
-                        latency_seconds: l.latency_seconds,
-                        error: l.error.clone(),
-                        detail: l.detail.clone(),
-                    }),
-                ),
-                None => (TargetState::new(now), None),
-            };
-            metrics.set_state(t, st.state);
-            metrics.set_flapping(t, st.flapping);
-            states.insert(t.id.clone(), st.clone());
-            rows.push(TargetStatus {
-                target: t.clone(),
-                state: st,
-                last,
-            });
+            let row = TargetStatus::set_up(t.clone(), stored.get(&t.id), &metrics, now);
+            states.insert(t.id.clone(), row.state.clone());
+            rows.push(row);
         }
         metrics.targets.set(targets.len() as i64);
         tracing::info!(

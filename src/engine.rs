@@ -141,25 +141,27 @@ impl Engine {
             .map(|r| (r.target.id.clone(), r))
             .collect();
         for t in &c.targets {
-            let stored = c.stored.get(&t.id);
-            let st = self
-                .states
+            let prev = previous.get(&t.id);
+            let row = match self.states.get(&t.id) {
+                // Known: its state and last result go on; a changed target (a new `Arc`) gets
+                // its series again, under its new labels.
+                Some(st) => {
+                    let row = TargetStatus {
+                        target: t.clone(),
+                        state: st.clone(),
+                        last: prev.and_then(|p| p.last.clone()),
+                    };
+                    if !prev.is_some_and(|p| Arc::ptr_eq(&p.target, t)) {
+                        row.publish(&self.metrics);
+                    }
+                    row
+                }
+                None => TargetStatus::set_up(t.clone(), c.stored.get(&t.id), &self.metrics, now),
+            };
+            self.states
                 .entry(t.id.clone())
-                .or_insert_with(|| {
-                    stored
-                        .map(|s| s.state.clone())
-                        .unwrap_or_else(|| TargetState::new(now))
-                })
-                .clone();
-            let last = previous
-                .get(&t.id)
-                .and_then(|p| p.last.clone())
-                .or_else(|| stored.and_then(|s| s.last.as_ref().map(LastResult::from)));
-            rows.push(TargetStatus {
-                target: t.clone(),
-                state: st,
-                last,
-            });
+                .or_insert_with(|| row.state.clone());
+            rows.push(row);
         }
         self.board.replace(rows);
         self.anchors = c.anchors.into_iter().collect();

@@ -109,15 +109,14 @@ impl ReloadTask {
         for t in &new.targets {
             match current.get(&t.id) {
                 Some(c) if same(c, t) => targets.push(c.clone()),
+                // The engine sets up new and changed targets (series under their new labels).
                 Some(c) => {
                     report.changed.push(t.id.clone());
                     self.state.metrics.unregister_target(c);
-                    self.state.metrics.register_target(t);
                     targets.push(t.clone());
                 }
                 None => {
                     report.added.push(t.id.clone());
-                    self.state.metrics.register_target(t);
                     targets.push(t.clone());
                 }
             }
@@ -151,10 +150,6 @@ impl ReloadTask {
             .await
             .map_err(|_| ReloadError::Stopped)?;
         wait.await.map_err(|_| ReloadError::Stopped)?;
-        // Targets keep their state; restore each one's series to its current state.
-        for row in self.state.board.snapshot() {
-            self.state.metrics.set_state(&row.target, row.state.state);
-        }
         self.state.metrics.targets.set(targets.len() as i64);
         self.scheduler
             .send(Reschedule {
@@ -164,7 +159,19 @@ impl ReloadTask {
             })
             .await
             .map_err(|_| ReloadError::Stopped)?;
+        let added: Vec<Arc<Target>> = new
+            .targets
+            .iter()
+            .filter(|t| report.added.contains(&t.id))
+            .cloned()
+            .collect();
         self.state.set_config(new);
+        // The reload stands even if the drill record cannot be written now; say so.
+        if let Err(e) =
+            crate::drill::service::follow_reload(&self.state, &added, &report.removed).await
+        {
+            tracing::error!(error = %e, "running drills could not record the reload's targets");
+        }
         Ok(report)
     }
 }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Target;
+use crate::metrics::Metrics;
 use crate::state::TargetState;
+use crate::store::StoredState;
 
 /// The last verdict on a target, as the page and API show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,6 +39,37 @@ pub struct TargetStatus {
     pub target: Arc<Target>,
     pub state: TargetState,
     pub last: Option<LastResult>,
+}
+
+impl TargetStatus {
+    /// The one way a target joins the running daemon (start, reload, the engine): its state and
+    /// last result as stored (so "since" survives restarts and a confirmed outage need not be
+    /// confirmed again), or a fresh UNKNOWN at `now`; and its metric series, registered and set
+    /// to that state.
+    pub fn set_up(
+        target: Arc<Target>,
+        stored: Option<&StoredState>,
+        metrics: &Metrics,
+        now: DateTime<Utc>,
+    ) -> TargetStatus {
+        let state = stored.map_or_else(|| TargetState::new(now), |s| s.state.clone());
+        let last = stored.and_then(|s| s.last.as_ref().map(LastResult::from));
+        let row = TargetStatus {
+            target,
+            state,
+            last,
+        };
+        row.publish(metrics);
+        row
+    }
+
+    /// Registers the target's metric series and sets them to its state (also for a target whose
+    /// labels a reload changed: its old series are gone, the state is kept).
+    pub fn publish(&self, metrics: &Metrics) {
+        metrics.register_target(&self.target);
+        metrics.set_state(&self.target, self.state.state);
+        metrics.set_flapping(&self.target, self.state.flapping);
+    }
 }
 
 #[derive(Default)]

@@ -1029,3 +1029,76 @@ async fn a_name_alone_starts_an_open_ended_drill_over_every_target() {
     assert_eq!(s, 200, "{d}");
     app.shutdown().await;
 }
+
+/// Targets a reload adds inside a running drill's scope join it; targets it removes leave it;
+/// the drill's timeline says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_during_a_drill_adds_and_removes_its_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = http_server(200).await.to_string();
+    let path = dir.path().join("commwatch.toml");
+    let write = |targets: &str| {
+        let text = format!(
+            "[storage]\npath = \"{}\"\n{}{targets}",
+            dir.path().join("commwatch.db").display(),
+            auth()
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    write(&format!(
+        "{}{}",
+        target("ka-viettel", &up, "viettel", "Kỳ Anh"),
+        target("cx-viettel", &up, "viettel", "Cẩm Xuyên"),
+    ));
+    let cfg = Config::load(&path).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App::start_with_listener(cfg, listener).await.unwrap();
+    let addr = app.local_addr();
+    let (s, d) = post(
+        addr,
+        "/api/v1/drills",
+        Some(ADMIN),
+        json!({ "name": "Diễn tập Viettel", "scope": { "operator": "viettel" }, "duration": "1h" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["targets"], 2);
+    let id = d["id"].as_i64().unwrap();
+
+    // A Viettel site is added, one removed, and a VNPT one (outside the scope) added.
+    write(&format!(
+        "{}{}{}",
+        target("ka-viettel", &up, "viettel", "Kỳ Anh"),
+        target("hk-viettel", &up, "viettel", "Hương Khê"),
+        target("hk-vnpt", &up, "vnpt", "Hương Khê"),
+    ));
+    let (s, r) = post(addr, "/-/reload", Some(ADMIN), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let d = get_json(addr, &format!("/api/v1/drills/{id}")).await;
+    let notes = d["notes"].as_array().unwrap();
+    let text: Vec<&str> = notes.iter().filter_map(|n| n["text"].as_str()).collect();
+    let joined = text
+        .iter()
+        .find(|t| t.contains("tham gia"))
+        .expect("a note on who joined");
+    assert!(
+        joined.contains("hk-viettel") && !joined.contains("hk-vnpt"),
+        "{text:?}"
+    );
+    let left = text
+        .iter()
+        .find(|t| t.contains("rời"))
+        .expect("a note on who left");
+    assert!(left.contains("cx-viettel"), "{text:?}");
+    assert_eq!(notes[0]["author"], "commwatch");
+    // The report counts the target that joined.
+    let r = get_json(addr, &format!("/drills/{id}.json")).await;
+    let ids: Vec<&str> = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str().or(t["target"].as_str()))
+        .collect();
+    assert!(ids.contains(&"hk-viettel"), "{ids:?}");
+    app.shutdown().await;
+}

@@ -24,7 +24,10 @@ fn table(spec: &Value) -> String {
             .iter()
             .map(|(m, o)| {
                 let summary = o["summary"].as_str().unwrap_or_else(|| {
-                    panic!("{} {path} has no summary in docs/openapi.json", m.to_uppercase())
+                    panic!(
+                        "{} {path} has no summary in docs/openapi.json",
+                        m.to_uppercase()
+                    )
                 });
                 (m.to_uppercase(), summary.replace('|', "\\|"))
             })
@@ -51,7 +54,10 @@ fn the_readme_endpoint_table_is_the_specs() {
     let want = table(&spec);
     let path = root().join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme.find(BEGIN).expect("README.md has the endpoint table's begin marker") + BEGIN.len();
+    let start = readme
+        .find(BEGIN)
+        .expect("README.md has the endpoint table's begin marker")
+        + BEGIN.len();
     let end = start + readme[start..].find(END).expect("and its end marker");
     if readme[start..end] == want {
         return;

@@ -792,6 +792,8 @@ async fn every_response_matches_the_spec() {
         )
         .await;
     assert!(html.contains("type=\"password\""));
+    // Signing out answers with the way back to the overview.
+    c.call("POST", "/logout", "/logout", None, None, 303).await;
 
     // Operations.
     let (e, _) = c

@@ -23,7 +23,19 @@ pub fn run(path: &Path) -> ExitCode {
 pub fn summary(path: &Path, c: &Config) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
-    let _ = writeln!(out, "{}: ok, {} targets", path.display(), c.targets.len());
+    let n = c.targets.len();
+    let _ = writeln!(
+        out,
+        "{}: ok, {n} {}",
+        path.display(),
+        if n == 1 { "target" } else { "targets" }
+    );
+    if n == 0 {
+        let _ = writeln!(
+            out,
+            "warning: no targets: commwatch would watch nothing; add [[targets]] tables or an include"
+        );
+    }
     let (cap, storm) = (c.probe_cap(), c.storm_sockets());
     let how = if c.scheduler.max_concurrency.is_some() {
         "max_concurrency"

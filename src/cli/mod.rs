@@ -102,7 +102,11 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
 pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("{e}");
-        eprintln!("configuration refused: {} problem(s)", e.0.len());
+        let n = e.0.len();
+        eprintln!(
+            "configuration refused: {n} {}",
+            if n == 1 { "problem" } else { "problems" }
+        );
         ExitCode::from(1)
     })
 }

@@ -125,7 +125,7 @@ fn section_end(src: &str, start: usize) -> usize {
 /// Converts a `toml` parse or deserialisation error into our form, recovering the key from the
 /// source line when the message does not carry it.
 pub fn from_toml(file: &Path, src: &str, err: &toml::de::Error) -> ConfigError {
-    let message = err.message().trim().to_string();
+    let message = did_you_mean(err.message().trim());
     let (line, key) = match err.span() {
         Some(span) => {
             let line = line_of(src, span.start);
@@ -141,6 +141,30 @@ pub fn from_toml(file: &Path, src: &str, err: &toml::de::Error) -> ConfigError {
         line,
         key,
         message,
+    }
+}
+
+/// serde's "unknown field `intervall`, expected one of `id`, `name`, … (40 more)" becomes
+/// "unknown field `intervall`; did you mean `interval`?" — the known key nearest to the typo, or
+/// no guess when none is near (a list of forty keys helps no one).
+fn did_you_mean(message: &str) -> String {
+    let Some((head, known)) = message.split_once(", expected one of ") else {
+        return message.to_string();
+    };
+    let Some(typed) = head.split('`').nth(1) else {
+        return message.to_string();
+    };
+    let best = known
+        .split(", ")
+        .filter_map(|k| k.trim().strip_prefix('`')?.strip_suffix('`'))
+        .map(|k| (strsim::damerau_levenshtein(typed, k), k))
+        .min();
+    match best {
+        // Close enough to be the same word mistyped: at most a third of it changed.
+        Some((d, k)) if d <= typed.chars().count().div_ceil(3).max(1) => {
+            format!("{head}; did you mean `{k}`?")
+        }
+        _ => format!("{head}; this table has no such key"),
     }
 }
 
@@ -187,6 +211,24 @@ mod tests {
         assert_eq!(key_line(two, 0..11, "url"), 1);
         let second = two.find("[[targets]]\nid = \"b\"").unwrap_or(0);
         assert_eq!(key_line(two, second..second + 11, "url"), 5);
+    }
+
+    #[test]
+    fn unknown_keys_get_the_nearest_known_one() {
+        let m = "unknown field `intervall`, expected one of `id`, `name`, `interval`, `timeout`";
+        assert_eq!(
+            did_you_mean(m),
+            "unknown field `intervall`; did you mean `interval`?"
+        );
+        let m = "unknown field `colour`, expected one of `id`, `name`, `interval`";
+        assert_eq!(
+            did_you_mean(m),
+            "unknown field `colour`; this table has no such key"
+        );
+        assert_eq!(
+            did_you_mean("invalid type: integer"),
+            "invalid type: integer"
+        );
     }
 
     #[test]

@@ -350,7 +350,12 @@ fn resolve_defaults(
     if let Some(s) = r.success_threshold {
         d.success_threshold = s;
     }
-    check_timing(ctx, span, d.interval, d.timeout, r.timeout.is_some());
+    // What the table leaves out is a built-in default, which is valid.
+    let here = SetHere {
+        interval: r.interval.is_some(),
+        timeout: r.timeout.is_some(),
+    };
+    check_timing(ctx, span, d.interval, d.timeout, here);
     check_threshold(ctx, raw.span(), "failure_threshold", d.failure_threshold);
     check_threshold(ctx, raw.span(), "success_threshold", d.success_threshold);
     d
@@ -382,43 +387,66 @@ fn resolve_scheduler(
 
 /// The smallest interval accepted: below it a probe storm costs more than it tells.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The largest: a target probed less than daily is not being watched (and `100000d` is a typo).
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+/// No probe needs longer than this to answer; more is a typo that would hold sockets for hours.
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Which of interval and timeout a table sets itself; what it inherits was checked where it
+/// was written, so an inherited mistake is reported once, at its own key.
+#[derive(Clone, Copy)]
+struct SetHere {
+    interval: bool,
+    timeout: bool,
+}
 
 fn check_timing(
     ctx: &mut Ctx<'_>,
     span: std::ops::Range<usize>,
     interval: Duration,
     timeout: Duration,
-    timeout_set_here: bool,
+    here: SetHere,
 ) {
-    if interval < MIN_INTERVAL {
-        ctx.err_key(
-            span.clone(),
-            "interval",
-            format!(
-                "interval {} is below the minimum of 1s",
-                humantime::format_duration(interval)
-            ),
-        );
+    let fmt = |d: Duration| humantime::format_duration(d).to_string();
+    if here.interval {
+        if interval < MIN_INTERVAL {
+            let msg = format!("interval {} is below the minimum of 1s", fmt(interval));
+            ctx.err_key(span, "interval", msg);
+            // The timeout cannot be judged against an interval that is itself wrong.
+            return;
+        }
+        if interval > MAX_INTERVAL {
+            let msg = format!("interval {} is above the maximum of 1d", fmt(interval));
+            ctx.err_key(span, "interval", msg);
+            return;
+        }
     }
-    if timeout.is_zero() {
-        ctx.err_key(span, "timeout", "timeout must be greater than zero");
-    } else if timeout >= interval {
-        // Point at whichever key this table set, so the fix is obvious.
-        let key = if timeout_set_here {
-            "timeout"
-        } else {
-            "interval"
-        };
-        ctx.err_key(
-            span,
-            key,
-            format!(
-                "timeout {} must be below interval {}",
-                humantime::format_duration(timeout),
-                humantime::format_duration(interval)
-            ),
-        );
+    if here.timeout {
+        if timeout.is_zero() {
+            ctx.err_key(span, "timeout", "timeout must be greater than zero");
+            return;
+        }
+        if timeout > MAX_TIMEOUT {
+            let msg = format!("timeout {} is above the maximum of 10m", fmt(timeout));
+            ctx.err_key(span, "timeout", msg);
+            return;
+        }
     }
+    if !(here.interval || here.timeout) || timeout < interval {
+        return;
+    }
+    // An inherited interval that is itself wrong was reported where it was written.
+    if !here.interval && !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+        return;
+    }
+    // Point at whichever key this table set, so the fix is obvious.
+    let key = if here.timeout { "timeout" } else { "interval" };
+    let msg = format!(
+        "timeout {} must be below interval {}",
+        fmt(timeout),
+        fmt(interval)
+    );
+    ctx.err_key(span, key, msg);
 }
 
 fn check_threshold(ctx: &mut Ctx<'_>, span: std::ops::Range<usize>, key: &str, v: u32) {
@@ -457,13 +485,11 @@ fn resolve_target(
     }
     let interval = r.interval.unwrap_or(defaults.interval);
     let timeout = r.timeout.unwrap_or(defaults.timeout);
-    check_timing(
-        ctx,
-        span.clone(),
-        interval,
-        timeout,
-        r.timeout.is_some() || r.interval.is_none(),
-    );
+    let here = SetHere {
+        interval: r.interval.is_some(),
+        timeout: r.timeout.is_some(),
+    };
+    check_timing(ctx, span.clone(), interval, timeout, here);
     let failure_threshold = r.failure_threshold.unwrap_or(defaults.failure_threshold);
     let success_threshold = r.success_threshold.unwrap_or(defaults.success_threshold);
     check_threshold(ctx, span.clone(), "failure_threshold", failure_threshold);

@@ -83,6 +83,16 @@ pub fn insert(
     Ok(id)
 }
 
+/// Adds targets to a drill's scope record (a reload added them while it ran).
+pub fn add_targets(tx: &Transaction<'_>, id: i64, targets: &[String]) -> rusqlite::Result<()> {
+    let mut stmt =
+        tx.prepare_cached("INSERT OR IGNORE INTO drill_targets(drill_id, target) VALUES (?1, ?2)")?;
+    for t in targets {
+        stmt.execute(params![id, t])?;
+    }
+    Ok(())
+}
+
 /// Ends a running drill; false when it does not exist or already ended.
 pub fn end(
     tx: &Transaction<'_>,

@@ -195,6 +195,79 @@ pub async fn stop(
     Ok(drill)
 }
 
+/// A reload changed the targets while drills run: targets added that a running drill's scope
+/// holds join it (probed at its pace, tagged, counted in its report), and targets removed
+/// leave it (their record so far stays); each drill's timeline says which, in one note by
+/// commwatch.
+pub async fn follow_reload(
+    state: &AppState,
+    added: &[std::sync::Arc<crate::config::Target>],
+    removed: &[String],
+) -> Result<(), DrillError> {
+    let running = state.drills.running();
+    if running.is_empty() || (added.is_empty() && removed.is_empty()) {
+        return Ok(());
+    }
+    let stored_removed: Vec<String> = removed.to_vec();
+    for d in running.iter() {
+        let joined: Vec<String> = added
+            .iter()
+            .filter(|t| d.scope.matches(t))
+            .map(|t| t.id.clone())
+            .collect();
+        let id = d.id;
+        let in_drill: Vec<String> = {
+            let list = state.store.query(move |c| db::targets(c, id)).await?;
+            stored_removed
+                .iter()
+                .filter(|t| list.contains(t))
+                .cloned()
+                .collect()
+        };
+        if joined.is_empty() && in_drill.is_empty() {
+            continue;
+        }
+        let mut text = Vec::new();
+        if !joined.is_empty() {
+            text.push(format!(
+                "Cấu hình nạp lại: {} mục tiêu tham gia diễn tập ({})",
+                joined.len(),
+                joined.join(", ")
+            ));
+        }
+        if !in_drill.is_empty() {
+            text.push(format!(
+                "Cấu hình nạp lại: {} mục tiêu rời diễn tập ({})",
+                in_drill.len(),
+                in_drill.join(", ")
+            ));
+        }
+        let now = crate::time::now_ms();
+        let note = NewNote {
+            at: now,
+            author: "commwatch".into(),
+            text: text.join(". "),
+            expected_targets: Vec::new(),
+            expected_until: None,
+        };
+        let stored = joined.clone();
+        state
+            .store
+            .write(move |tx| {
+                db::add_targets(tx, id, &stored)?;
+                db::insert_note(tx, id, &note, now).map(|_| ())
+            })
+            .await?;
+        tracing::info!(
+            drill = id,
+            joined = joined.len(),
+            left = in_drill.len(),
+            "drill follows the reload"
+        );
+    }
+    Ok(())
+}
+
 /// Adds a timeline note. Notes may be added after the end (an after-action correction).
 pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<Note, DrillError> {
     if note.text.trim().is_empty() {
