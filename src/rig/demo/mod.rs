@@ -141,6 +141,64 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// Starts a simulated endpoint for every target, as the script's initial changes leave it;
+/// returns the simulator, each target's endpoint index and each target's address.
+async fn start_sim(
+    layout: &Layout,
+    script: &Script,
+) -> Result<(Sim, HashMap<String, usize>, BTreeMap<String, String>), DemoError> {
+    // Endpoints start as the script's initial changes say (the dark commune).
+    let mut initial: HashMap<&str, Behaviour> = HashMap::new();
+    for c in &script.initial {
+        if let Some(b) = c.action.behaviour() {
+            for t in &c.targets {
+                initial.insert(t, b);
+            }
+        }
+    }
+    let endpoints = layout.endpoints();
+    let sim = Sim::start(SimSpec {
+        endpoints: endpoints
+            .iter()
+            .map(|(id, kind)| EndpointSpec {
+                kind: *kind,
+                behaviour: initial
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(Behaviour::Healthy),
+            })
+            .collect(),
+        plan: AddrPlan::Spread {
+            base: SIM_BASE,
+            port: 0,
+        },
+        max_connections: DEFAULT_MAX_CONNECTIONS,
+    })
+    .await?;
+    let endpoint_of: HashMap<String, usize> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.clone(), i))
+        .collect();
+    let addresses: BTreeMap<String, String> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.clone(), sim.target(i)))
+        .collect();
+    Ok((sim, endpoint_of, addresses))
+}
+
+/// The demo talks to its own daemon over loopback even when it listens on 0.0.0.0 or [::].
+fn own_base(local: SocketAddr) -> String {
+    let own = match local.ip() {
+        IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => SocketAddr::from((Ipv4Addr::LOCALHOST, local.port())),
+    };
+    format!("http://{own}")
+}
+
 /// Waits until `until`, or returns false at once when `cancel` fires.
 async fn sleep_or_cancel(until: Instant, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -165,44 +223,7 @@ impl Demo {
         let layout = Layout::new(&communes)?;
         let script = script::storm(&layout, &pace)?;
 
-        // Endpoints start as the script's initial changes say (the dark commune).
-        let mut initial: HashMap<&str, Behaviour> = HashMap::new();
-        for c in &script.initial {
-            if let Some(b) = c.action.behaviour() {
-                for t in &c.targets {
-                    initial.insert(t, b);
-                }
-            }
-        }
-        let endpoints = layout.endpoints();
-        let sim = Sim::start(SimSpec {
-            endpoints: endpoints
-                .iter()
-                .map(|(id, kind)| EndpointSpec {
-                    kind: *kind,
-                    behaviour: initial
-                        .get(id.as_str())
-                        .copied()
-                        .unwrap_or(Behaviour::Healthy),
-                })
-                .collect(),
-            plan: AddrPlan::Spread {
-                base: SIM_BASE,
-                port: 0,
-            },
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        })
-        .await?;
-        let endpoint_of: HashMap<String, usize> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.clone(), i))
-            .collect();
-        let addresses: BTreeMap<String, String> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.clone(), sim.target(i)))
-            .collect();
+        let (sim, endpoint_of, addresses) = start_sim(&layout, &script).await?;
         let collector = Collector::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
 
         std::fs::create_dir_all(&opts.data)
@@ -227,15 +248,7 @@ impl Demo {
             .await
             .map_err(|e| AppError::Listen(opts.listen, e))?;
         let app = App::start_with_listener(config, listener).await?;
-        // The demo talks to its own daemon over loopback even when it listens on 0.0.0.0.
-        let local = app.local_addr();
-        let own = match local.ip() {
-            IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => {
-                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
-            }
-            _ => SocketAddr::from((Ipv4Addr::LOCALHOST, local.port())),
-        };
-        let base = format!("http://{own}");
+        let base = own_base(app.local_addr());
         let pusher = Pusher::start(
             &base,
             layout.zones.iter().map(|z| z.id.clone()).collect(),
