@@ -5,13 +5,13 @@
 //! The families with one series per target live in [`targets`]: held compactly and written by
 //! hand, since at national scale they are most of the output.
 
+mod registry;
 mod targets;
 
 use std::sync::Arc;
 
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Gauge, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry, TextEncoder,
 };
 
 use crate::config::Target;
@@ -65,172 +65,42 @@ impl Metrics {
     /// would be a programming error caught by every test that constructs `Metrics`.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let targets = IntGauge::new("commwatch_targets", "Targets in the loaded configuration")?;
-        let schedule_lateness = HistogramVec::new(
-            HistogramOpts::new(
-                "commwatch_schedule_lateness_seconds",
-                "How late probes started relative to their schedule",
-            )
-            .buckets(LATENESS_BUCKETS.to_vec()),
-            &["kind"],
-        )?;
-        let probes_in_flight =
-            IntGauge::new("commwatch_probes_in_flight", "Probes running right now")?;
-        let store_queue_depth = IntGauge::new(
-            "commwatch_store_queue_depth",
-            "Samples waiting for the store writer",
-        )?;
-        let store_degraded = IntGauge::new(
-            "commwatch_store_degraded",
-            "1 while the database cannot be written and results wait in memory",
-        )?;
-        let store_backlog = IntGauge::new(
-            "commwatch_store_backlog",
-            "Rows held in memory because the database could not be written",
-        )?;
-        let store_rows_written = IntCounter::new(
-            "commwatch_store_rows_written_total",
-            "Rows (samples, states, incidents) committed to the database",
-        )?;
-        let store_rows_dropped = IntCounter::new(
-            "commwatch_store_rows_dropped_total",
-            "Samples dropped because the in-memory backlog was full while the database was unwritable",
-        )?;
-        let store_commit_seconds = Gauge::new(
-            "commwatch_store_commit_seconds",
-            "Duration of the store's last committed transaction",
-        )?;
-        let incidents_open = IntGauge::new("commwatch_incidents_open", "Incidents currently open")?;
-        let monitor_isolated = IntGauge::new(
-            "commwatch_monitor_isolated",
-            "1 while every anchor target fails: this monitor's own link looks cut",
-        )?;
-        let alert_events_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_alert_events_total",
-                "State changes considered for alerting, by kind",
-            ),
-            &["kind"],
-        )?;
-        let alert_messages_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_alert_messages_total",
-                "Alert messages queued in the outbox, by receiver",
-            ),
-            &["receiver"],
-        )?;
-        let alert_deliveries_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_alert_deliveries_total",
-                "Alert delivery attempts by receiver and outcome (delivered, retry, dead)",
-            ),
-            &["receiver", "outcome"],
-        )?;
-        let alert_delivery_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "commwatch_alert_delivery_seconds",
-                "Time from queueing an alert message to its delivery",
-            )
-            .buckets(vec![
-                0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3_600.0,
-            ]),
-            &["receiver"],
-        )?;
-        let alert_queue_depth = IntGaugeVec::new(
-            Opts::new(
-                "commwatch_alert_queue_depth",
-                "Alert messages waiting for delivery, by receiver",
-            ),
-            &["receiver"],
-        )?;
-        let alert_dead_letters = IntGaugeVec::new(
-            Opts::new(
-                "commwatch_alert_dead_letters",
-                "Alert messages a receiver refused (dead letters), by receiver",
-            ),
-            &["receiver"],
-        )?;
-        // Unlabelled: at most a handful of drills exist, and the drill id is not a bounded label.
-        let drills_active = IntGauge::new("commwatch_drills_active", "Drills running now")?;
-        let drill_targets_in_scope = IntGauge::new(
-            "commwatch_drill_targets_in_scope",
-            "Targets covered by a running drill",
-        )?;
-        let config_last_reload_successful = IntGauge::new(
-            "commwatch_config_last_reload_successful",
-            "1 if the last configuration reload succeeded (or none was tried), 0 if it was refused",
-        )?;
-        let config_last_reload_success_timestamp = Gauge::new(
-            "commwatch_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load or reload",
-        )?;
-        let config_reloads_total = IntCounterVec::new(
-            Opts::new(
-                "commwatch_config_reloads_total",
-                "Configuration reloads, by result",
-            ),
-            &["result"],
-        )?;
-        let build_info = IntGaugeVec::new(
-            Opts::new("commwatch_build_info", "Always 1; labels carry the version"),
-            &["version"],
-        )?;
-        for c in [
-            Box::new(targets.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(schedule_lateness.clone()),
-            Box::new(probes_in_flight.clone()),
-            Box::new(store_queue_depth.clone()),
-            Box::new(store_degraded.clone()),
-            Box::new(store_backlog.clone()),
-            Box::new(store_rows_written.clone()),
-            Box::new(store_rows_dropped.clone()),
-            Box::new(store_commit_seconds.clone()),
-            Box::new(incidents_open.clone()),
-            Box::new(monitor_isolated.clone()),
-            Box::new(alert_events_total.clone()),
-            Box::new(alert_messages_total.clone()),
-            Box::new(alert_deliveries_total.clone()),
-            Box::new(alert_delivery_seconds.clone()),
-            Box::new(alert_queue_depth.clone()),
-            Box::new(alert_dead_letters.clone()),
-            Box::new(drills_active.clone()),
-            Box::new(drill_targets_in_scope.clone()),
-            Box::new(config_last_reload_successful.clone()),
-            Box::new(config_last_reload_success_timestamp.clone()),
-            Box::new(config_reloads_total.clone()),
-            Box::new(build_info.clone()),
-        ] {
-            registry.register(c)?;
-        }
-        build_info
+        let scheduling = registry::Scheduling::register(&registry)?;
+        let store = registry::Store::register(&registry)?;
+        let watch = registry::Watch::register(&registry)?;
+        let alerting = registry::Alerting::register(&registry)?;
+        let drills = registry::Drills::register(&registry)?;
+        let process = registry::Process::register(&registry)?;
+        process
+            .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         Ok(Metrics {
             registry,
             per_target: Arc::new(TargetFamilies::default()),
-            targets,
-            schedule_lateness,
-            probes_in_flight,
-            store_queue_depth,
-            store_degraded,
-            store_backlog,
-            store_rows_written,
-            store_rows_dropped,
-            store_commit_seconds,
-            incidents_open,
-            monitor_isolated,
-            alert_events_total,
-            alert_messages_total,
-            alert_deliveries_total,
-            alert_delivery_seconds,
-            alert_queue_depth,
-            alert_dead_letters,
-            drills_active,
-            drill_targets_in_scope,
-            config_last_reload_successful,
-            config_last_reload_success_timestamp,
-            config_reloads_total,
-            build_info,
+            targets: scheduling.targets,
+            schedule_lateness: scheduling.schedule_lateness,
+            probes_in_flight: scheduling.probes_in_flight,
+            store_queue_depth: store.store_queue_depth,
+            store_degraded: store.store_degraded,
+            store_backlog: store.store_backlog,
+            store_rows_written: store.store_rows_written,
+            store_rows_dropped: store.store_rows_dropped,
+            store_commit_seconds: store.store_commit_seconds,
+            incidents_open: watch.incidents_open,
+            monitor_isolated: watch.monitor_isolated,
+            alert_events_total: alerting.alert_events_total,
+            alert_messages_total: alerting.alert_messages_total,
+            alert_deliveries_total: alerting.alert_deliveries_total,
+            alert_delivery_seconds: alerting.alert_delivery_seconds,
+            alert_queue_depth: alerting.alert_queue_depth,
+            alert_dead_letters: alerting.alert_dead_letters,
+            drills_active: drills.drills_active,
+            drill_targets_in_scope: drills.drill_targets_in_scope,
+            config_last_reload_successful: process.config_last_reload_successful,
+            config_last_reload_success_timestamp: process.config_last_reload_success_timestamp,
+            config_reloads_total: process.config_reloads_total,
+            build_info: process.build_info,
         })
     }
 

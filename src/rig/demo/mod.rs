@@ -10,21 +10,23 @@
 //! drill stops and its report is saved in the data folder.
 //!
 //! Every address is on 127.0.0.0/8: the demo never sends traffic anywhere else.
+//!
+//! This file is the running [`Demo`]; `options` is what it is told, `pusher` the heartbeats
+//! it sends for the power zones, `command` the `commwatch demo` command around it.
 
+mod command;
+mod options;
+mod pusher;
 pub mod script;
 pub mod world;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::Digest;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -34,12 +36,15 @@ use crate::config::{Config, ConfigErrors};
 use crate::drill::client::{Client, ClientError};
 use crate::drill::service::{self, DrillError};
 use crate::drill::{Drill, NewDrill, NewNote};
-use crate::rig::inventory::{InventoryError, ProbeKind};
+use crate::rig::inventory::InventoryError;
 use crate::rig::sim::collector::Collector;
 use crate::rig::sim::{
     AddrPlan, Behaviour, DEFAULT_MAX_CONNECTIONS, EndpointSpec, Sim, SimError, SimSpec,
 };
 use crate::shared::AppState;
+pub use command::main;
+pub use options::{DemoArgs, Options, Pace};
+use pusher::Pusher;
 use script::{Script, Step};
 use world::{ConfigParts, Layout};
 
@@ -84,211 +89,6 @@ pub enum DemoError {
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DemoError {
     let what = what.into();
     move |e| DemoError::Io(what, e)
-}
-
-/// The demo's clock: everything is a multiple of one drill interval (`unit`), so a short run
-/// is the same storm, faster.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Pace {
-    #[serde(serialize_with = "ser_secs")]
-    pub unit: Duration,
-}
-
-fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-impl Pace {
-    /// The pace that fits warm-up and drill into `total`.
-    pub fn for_total(total: Duration) -> Result<Pace, DemoError> {
-        let unit = total.div_f64(WARMUP_UNITS + DRILL_UNITS);
-        // Millisecond steps keep every duration written to the configuration exact.
-        let unit = Duration::from_millis(unit.as_millis() as u64);
-        if unit < crate::config::drills::MIN_DRILL_INTERVAL {
-            return Err(DemoError::Setup(format!(
-                "the demo needs at least {}s (one second per drill interval)",
-                WARMUP_UNITS + DRILL_UNITS
-            )));
-        }
-        Ok(Pace { unit })
-    }
-
-    pub fn units(&self, n: f64) -> Duration {
-        Duration::from_millis((self.unit.as_millis() as f64 * n).round() as u64)
-    }
-
-    pub fn warmup(&self) -> Duration {
-        self.units(WARMUP_UNITS)
-    }
-
-    pub fn drill(&self) -> Duration {
-        self.units(DRILL_UNITS)
-    }
-
-    /// Probe timeout: well inside one interval, at most 3 s.
-    pub fn timeout(&self) -> Duration {
-        self.units(0.6).min(Duration::from_secs(3))
-    }
-
-    /// Probing interval outside the drill (the warm-up).
-    pub fn normal_interval(&self) -> Duration {
-        self.units(2.0)
-    }
-
-    /// How late a degraded endpoint answers: half the timeout, so it is slow but not failing.
-    pub fn slow(&self) -> Duration {
-        self.timeout() / 2
-    }
-
-    /// Answers slower than this degrade a target.
-    pub fn latency_limit(&self) -> Duration {
-        self.timeout() / 4
-    }
-
-    pub fn heartbeat_grace(&self) -> Duration {
-        self.units(0.5)
-    }
-
-    /// How often the demo pushes each heartbeat: well within the period.
-    pub fn push_every(&self) -> Duration {
-        self.units(1.0 / 3.0)
-    }
-}
-
-/// `commwatch demo` options.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// Address of the status page, API and /metrics (loopback, or 0.0.0.0 to show it on
-    /// the local network).
-    #[arg(long, default_value = crate::config::DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Total length: a warm-up of 4 drill intervals, then a drill of 48 (at least 52s).
-    #[arg(long, default_value = "6m 30s", value_parser = humantime::parse_duration)]
-    pub duration: Duration,
-    /// A 65-second run (a drill interval of 1.25 s) instead.
-    #[arg(long, conflicts_with = "duration")]
-    pub quick: bool,
-    /// Folder for the store, the generated configuration and the report (default: a new
-    /// folder under the system's temporary directory).
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// The commune list (default: $COMMWATCH_COMMUNES, else the list built into commwatch).
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-    /// Exit once the report is written instead of serving until Ctrl-C.
-    #[arg(long)]
-    pub exit_after_report: bool,
-}
-
-/// What [`Demo::start`] needs.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub listen: SocketAddr,
-    pub duration: Duration,
-    pub data: PathBuf,
-    /// A commune list to read; `None` is the one built in.
-    pub csv: Option<PathBuf>,
-}
-
-impl DemoArgs {
-    pub fn options(&self) -> Options {
-        let data = self.data.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!(
-                "commwatch-demo-{}-{}",
-                Utc::now().format("%Y%m%d-%H%M%S"),
-                std::process::id()
-            ))
-        });
-        let csv = self.csv.clone().or_else(|| {
-            std::env::var_os(CSV_VARIABLE)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        });
-        Options {
-            listen: self.listen,
-            duration: if self.quick {
-                QUICK_DURATION
-            } else {
-                self.duration
-            },
-            data,
-            csv,
-        }
-    }
-}
-
-/// Pushes the power zones' heartbeats to the daemon, except for zones that lost the grid.
-struct Pusher {
-    silenced: Arc<Mutex<HashSet<String>>>,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Pusher {
-    fn start(
-        base: &str,
-        targets: Vec<String>,
-        token: String,
-        every: Duration,
-    ) -> Result<Pusher, DemoError> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(every.max(Duration::from_secs(1)))
-            .build()
-            .map_err(|e| DemoError::Setup(format!("cannot build an HTTP client: {e}")))?;
-        let silenced: Arc<Mutex<HashSet<String>>> = Arc::default();
-        let stop = CancellationToken::new();
-        let (quiet, until) = (silenced.clone(), stop.clone());
-        let base = base.to_string();
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = until.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                for t in &targets {
-                    if quiet.lock().unwrap_or_else(|p| p.into_inner()).contains(t) {
-                        continue;
-                    }
-                    let sent = client
-                        .post(format!("{base}/api/v1/push/{t}"))
-                        .bearer_auth(&token)
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(r) if r.status().is_success() => {}
-                        Ok(r) => {
-                            tracing::warn!(target_id = %t, status = %r.status(), "demo heartbeat refused")
-                        }
-                        Err(e) => {
-                            tracing::debug!(target_id = %t, error = %e, "demo heartbeat not sent")
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Pusher {
-            silenced,
-            stop,
-            task,
-        })
-    }
-
-    fn set(&self, target: &str, pushing: bool) {
-        let mut g = self.silenced.lock().unwrap_or_else(|p| p.into_inner());
-        if pushing {
-            g.remove(target);
-        } else {
-            g.insert(target.to_string());
-        }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.task.await;
-    }
 }
 
 /// How the storm actually played.
@@ -341,6 +141,64 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// Starts a simulated endpoint for every target, as the script's initial changes leave it;
+/// returns the simulator, each target's endpoint index and each target's address.
+async fn start_sim(
+    layout: &Layout,
+    script: &Script,
+) -> Result<(Sim, HashMap<String, usize>, BTreeMap<String, String>), DemoError> {
+    // Endpoints start as the script's initial changes say (the dark commune).
+    let mut initial: HashMap<&str, Behaviour> = HashMap::new();
+    for c in &script.initial {
+        if let Some(b) = c.action.behaviour() {
+            for t in &c.targets {
+                initial.insert(t, b);
+            }
+        }
+    }
+    let endpoints = layout.endpoints();
+    let sim = Sim::start(SimSpec {
+        endpoints: endpoints
+            .iter()
+            .map(|(id, kind)| EndpointSpec {
+                kind: *kind,
+                behaviour: initial
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(Behaviour::Healthy),
+            })
+            .collect(),
+        plan: AddrPlan::Spread {
+            base: SIM_BASE,
+            port: 0,
+        },
+        max_connections: DEFAULT_MAX_CONNECTIONS,
+    })
+    .await?;
+    let endpoint_of: HashMap<String, usize> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.clone(), i))
+        .collect();
+    let addresses: BTreeMap<String, String> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.clone(), sim.target(i)))
+        .collect();
+    Ok((sim, endpoint_of, addresses))
+}
+
+/// The demo talks to its own daemon over loopback even when it listens on 0.0.0.0 or [::].
+fn own_base(local: SocketAddr) -> String {
+    let own = match local.ip() {
+        IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => SocketAddr::from((Ipv4Addr::LOCALHOST, local.port())),
+    };
+    format!("http://{own}")
+}
+
 /// Waits until `until`, or returns false at once when `cancel` fires.
 async fn sleep_or_cancel(until: Instant, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -365,44 +223,7 @@ impl Demo {
         let layout = Layout::new(&communes)?;
         let script = script::storm(&layout, &pace)?;
 
-        // Endpoints start as the script's initial changes say (the dark commune).
-        let mut initial: HashMap<&str, Behaviour> = HashMap::new();
-        for c in &script.initial {
-            if let Some(b) = c.action.behaviour() {
-                for t in &c.targets {
-                    initial.insert(t, b);
-                }
-            }
-        }
-        let endpoints = layout.endpoints();
-        let sim = Sim::start(SimSpec {
-            endpoints: endpoints
-                .iter()
-                .map(|(id, kind)| EndpointSpec {
-                    kind: *kind,
-                    behaviour: initial
-                        .get(id.as_str())
-                        .copied()
-                        .unwrap_or(Behaviour::Healthy),
-                })
-                .collect(),
-            plan: AddrPlan::Spread {
-                base: SIM_BASE,
-                port: 0,
-            },
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        })
-        .await?;
-        let endpoint_of: HashMap<String, usize> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.clone(), i))
-            .collect();
-        let addresses: BTreeMap<String, String> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.clone(), sim.target(i)))
-            .collect();
+        let (sim, endpoint_of, addresses) = start_sim(&layout, &script).await?;
         let collector = Collector::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
 
         std::fs::create_dir_all(&opts.data)
@@ -427,15 +248,7 @@ impl Demo {
             .await
             .map_err(|e| AppError::Listen(opts.listen, e))?;
         let app = App::start_with_listener(config, listener).await?;
-        // The demo talks to its own daemon over loopback even when it listens on 0.0.0.0.
-        let local = app.local_addr();
-        let own = match local.ip() {
-            IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => {
-                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
-            }
-            _ => SocketAddr::from((Ipv4Addr::LOCALHOST, local.port())),
-        };
-        let base = format!("http://{own}");
+        let base = own_base(app.local_addr());
         let pusher = Pusher::start(
             &base,
             layout.zones.iter().map(|z| z.id.clone()).collect(),
@@ -682,91 +495,4 @@ impl Demo {
         self.collector.shutdown().await;
         self.sim.shutdown().await;
     }
-}
-
-/// `commwatch demo`: runs the demo, printing where to look; `signal` (Ctrl-C) ends the drill
-/// early, or ends the serving after the report.
-pub async fn main(args: DemoArgs, signal: impl Future<Output = ()> + Send + 'static) -> ExitCode {
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        signal.await;
-        on_signal.cancel();
-    });
-    match run(&args, &cancel).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("commwatch demo: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn run(args: &DemoArgs, cancel: &CancellationToken) -> Result<(), DemoError> {
-    let opts = args.options();
-    let demo = Demo::start(opts).await?;
-    let pace = demo.pace();
-    let l = demo.layout();
-    println!(
-        "commwatch demo: a storm over {} (simulated on loopback, 127.42.x.x)",
-        l.province
-    );
-    println!(
-        "  {} communes, {} targets: {} operator/service endpoints ({} DNS resolvers), {} power zones",
-        l.inventory.communes,
-        l.target_count(),
-        l.inventory.entries.len(),
-        l.inventory.count(ProbeKind::Dns),
-        l.zones.len()
-    );
-    println!("  status page   {}/", demo.url());
-    if demo.addr().ip().is_unspecified() {
-        println!(
-            "                (listening on {}: open it from the local network too)",
-            demo.addr()
-        );
-    }
-    println!(
-        "  admin token   {}  (sign in at /login to write notes)",
-        demo.admin_token()
-    );
-    println!("  data folder   {}", demo.data().display());
-    println!(
-        "  timeline      {} warm-up, then a {} drill probing every {}",
-        humantime::format_duration(pace.warmup()),
-        humantime::format_duration(pace.drill()),
-        humantime::format_duration(pace.unit)
-    );
-    let result = play_through(&demo, cancel).await;
-    if result.is_ok() && !args.exit_after_report && !cancel.is_cancelled() {
-        println!(
-            "still serving {}/ with the storm over; Ctrl-C to stop",
-            demo.url()
-        );
-        cancel.cancelled().await;
-    }
-    demo.shutdown().await;
-    result
-}
-
-async fn play_through(demo: &Demo, cancel: &CancellationToken) -> Result<(), DemoError> {
-    println!("warming up: every target is probed a few times before the drill starts");
-    if !demo.warm_up(cancel).await {
-        return Ok(());
-    }
-    let drill = demo.start_drill().await?;
-    println!("drill {} started: {}", drill.id, drill.name);
-    println!("  report when it ends: {}/drills/{}", demo.url(), drill.id);
-    let played = demo.play(&drill, cancel, true).await?;
-    let files = demo.write_report(&played).await?;
-    for f in &files.report {
-        println!("report written: {}", f.display());
-    }
-    println!("truth of the storm: {}", files.truth.display());
-    println!(
-        "alerts received by the demo's webhook: {} ({})",
-        demo.collector().received().len(),
-        files.alerts.display()
-    );
-    Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::world::Layout;
+use super::world::{Layout, Zone};
 use super::{DemoError, Pace};
 use crate::rig::sim::Behaviour;
 
@@ -178,182 +178,23 @@ pub mod at {
 /// The storm over `layout`, timed by `pace`. The last power zone (for Hà Tĩnh the southern
 /// coast around Kỳ Anh, where storms make landfall) loses the grid.
 pub fn storm(layout: &Layout, pace: &Pace) -> Result<Script, DemoError> {
-    let u = |n: f64| pace.units(n);
     let zone_idx = layout.zones.len().saturating_sub(1);
     let Some(zone) = layout.zones.get(zone_idx) else {
         return Err(DemoError::Setup("the province has no communes".into()));
     };
-    let in_zone = |i: usize| layout.zone_of(i) == Some(zone_idx);
-
-    let dark: Vec<String> = layout
-        .inventory
-        .entries
-        .iter()
-        .filter(|e| e.commune == layout.dark_commune)
-        .map(|e| e.id.clone())
-        .collect();
-    let viettel_in_zone: Vec<String> = layout
-        .entries_of("viettel")
-        .filter(|(i, _)| in_zone(*i))
-        .map(|(_, e)| e.id.clone())
-        .collect();
-    // FPT outside the storm zone and the dark commune: every third commune's line fails (the
-    // loss), the rest answer slowly (the latency).
-    let fpt: Vec<(usize, String)> = layout
-        .entries_of("fpt")
-        .filter(|(i, e)| !in_zone(*i) && e.commune != layout.dark_commune)
-        .map(|(i, e)| (i, e.id.clone()))
-        .collect();
-    let fpt_failing: Vec<String> = fpt
-        .iter()
-        .enumerate()
-        .filter(|(n, _)| n % 3 == 0)
-        .map(|(_, (_, id))| id.clone())
-        .collect();
-    let fpt_slow: Vec<String> = fpt
-        .iter()
-        .map(|(_, id)| id.clone())
-        .filter(|id| !fpt_failing.contains(id))
-        .collect();
-    let fpt_all: Vec<String> = fpt.iter().map(|(_, id)| id.clone()).collect();
-    let fpt_dns: Vec<String> = layout
-        .entries_of("dns-fpt")
-        .map(|(_, e)| e.id.clone())
-        .collect();
-    let slow = Action::Slow {
-        seconds: pace.slow().as_secs_f64(),
-    };
+    let hit = Hit::find(layout, zone_idx);
     let zone_names = format!("{} ({} xã, phường)", zone.area, zone.communes.len());
-
+    // The order is the storm's: the steps of one instant play in this order, and the truth
+    // and the notes of the report follow it.
     let steps = vec![
-        Step {
-            at: Duration::ZERO,
-            summary: format!("drill starts over {} targets", layout.target_count()),
-            changes: vec![],
-            note: note(
-                DUTY,
-                format!(
-                    "Bắt đầu diễn tập. Kịch bản: bão đổ bộ vào ven biển phía nam tỉnh {}; \
-                     các đơn vị báo cáo tình trạng thông tin liên lạc theo kịch bản.",
-                    layout.province
-                ),
-                vec![],
-                None,
-            ),
-        },
-        Step {
-            at: Duration::ZERO,
-            summary: format!(
-                "{} has been cut off since before the drill (landslide)",
-                layout.dark_commune_full
-            ),
-            changes: vec![],
-            note: note(
-                DUTY,
-                format!(
-                    "{} mất liên lạc hoàn toàn từ trước diễn tập (sạt lở đất, đứt cáp); \
-                     chưa có phương án khôi phục trong thời gian diễn tập.",
-                    layout.dark_commune_full
-                ),
-                dark.clone(),
-                None,
-            ),
-        },
-        Step {
-            at: u(at::GRID_LOST),
-            summary: format!("landfall: grid power lost in {}", zone.name),
-            changes: vec![change(vec![zone.id.clone()], Action::StopHeartbeat)],
-            note: note(
-                GRID,
-                format!("Bão đổ bộ: mất điện lưới {zone_names}. Trạm BTS chuyển sang chạy ắc quy."),
-                vec![zone.id.clone()],
-                Some(u(at::GRID_RESTORED)),
-            ),
-        },
-        Step {
-            at: u(at::BATTERIES_OUT),
-            summary: format!(
-                "batteries exhausted: {} targets in the zone go down",
-                zone.children.len()
-            ),
-            changes: vec![change(zone.children.clone(), Action::Refuse)],
-            note: note(
-                DUTY,
-                format!(
-                    "Hết ắc quy dự phòng: mất sóng di động, Internet, bưu cục và mạng truyền số liệu \
-                     chuyên dùng tại {zone_names}."
-                ),
-                zone.children.clone(),
-                Some(u(at::GRID_RESTORED)),
-            ),
-        },
-        Step {
-            at: u(at::FPT_DEGRADES),
-            summary: format!(
-                "FPT degrades: {} lines fail, {} answer slowly, its DNS slows down",
-                fpt_failing.len(),
-                fpt_slow.len()
-            ),
-            changes: vec![
-                change(fpt_failing.clone(), Action::Status { code: 503 }),
-                change(fpt_slow.clone(), slow),
-                change(fpt_dns.clone(), slow),
-            ],
-            note: note(
-                FPT,
-                "Tuyến cáp quang trục bị ảnh hưởng: FPT suy giảm chất lượng toàn tỉnh, \
-                 một phần thuê bao mất kết nối, độ trễ tăng."
-                    .to_string(),
-                fpt_failing.clone(),
-                Some(u(at::FPT_RESTORED)),
-            ),
-        },
-        Step {
-            at: u(at::VIETTEL_BTS),
-            summary: format!(
-                "Viettel brings {} sites back on generators and mobile BTS",
-                viettel_in_zone.len()
-            ),
-            changes: vec![change(viettel_in_zone, Action::Healthy)],
-            note: note(
-                VIETTEL,
-                format!(
-                    "Viettel triển khai trạm BTS lưu động và máy phát điện, khôi phục sóng di động \
-                     tại {zone_names}."
-                ),
-                vec![],
-                None,
-            ),
-        },
-        Step {
-            at: u(at::FPT_RESTORED),
-            summary: "FPT reroutes traffic: lines and DNS back to normal".to_string(),
-            changes: vec![
-                change(fpt_all, Action::Healthy),
-                change(fpt_dns, Action::Healthy),
-            ],
-            note: note(
-                FPT,
-                "FPT chuyển hướng lưu lượng qua tuyến dự phòng, chất lượng trở lại bình thường."
-                    .to_string(),
-                vec![],
-                None,
-            ),
-        },
-        Step {
-            at: u(at::GRID_RESTORED),
-            summary: format!("grid power restored in {}", zone.name),
-            changes: vec![
-                change(vec![zone.id.clone()], Action::Heartbeat),
-                change(zone.children.clone(), Action::Healthy),
-            ],
-            note: note(
-                GRID,
-                format!("Khôi phục điện lưới {zone_names}; các trạm hoạt động trở lại."),
-                vec![],
-                None,
-            ),
-        },
+        drill_starts(layout),
+        dark_all_along(layout, &hit),
+        grid_lost(zone, &zone_names, pace),
+        batteries_out(zone, &zone_names, pace),
+        fpt_degrades(&hit, pace),
+        viettel_back(&hit, &zone_names, pace),
+        fpt_restored(&hit, pace),
+        grid_restored(zone, &zone_names, pace),
     ];
     let parents = layout
         .zones
@@ -361,12 +202,240 @@ pub fn storm(layout: &Layout, pace: &Pace) -> Result<Script, DemoError> {
         .flat_map(|z| z.children.iter().map(move |c| (c.clone(), z.id.clone())))
         .collect();
     Ok(Script {
-        initial: vec![change(dark, Action::Hang)],
+        initial: vec![change(hit.dark, Action::Hang)],
         steps,
         drill: pace.drill(),
         latency_limit: pace.latency_limit(),
         parents,
     })
+}
+
+/// The targets the storm hits beyond the power zone's own children, by target id.
+struct Hit {
+    /// Every target of the commune that is dark all along.
+    dark: Vec<String>,
+    /// Viettel's sites in the power zone: the ones it brings back on generators.
+    viettel_in_zone: Vec<String>,
+    /// FPT's lines that fail while it degrades (every third one)...
+    fpt_failing: Vec<String>,
+    /// ...and the rest, which answer slowly.
+    fpt_slow: Vec<String>,
+    /// Both together, in the inventory's order.
+    fpt_all: Vec<String>,
+    /// FPT's resolvers, which slow down with its lines.
+    fpt_dns: Vec<String>,
+}
+
+impl Hit {
+    fn find(layout: &Layout, zone_idx: usize) -> Hit {
+        let in_zone = |i: usize| layout.zone_of(i) == Some(zone_idx);
+        let dark: Vec<String> = layout
+            .inventory
+            .entries
+            .iter()
+            .filter(|e| e.commune == layout.dark_commune)
+            .map(|e| e.id.clone())
+            .collect();
+        let viettel_in_zone: Vec<String> = layout
+            .entries_of("viettel")
+            .filter(|(i, _)| in_zone(*i))
+            .map(|(_, e)| e.id.clone())
+            .collect();
+        // FPT outside the storm zone and the dark commune: every third commune's line fails
+        // (the loss), the rest answer slowly (the latency).
+        let fpt: Vec<(usize, String)> = layout
+            .entries_of("fpt")
+            .filter(|(i, e)| !in_zone(*i) && e.commune != layout.dark_commune)
+            .map(|(i, e)| (i, e.id.clone()))
+            .collect();
+        let fpt_failing: Vec<String> = fpt
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % 3 == 0)
+            .map(|(_, (_, id))| id.clone())
+            .collect();
+        let fpt_slow: Vec<String> = fpt
+            .iter()
+            .map(|(_, id)| id.clone())
+            .filter(|id| !fpt_failing.contains(id))
+            .collect();
+        let fpt_all: Vec<String> = fpt.iter().map(|(_, id)| id.clone()).collect();
+        let fpt_dns: Vec<String> = layout
+            .entries_of("dns-fpt")
+            .map(|(_, e)| e.id.clone())
+            .collect();
+        Hit {
+            dark,
+            viettel_in_zone,
+            fpt_failing,
+            fpt_slow,
+            fpt_all,
+            fpt_dns,
+        }
+    }
+}
+
+/// The duty officer opens the drill.
+fn drill_starts(layout: &Layout) -> Step {
+    Step {
+        at: Duration::ZERO,
+        summary: format!("drill starts over {} targets", layout.target_count()),
+        changes: vec![],
+        note: note(
+            DUTY,
+            format!(
+                "Bắt đầu diễn tập. Kịch bản: bão đổ bộ vào ven biển phía nam tỉnh {}; \
+                 các đơn vị báo cáo tình trạng thông tin liên lạc theo kịch bản.",
+                layout.province
+            ),
+            vec![],
+            None,
+        ),
+    }
+}
+
+/// The dark commune is on record from the start; its fault is the script's initial change.
+fn dark_all_along(layout: &Layout, hit: &Hit) -> Step {
+    Step {
+        at: Duration::ZERO,
+        summary: format!(
+            "{} has been cut off since before the drill (landslide)",
+            layout.dark_commune_full
+        ),
+        changes: vec![],
+        note: note(
+            DUTY,
+            format!(
+                "{} mất liên lạc hoàn toàn từ trước diễn tập (sạt lở đất, đứt cáp); \
+                 chưa có phương án khôi phục trong thời gian diễn tập.",
+                layout.dark_commune_full
+            ),
+            hit.dark.clone(),
+            None,
+        ),
+    }
+}
+
+/// Landfall: the zone's heartbeat stops, its sites run on batteries.
+fn grid_lost(zone: &Zone, zone_names: &str, pace: &Pace) -> Step {
+    Step {
+        at: pace.units(at::GRID_LOST),
+        summary: format!("landfall: grid power lost in {}", zone.name),
+        changes: vec![change(vec![zone.id.clone()], Action::StopHeartbeat)],
+        note: note(
+            GRID,
+            format!("Bão đổ bộ: mất điện lưới {zone_names}. Trạm BTS chuyển sang chạy ắc quy."),
+            vec![zone.id.clone()],
+            Some(pace.units(at::GRID_RESTORED)),
+        ),
+    }
+}
+
+/// The batteries run out: every site in the zone goes down.
+fn batteries_out(zone: &Zone, zone_names: &str, pace: &Pace) -> Step {
+    Step {
+        at: pace.units(at::BATTERIES_OUT),
+        summary: format!(
+            "batteries exhausted: {} targets in the zone go down",
+            zone.children.len()
+        ),
+        changes: vec![change(zone.children.clone(), Action::Refuse)],
+        note: note(
+            DUTY,
+            format!(
+                "Hết ắc quy dự phòng: mất sóng di động, Internet, bưu cục và mạng truyền số liệu \
+                 chuyên dùng tại {zone_names}."
+            ),
+            zone.children.clone(),
+            Some(pace.units(at::GRID_RESTORED)),
+        ),
+    }
+}
+
+/// FPT's trunk is hit: some lines fail, the rest and its resolvers answer slowly.
+fn fpt_degrades(hit: &Hit, pace: &Pace) -> Step {
+    let slow = Action::Slow {
+        seconds: pace.slow().as_secs_f64(),
+    };
+    Step {
+        at: pace.units(at::FPT_DEGRADES),
+        summary: format!(
+            "FPT degrades: {} lines fail, {} answer slowly, its DNS slows down",
+            hit.fpt_failing.len(),
+            hit.fpt_slow.len()
+        ),
+        changes: vec![
+            change(hit.fpt_failing.clone(), Action::Status { code: 503 }),
+            change(hit.fpt_slow.clone(), slow),
+            change(hit.fpt_dns.clone(), slow),
+        ],
+        note: note(
+            FPT,
+            "Tuyến cáp quang trục bị ảnh hưởng: FPT suy giảm chất lượng toàn tỉnh, \
+             một phần thuê bao mất kết nối, độ trễ tăng."
+                .to_string(),
+            hit.fpt_failing.clone(),
+            Some(pace.units(at::FPT_RESTORED)),
+        ),
+    }
+}
+
+/// Viettel restores its own sites in the zone before the grid returns.
+fn viettel_back(hit: &Hit, zone_names: &str, pace: &Pace) -> Step {
+    Step {
+        at: pace.units(at::VIETTEL_BTS),
+        summary: format!(
+            "Viettel brings {} sites back on generators and mobile BTS",
+            hit.viettel_in_zone.len()
+        ),
+        changes: vec![change(hit.viettel_in_zone.clone(), Action::Healthy)],
+        note: note(
+            VIETTEL,
+            format!(
+                "Viettel triển khai trạm BTS lưu động và máy phát điện, khôi phục sóng di động \
+                 tại {zone_names}."
+            ),
+            vec![],
+            None,
+        ),
+    }
+}
+
+/// FPT reroutes: its lines and resolvers are back.
+fn fpt_restored(hit: &Hit, pace: &Pace) -> Step {
+    Step {
+        at: pace.units(at::FPT_RESTORED),
+        summary: "FPT reroutes traffic: lines and DNS back to normal".to_string(),
+        changes: vec![
+            change(hit.fpt_all.clone(), Action::Healthy),
+            change(hit.fpt_dns.clone(), Action::Healthy),
+        ],
+        note: note(
+            FPT,
+            "FPT chuyển hướng lưu lượng qua tuyến dự phòng, chất lượng trở lại bình thường."
+                .to_string(),
+            vec![],
+            None,
+        ),
+    }
+}
+
+/// The grid returns: the zone's heartbeat and every site in it.
+fn grid_restored(zone: &Zone, zone_names: &str, pace: &Pace) -> Step {
+    Step {
+        at: pace.units(at::GRID_RESTORED),
+        summary: format!("grid power restored in {}", zone.name),
+        changes: vec![
+            change(vec![zone.id.clone()], Action::Heartbeat),
+            change(zone.children.clone(), Action::Healthy),
+        ],
+        note: note(
+            GRID,
+            format!("Khôi phục điện lưới {zone_names}; các trạm hoạt động trở lại."),
+            vec![],
+            None,
+        ),
+    }
 }
 
 impl Script {

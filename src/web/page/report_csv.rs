@@ -165,10 +165,21 @@ fn group_row(csv: &mut Csv, by: &str, g: &GroupRow) {
 pub fn render(r: &Report, lang: Lang) -> String {
     let titles = &lang.d().csv_sections;
     let mut csv = Csv(String::from("\u{feff}"));
+    // The sections' order is part of the file's layout (see the top of this file).
+    let sections: [fn(&mut Csv, &str, &Report); 7] = [
+        summary, groups, targets, outages, deliveries, faults, timeline,
+    ];
+    for (section, title) in sections.iter().zip(titles) {
+        section(&mut csv, title, r);
+    }
+    csv.0
+}
+
+/// Summary: one `field,value` row per figure of the drill as a whole.
+fn summary(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     let s = &r.summary;
     let d = &r.drill;
-
-    csv.section(titles[0]);
     csv.header(&["field", "value"]);
     let scope = d
         .scope
@@ -248,8 +259,11 @@ pub fn render(r: &Report, lang: Lang) -> String {
     for (k, v) in rows {
         csv.row(&[raw(k), v]);
     }
+}
 
-    csv.section(titles[1]);
+/// Groups: operators, services and communes in one table, told apart by `group_by`.
+fn groups(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(
         &[
             &["group_by", "key", "province", "targets"][..],
@@ -263,11 +277,14 @@ pub fn render(r: &Report, lang: Lang) -> String {
         ("commune", &r.by_commune),
     ] {
         for g in groups {
-            group_row(&mut csv, by, g);
+            group_row(csv, by, g);
         }
     }
+}
 
-    csv.section(titles[2]);
+/// Targets: every target's figures, with its samples and probing interval.
+fn targets(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(
         &[
             &[
@@ -300,8 +317,11 @@ pub fn render(r: &Report, lang: Lang) -> String {
         ]);
         csv.row(&cells);
     }
+}
 
-    csv.section(titles[3]);
+/// Outages: one row per incident, from its start to its acknowledgement.
+fn outages(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(&[
         "incident_id",
         "target",
@@ -355,8 +375,11 @@ pub fn render(r: &Report, lang: Lang) -> String {
             opt_text(&o.cause),
         ]);
     }
+}
 
-    csv.section(titles[4]);
+/// Alert deliveries: every message sent about an outage, by receiver.
+fn deliveries(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(&[
         "incident_id",
         "target",
@@ -387,8 +410,11 @@ pub fn render(r: &Report, lang: Lang) -> String {
             ]);
         }
     }
+}
 
-    csv.section(titles[5]);
+/// Injected faults: what the notes said would fail, and whether it was detected.
+fn faults(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(&[
         "note_id",
         "note_at",
@@ -417,8 +443,11 @@ pub fn render(r: &Report, lang: Lang) -> String {
             opt_time(e.ended_at),
         ]);
     }
+}
 
-    csv.section(titles[6]);
+/// Timeline: state changes, alerts and notes, in order.
+fn timeline(csv: &mut Csv, title: &str, r: &Report) {
+    csv.section(title);
     csv.header(&[
         "at", "kind", "target", "name", "state", "receiver", "author", "text",
     ]);
@@ -434,7 +463,6 @@ pub fn render(r: &Report, lang: Lang) -> String {
             opt_text(&e.text),
         ]);
     }
-    csv.0
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! The overview model: the live board grouped into communes (rows) by operator or service
 //! (columns), filtered, searched, sorted worst first and paginated. The HTML page and
-//! `/api/v1/overview` are both drawn from it, so they always agree.
+//! `/api/v1/overview` are both drawn from it, so they always agree. The query parameters are
+//! in `filter`; this file builds the model from the board.
+
+mod filter;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -8,194 +11,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::Labels;
 use crate::state::State;
 use crate::status::TargetStatus;
-use crate::web::error::ApiError;
 use crate::web::view::fold::{contains_folded, fold};
-use crate::web::view::query::Query;
 
-/// Communes per page unless `per_page` says otherwise: a province (Hà Tĩnh has 69) fits on one
-/// page; the country (3,321) is paged.
-pub const DEFAULT_PER_PAGE: usize = 100;
-pub const MAX_PER_PAGE: usize = 500;
-
-/// Which states a reader wants to see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateFilter {
-    One(State),
-    /// Down, unreachable or degraded.
-    Problem,
-}
-
-impl StateFilter {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StateFilter::One(s) => s.as_str(),
-            StateFilter::Problem => "problem",
-        }
-    }
-
-    fn matches(self, s: State) -> bool {
-        match self {
-            StateFilter::One(x) => x == s,
-            StateFilter::Problem => s.is_problem(),
-        }
-    }
-}
-
-impl Serialize for StateFilter {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sort {
-    /// Fully dark communes, then by the worst state, then by how many targets are failing.
-    #[default]
-    Worst,
-    Name,
-}
-
-/// What the grid's columns are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Cols {
-    #[default]
-    Operator,
-    Service,
-}
-
-impl Cols {
-    fn label(self, l: &Labels) -> &str {
-        match self {
-            Cols::Operator => &l.operator,
-            Cols::Service => &l.service,
-        }
-    }
-}
-
-/// The overview's query parameters. Empty values mean "no filter", so a plain HTML form with
-/// an "all" option works without JavaScript.
-#[derive(Debug, Clone, Serialize)]
-pub struct Filter {
-    pub province: Option<String>,
-    pub operator: Option<String>,
-    pub service: Option<String>,
-    pub state: Option<StateFilter>,
-    pub q: Option<String>,
-    pub sort: Sort,
-    pub cols: Cols,
-    pub page: usize,
-    pub per_page: usize,
-}
-
-impl Default for Filter {
-    /// No filter: everything, worst first, first page.
-    fn default() -> Self {
-        Filter {
-            province: None,
-            operator: None,
-            service: None,
-            state: None,
-            q: None,
-            sort: Sort::Worst,
-            cols: Cols::Operator,
-            page: 1,
-            per_page: DEFAULT_PER_PAGE,
-        }
-    }
-}
-
-fn non_empty(q: &Query, key: &str) -> Option<String> {
-    q.get(key)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-fn invalid(msg: String) -> ApiError {
-    ApiError::bad_request("invalid_query", msg)
-}
-
-impl Filter {
-    pub fn parse(q: &Query) -> Result<Filter, ApiError> {
-        let state = match non_empty(q, "state") {
-            None => None,
-            Some(s) if s == "problem" => Some(StateFilter::Problem),
-            Some(s) => Some(StateFilter::One(State::parse(&s).ok_or_else(|| {
-                invalid(format!(
-                    "`state` must be problem, up, degraded, down, unreachable, unknown or maintenance, not `{s}`"
-                ))
-            })?)),
-        };
-        let sort = match non_empty(q, "sort").as_deref() {
-            None | Some("worst") => Sort::Worst,
-            Some("name") => Sort::Name,
-            Some(o) => return Err(invalid(format!("`sort` must be worst or name, not `{o}`"))),
-        };
-        let cols = match non_empty(q, "cols").as_deref() {
-            None | Some("operator") => Cols::Operator,
-            Some("service") => Cols::Service,
-            Some(o) => {
-                return Err(invalid(format!(
-                    "`cols` must be operator or service, not `{o}`"
-                )));
-            }
-        };
-        let number = |key: &str, default: usize, max: usize| -> Result<usize, ApiError> {
-            match non_empty(q, key) {
-                None => Ok(default),
-                Some(v) => match v.parse::<usize>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(invalid(format!(
-                        "`{key}` must be a whole number from 1 to {max}"
-                    ))),
-                },
-            }
-        };
-        Ok(Filter {
-            province: non_empty(q, "province"),
-            operator: non_empty(q, "operator"),
-            service: non_empty(q, "service"),
-            state,
-            q: non_empty(q, "q"),
-            sort,
-            cols,
-            page: number("page", 1, 1_000_000)?,
-            per_page: number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
-        })
-    }
-
-    /// The filter as query pairs (defaults left out), for links that keep it.
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut v = Vec::new();
-        let mut put = |k: &'static str, val: &Option<String>| {
-            if let Some(x) = val {
-                v.push((k, x.clone()));
-            }
-        };
-        put("province", &self.province);
-        put("operator", &self.operator);
-        put("service", &self.service);
-        put("q", &self.q);
-        if let Some(s) = self.state {
-            v.push(("state", s.as_str().to_string()));
-        }
-        if self.sort == Sort::Name {
-            v.push(("sort", "name".into()));
-        }
-        if self.cols == Cols::Service {
-            v.push(("cols", "service".into()));
-        }
-        if self.per_page != DEFAULT_PER_PAGE {
-            v.push(("per_page", self.per_page.to_string()));
-        }
-        v
-    }
-}
+pub use filter::{Cols, DEFAULT_PER_PAGE, Filter, MAX_PER_PAGE, Sort, StateFilter};
 
 /// Counts per state, every state present (zero when none).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -351,7 +171,49 @@ fn cell_target(r: &TargetStatus) -> CellTarget {
 
 /// Builds the overview of `rows` (the board) under `filter`.
 pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overview {
-    // Per commune, over the whole inventory: whether it is fully dark.
+    // Darkness is judged over the whole inventory, whatever the filter shows of a commune.
+    let communes = commune_darkness(rows);
+    let provinces = province_summaries(rows, &communes);
+    let province = filter.province.as_deref();
+    let summary = summarise(
+        rows.iter().filter(|r| in_province(r, province)),
+        &communes,
+        province,
+    );
+    let (operators, services) = menus(rows, province);
+    let shown = group_shown(rows, &filter);
+    let mut ranked = rank(shown.grouped, shown.folded, &communes);
+    sort(&mut ranked, filter.sort);
+    let matching = ranked.len();
+    let pages = matching.div_ceil(filter.per_page).max(1);
+    let start = (filter.page - 1).saturating_mul(filter.per_page);
+    let communes_out: Vec<CommuneRow> = ranked
+        .into_iter()
+        .skip(start)
+        .take(filter.per_page)
+        .map(|r| commune_row(r, &shown.columns, filter.cols))
+        .collect();
+
+    Overview {
+        generated_at: now,
+        filter,
+        summary,
+        provinces,
+        operators,
+        services,
+        columns: shown.columns,
+        matching_communes: matching,
+        pages,
+        communes: communes_out,
+    }
+}
+
+fn in_province(r: &TargetStatus, province: Option<&str>) -> bool {
+    province.is_none_or(|p| r.target.labels.province == p)
+}
+
+/// Per commune, over the whole inventory: how many targets it has and how many are down.
+fn commune_darkness(rows: &[TargetStatus]) -> HashMap<(&str, &str), CommuneAgg> {
     let mut communes: HashMap<(&str, &str), CommuneAgg> = HashMap::new();
     for r in rows {
         let l = &r.target.labels;
@@ -364,7 +226,14 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
         agg.targets += 1;
         agg.down += usize::from(is_down(r.state.state));
     }
+    communes
+}
 
+/// Every province's summary, worst first: dark communes, then down targets, then degraded.
+fn province_summaries(
+    rows: &[TargetStatus],
+    communes: &HashMap<(&str, &str), CommuneAgg>,
+) -> Vec<ProvinceSummary> {
     let mut by_province: BTreeMap<&str, Vec<&TargetStatus>> = BTreeMap::new();
     for r in rows {
         by_province
@@ -376,7 +245,7 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
         .iter()
         .map(|(p, rs)| ProvinceSummary {
             province: p.to_string(),
-            summary: summarise(rs.iter().copied(), &communes, Some(p)),
+            summary: summarise(rs.iter().copied(), communes, Some(p)),
         })
         .collect();
     provinces.sort_by_key(|p| {
@@ -387,25 +256,47 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
             fold(&p.province),
         )
     });
+    provinces
+}
 
-    let province = filter.province.as_deref();
-    let in_scope = |r: &&TargetStatus| province.is_none_or(|p| r.target.labels.province == p);
-    let summary = summarise(rows.iter().filter(in_scope), &communes, province);
+/// The operators and services of the chosen province, for the filter menus: taken before the
+/// other filters, so choosing one operator still offers the others.
+fn menus(rows: &[TargetStatus], province: Option<&str>) -> (Vec<String>, Vec<String>) {
     let mut operators = BTreeSet::new();
     let mut services = BTreeSet::new();
-    for r in rows.iter().filter(in_scope) {
+    for r in rows.iter().filter(|r| in_province(r, province)) {
         operators.insert(r.target.labels.operator.clone());
         services.insert(r.target.labels.service.clone());
     }
+    (
+        operators.into_iter().collect(),
+        services.into_iter().collect(),
+    )
+}
 
+/// The targets that pass every filter and the search, by commune.
+struct Shown<'a> {
+    /// (province, commune) → shown targets.
+    grouped: HashMap<(&'a str, &'a str), Vec<&'a TargetStatus>>,
+    /// The grid's columns, sorted: only those some shown target has.
+    columns: Vec<String>,
+    /// The folded "commune province" of every commune the search looked at.
+    folded: HashMap<(&'a str, &'a str), String>,
+}
+
+fn group_shown<'a>(rows: &'a [TargetStatus], filter: &Filter) -> Shown<'a> {
+    let province = filter.province.as_deref();
     let needle = filter.q.as_deref().map(fold);
-    let shown = rows.iter().filter(in_scope).filter(|r| {
-        let l = &r.target.labels;
-        filter.operator.as_ref().is_none_or(|o| &l.operator == o)
-            && filter.service.as_ref().is_none_or(|s| &l.service == s)
-            && filter.state.is_none_or(|s| s.matches(r.state.state))
-    });
-    // (province, commune) → shown targets; the folded names are computed once per commune.
+    let shown = rows
+        .iter()
+        .filter(|r| in_province(r, province))
+        .filter(|r| {
+            let l = &r.target.labels;
+            filter.operator.as_ref().is_none_or(|o| &l.operator == o)
+                && filter.service.as_ref().is_none_or(|s| &l.service == s)
+                && filter.state.is_none_or(|s| s.matches(r.state.state))
+        });
+    // The folded names are computed once per commune, not once per target.
     let mut grouped: HashMap<(&str, &str), Vec<&TargetStatus>> = HashMap::new();
     let mut columns = BTreeSet::new();
     let mut folded: HashMap<(&str, &str), String> = HashMap::new();
@@ -423,9 +314,30 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
         columns.insert(filter.cols.label(l).to_string());
         grouped.entry(key).or_default().push(r);
     }
-    let columns: Vec<String> = columns.into_iter().collect();
+    Shown {
+        grouped,
+        columns: columns.into_iter().collect(),
+        folded,
+    }
+}
 
-    let mut keyed: Vec<_> = grouped
+/// One shown commune with what it is sorted by.
+struct Ranked<'a> {
+    key: (&'a str, &'a str),
+    targets: Vec<&'a TargetStatus>,
+    worst: State,
+    problems: usize,
+    dark: bool,
+    /// The folded name, the last sort key.
+    name_key: String,
+}
+
+fn rank<'a>(
+    grouped: HashMap<(&'a str, &'a str), Vec<&'a TargetStatus>>,
+    mut folded: HashMap<(&'a str, &'a str), String>,
+    communes: &HashMap<(&str, &str), CommuneAgg>,
+) -> Vec<Ranked<'a>> {
+    grouped
         .into_iter()
         .map(|((p, c), ts)| {
             let worst = ts
@@ -438,182 +350,69 @@ pub fn build(rows: &[TargetStatus], filter: Filter, now: DateTime<Utc>) -> Overv
             let name_key = folded
                 .remove(&(p, c))
                 .unwrap_or_else(|| fold(&format!("{c} {p}")));
-            ((p, c), ts, worst, problems, dark, name_key)
-        })
-        .collect();
-    match filter.sort {
-        Sort::Worst => keyed.sort_by(|a, b| {
-            (!a.4, a.2.severity(), Reverse(a.3), &a.5).cmp(&(
-                !b.4,
-                b.2.severity(),
-                Reverse(b.3),
-                &b.5,
-            ))
-        }),
-        Sort::Name => keyed.sort_by(|a, b| (&a.5, a.0).cmp(&(&b.5, b.0))),
-    }
-    let matching = keyed.len();
-    let pages = matching.div_ceil(filter.per_page).max(1);
-    let start = (filter.page - 1).saturating_mul(filter.per_page);
-    let communes_out: Vec<CommuneRow> = keyed
-        .into_iter()
-        .skip(start)
-        .take(filter.per_page)
-        .map(|((p, c), ts, worst, problems, dark, _)| {
-            let mut cells: Vec<Cell> = columns
-                .iter()
-                .map(|col| Cell {
-                    column: col.clone(),
-                    targets: Vec::new(),
-                })
-                .collect();
-            for r in ts {
-                let col = filter.cols.label(&r.target.labels);
-                // Columns were collected from these very targets, so the search always hits.
-                if let Ok(i) = columns.binary_search_by(|x| x.as_str().cmp(col)) {
-                    cells[i].targets.push(cell_target(r));
-                }
-            }
-            for cell in &mut cells {
-                cell.targets.sort_by(|a, b| {
-                    (&a.service, &a.operator, &a.name).cmp(&(&b.service, &b.operator, &b.name))
-                });
-            }
-            CommuneRow {
-                province: p.to_string(),
-                commune: c.to_string(),
+            Ranked {
+                key: (p, c),
+                targets: ts,
                 worst,
-                dark,
                 problems,
-                cells,
+                dark,
+                name_key,
             }
         })
-        .collect();
+        .collect()
+}
 
-    Overview {
-        generated_at: now,
-        filter,
-        summary,
-        provinces,
-        operators: operators.into_iter().collect(),
-        services: services.into_iter().collect(),
-        columns,
-        matching_communes: matching,
-        pages,
-        communes: communes_out,
+fn sort(ranked: &mut [Ranked<'_>], by: Sort) {
+    match by {
+        Sort::Worst => ranked.sort_by(|a, b| {
+            (
+                !a.dark,
+                a.worst.severity(),
+                Reverse(a.problems),
+                &a.name_key,
+            )
+                .cmp(&(
+                    !b.dark,
+                    b.worst.severity(),
+                    Reverse(b.problems),
+                    &b.name_key,
+                ))
+        }),
+        Sort::Name => ranked.sort_by(|a, b| (&a.name_key, a.key).cmp(&(&b.name_key, b.key))),
+    }
+}
+
+/// One row of the grid: a cell per column, each cell's targets by service, operator, name.
+fn commune_row(r: Ranked<'_>, columns: &[String], cols: Cols) -> CommuneRow {
+    let (p, c) = r.key;
+    let mut cells: Vec<Cell> = columns
+        .iter()
+        .map(|col| Cell {
+            column: col.clone(),
+            targets: Vec::new(),
+        })
+        .collect();
+    for t in r.targets {
+        let col = cols.label(&t.target.labels);
+        // Columns were collected from these very targets, so the search always hits.
+        if let Ok(i) = columns.binary_search_by(|x| x.as_str().cmp(col)) {
+            cells[i].targets.push(cell_target(t));
+        }
+    }
+    for cell in &mut cells {
+        cell.targets.sort_by(|a, b| {
+            (&a.service, &a.operator, &a.name).cmp(&(&b.service, &b.operator, &b.name))
+        });
+    }
+    CommuneRow {
+        province: p.to_string(),
+        commune: c.to_string(),
+        worst: r.worst,
+        dark: r.dark,
+        problems: r.problems,
+        cells,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::TargetState;
-
-    pub(crate) fn board(spec: &[(&str, &str, &str, &str, State)]) -> Vec<TargetStatus> {
-        let mut toml = String::new();
-        for (i, (prov, commune, op, svc, _)) in spec.iter().enumerate() {
-            toml.push_str(&format!(
-                "[[targets]]\nid = \"t{i}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:9\"\nprovince = \"{prov}\"\ncommune = \"{commune}\"\noperator = \"{op}\"\nservice = \"{svc}\"\n\n"
-            ));
-        }
-        let cfg =
-            crate::config::Config::from_str_at(std::path::Path::new("t.toml"), &toml).unwrap();
-        let now = Utc::now();
-        cfg.targets
-            .into_iter()
-            .zip(spec)
-            .map(|(t, s)| {
-                let mut st = TargetState::new(now);
-                st.state = s.4;
-                TargetStatus {
-                    target: t,
-                    state: st,
-                    last: None,
-                }
-            })
-            .collect()
-    }
-
-    fn q(pairs: &[(&str, &str)]) -> Filter {
-        Filter::parse(
-            &pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-        .unwrap()
-    }
-
-    fn sample() -> Vec<TargetStatus> {
-        use State::*;
-        board(&[
-            ("Hà Tĩnh", "Cẩm Xuyên", "viettel", "mobile", Down),
-            ("Hà Tĩnh", "Cẩm Xuyên", "vnpt", "mobile", Unreachable),
-            ("Hà Tĩnh", "Kỳ Anh", "viettel", "mobile", Up),
-            ("Hà Tĩnh", "Kỳ Anh", "vnpt", "mobile", Degraded),
-            ("Hà Tĩnh", "Thành Sen", "viettel", "mobile", Up),
-            ("Hà Tĩnh", "Thành Sen", "vnpost", "postal", Down),
-            ("Nghệ An", "Vinh", "viettel", "mobile", Up),
-        ])
-    }
-
-    #[test]
-    fn summary_counts_states_and_dark_communes() {
-        let o = build(&sample(), q(&[]), Utc::now());
-        assert_eq!(o.summary.targets, 7);
-        assert_eq!(o.summary.states.get(State::Down), 2);
-        assert_eq!(o.summary.communes, 4);
-        assert_eq!(o.summary.communes_dark, 1);
-        let o = build(&sample(), q(&[("province", "Nghệ An")]), Utc::now());
-        assert_eq!(o.summary.targets, 1);
-        assert_eq!(o.summary.communes_dark, 0);
-        assert_eq!(o.provinces[0].province, "Hà Tĩnh", "worst province first");
-    }
-
-    #[test]
-    fn worst_first_then_by_name() {
-        let o = build(&sample(), q(&[]), Utc::now());
-        let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
-        assert_eq!(names, ["Cẩm Xuyên", "Thành Sen", "Kỳ Anh", "Vinh"]);
-        assert!(o.communes[0].dark);
-        let o = build(&sample(), q(&[("sort", "name")]), Utc::now());
-        let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
-        assert_eq!(names, ["Cẩm Xuyên", "Kỳ Anh", "Thành Sen", "Vinh"]);
-    }
-
-    #[test]
-    fn filters_and_search_without_diacritics() {
-        let o = build(&sample(), q(&[("q", "cam xuyen")]), Utc::now());
-        assert_eq!(o.communes.len(), 1);
-        assert_eq!(o.communes[0].commune, "Cẩm Xuyên");
-        let o = build(&sample(), q(&[("operator", "vnpost")]), Utc::now());
-        assert_eq!(o.columns, ["vnpost"]);
-        assert_eq!(o.communes.len(), 1);
-        let o = build(&sample(), q(&[("state", "problem")]), Utc::now());
-        assert_eq!(o.communes.len(), 3);
-        let o = build(
-            &sample(),
-            q(&[("state", "up"), ("cols", "service")]),
-            Utc::now(),
-        );
-        assert_eq!(o.columns, ["mobile"]);
-        assert_eq!(o.communes.len(), 3);
-        assert!(Filter::parse(&[("state".to_string(), "x".to_string())].into()).is_err());
-        assert!(Filter::parse(&[("page".to_string(), "0".to_string())].into()).is_err());
-    }
-
-    #[test]
-    fn pages_hold_per_page_communes() {
-        let o = build(
-            &sample(),
-            q(&[("per_page", "3"), ("page", "2")]),
-            Utc::now(),
-        );
-        assert_eq!(o.pages, 2);
-        assert_eq!(o.matching_communes, 4);
-        assert_eq!(o.communes.len(), 1);
-        assert_eq!(o.communes[0].commune, "Vinh");
-        // Cells line up with the columns.
-        assert!(o.communes.iter().all(|c| c.cells.len() == o.columns.len()));
-    }
-}
+mod tests;
