@@ -133,6 +133,31 @@ address = "x"
     assert_eq!(err.0[1].line, Some(10));
 }
 
+/// A bad value in `[defaults]` is one error at its own key, not one more per target that
+/// inherits it.
+#[test]
+fn an_inherited_mistake_is_reported_once_at_its_key() {
+    let text = r#"
+[defaults]
+interval = "0s"
+
+[[targets]]
+id = "a"
+kind = "tcp"
+address = "127.0.0.1:1"
+
+[[targets]]
+id = "b"
+kind = "tcp"
+address = "127.0.0.1:2"
+timeout = "5s"
+"#;
+    let err = Config::from_str_at(Path::new("zero.toml"), text).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert_eq!(err.0[0].line, Some(3), "{err}");
+    assert_eq!(err.0[0].key.as_deref(), Some("interval"), "{err}");
+}
+
 #[test]
 fn the_default_listen_address_is_the_documented_one() {
     let cfg = Config::from_str_at(Path::new("empty.toml"), "").unwrap();

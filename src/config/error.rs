@@ -148,7 +148,11 @@ pub fn from_toml(file: &Path, src: &str, err: &toml::de::Error) -> ConfigError {
 /// "unknown field `intervall`; did you mean `interval`?" — the known key nearest to the typo, or
 /// no guess when none is near (a list of forty keys helps no one).
 fn did_you_mean(message: &str) -> String {
-    let Some((head, known)) = message.split_once(", expected one of ") else {
+    // Only for keys: a value's few allowed variants are worth listing as serde does.
+    let Some((head, known)) = message
+        .split_once(", expected one of ")
+        .filter(|(h, _)| h.starts_with("unknown field"))
+    else {
         return message.to_string();
     };
     let Some(typed) = head.split('`').nth(1) else {
