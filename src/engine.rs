@@ -390,7 +390,7 @@ impl Engine {
         };
         if let Some(t) = &out.transition {
             self.metrics.set_state(target, t.to);
-            tracing::info!(target = %target.id, from = %t.from, to = %t.to, detail = ?detail, explained_by = ?state.explained_by, "state changed");
+            tracing::info!(target = %target.id, from = %t.from, to = %t.to, detail = detail.as_deref().unwrap_or(""), explained_by = state.explained_by.as_deref().unwrap_or(""), "state changed");
             let _ = self.events.send(Event::StateChanged {
                 target: target.id.clone(),
                 transition: t.clone(),

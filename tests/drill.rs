@@ -1015,9 +1015,9 @@ async fn a_name_alone_starts_an_open_ended_drill_over_every_target() {
     .await;
     assert_eq!(s, 201, "{d}");
     assert_eq!(d["targets"], 2, "{d}");
-    let start = DateTime::parse_from_rfc3339(d["started_at"].as_str().unwrap()).unwrap();
+    let began = DateTime::parse_from_rfc3339(d["started_at"].as_str().unwrap()).unwrap();
     let end = DateTime::parse_from_rfc3339(d["planned_end"].as_str().unwrap()).unwrap();
-    assert_eq!((end - start).num_hours(), 72, "{d}");
+    assert_eq!((end - began).num_hours(), 72, "{d}");
     let id = d["id"].as_i64().unwrap();
     let (s, d) = post(
         addr,
@@ -1027,6 +1027,27 @@ async fn a_name_alone_starts_an_open_ended_drill_over_every_target() {
     )
     .await;
     assert_eq!(s, 200, "{d}");
+    app.shutdown().await;
+
+    // The length of an open-ended drill is the configuration's to set.
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[drill_defaults]\nopen_ended = \"2h\"\n\n{}{}",
+        auth(),
+        target("ka-viettel", &up, "viettel", "Kỳ Anh"),
+    );
+    let app = start(dir.path(), &body).await;
+    let (s, d) = post(
+        app.local_addr(),
+        "/api/v1/drills",
+        Some(ADMIN),
+        json!({ "name": "Diễn tập ngắn" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    let began = DateTime::parse_from_rfc3339(d["started_at"].as_str().unwrap()).unwrap();
+    let end = DateTime::parse_from_rfc3339(d["planned_end"].as_str().unwrap()).unwrap();
+    assert_eq!((end - began).num_hours(), 2, "{d}");
     app.shutdown().await;
 }
 

@@ -165,6 +165,55 @@ pub fn check_timing(duration: Duration, interval: Duration) -> Result<(), Timing
     Ok(())
 }
 
+/// How long a drill started without a `duration` runs unless stopped: long enough for a
+/// typhoon's first days, short enough that a forgotten drill does not tag a week of records.
+pub const DEFAULT_OPEN_ENDED: Duration = Duration::from_secs(72 * 3_600);
+
+/// `[drill_defaults]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrillDefaults {
+    /// The length of a drill started without one (it ends by itself then).
+    #[serde(default, with = "humantime_serde")]
+    pub open_ended: Option<Duration>,
+}
+
+/// How drills started from the API, the CLI or a page behave when the request leaves a
+/// setting out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrillDefaults {
+    pub open_ended: Duration,
+}
+
+impl Default for DrillDefaults {
+    fn default() -> Self {
+        DrillDefaults {
+            open_ended: DEFAULT_OPEN_ENDED,
+        }
+    }
+}
+
+pub(super) fn resolve_drill_defaults(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Spanned<RawDrillDefaults>>,
+) -> DrillDefaults {
+    let mut d = DrillDefaults::default();
+    if let Some(raw) = raw
+        && let Some(v) = raw.get_ref().open_ended
+    {
+        if (Duration::from_secs(60)..=MAX_DRILL_DURATION).contains(&v) {
+            d.open_ended = v;
+        } else {
+            ctx.err(
+                raw.span(),
+                "open_ended",
+                format!("{} is outside 1m..7d", humantime::format_duration(v)),
+            );
+        }
+    }
+    d
+}
+
 pub(super) fn resolve_drills(
     ctx: &mut Ctx<'_>,
     raw: &[Spanned<RawDrill>],

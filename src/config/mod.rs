@@ -48,6 +48,8 @@ pub struct Config {
     pub maintenance: Vec<alerting::MaintenanceWindow>,
     /// Drills planned ahead.
     pub drills: Vec<drills::ScheduledDrill>,
+    /// What a drill request may leave out.
+    pub drill_defaults: drills::DrillDefaults,
     /// Shared with the scheduler, the engine and the board: each target is held once.
     pub targets: Vec<Arc<Target>>,
 }

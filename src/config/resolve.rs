@@ -160,7 +160,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         };
         resolve_auth(&mut ctx, raw.auth.as_ref())
     };
-    let (alerting, receivers, routes, maintenance, drills) = {
+    let (alerting, receivers, routes, maintenance, drills, drill_defaults) = {
         use super::alerting as a;
         let mut ctx = a::Ctx {
             file: path,
@@ -177,7 +177,16 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
         let routes = a::resolve_routes(&mut ctx, &raw.routes, &receivers, &ids);
         let maintenance = a::resolve_maintenance(&mut ctx, &raw.maintenance);
         let drills = super::drills::resolve_drills(&mut ctx, &raw.drills, &targets);
-        (alerting, receivers, routes, maintenance, drills)
+        let drill_defaults =
+            super::drills::resolve_drill_defaults(&mut ctx, raw.drill_defaults.as_ref());
+        (
+            alerting,
+            receivers,
+            routes,
+            maintenance,
+            drills,
+            drill_defaults,
+        )
     };
 
     if errors.is_empty() {
@@ -194,6 +203,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
             routes,
             maintenance,
             drills,
+            drill_defaults,
             targets: targets.into_iter().map(std::sync::Arc::new).collect(),
         })
     } else {

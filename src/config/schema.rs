@@ -36,6 +36,8 @@ pub struct RawRoot {
     #[serde(default)]
     pub drills: Vec<Spanned<super::drills::RawDrill>>,
     #[serde(default)]
+    pub drill_defaults: Option<Spanned<super::drills::RawDrillDefaults>>,
+    #[serde(default)]
     pub targets: Vec<Spanned<RawTarget>>,
 }
 

@@ -43,7 +43,8 @@ async fn start(
     body: StartRequest,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let new = new_drill(body).map_err(|e| bad("invalid_drill", e.to_string()))?;
+    let new = new_drill(body, &state.config().drill_defaults)
+        .map_err(|e| bad("invalid_drill", e.to_string()))?;
     let d = service::start(&state, new, &caller.name, Utc::now())
         .await
         .map_err(drill_rejection)?;

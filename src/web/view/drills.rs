@@ -8,16 +8,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::drills::{DEFAULT_BASELINE, DEFAULT_DRILL_INTERVAL, OneOrMany, Scope};
+use crate::config::drills::{
+    DEFAULT_BASELINE, DEFAULT_DRILL_INTERVAL, DrillDefaults, OneOrMany, Scope,
+};
 use crate::drill::report::{self, Report};
 use crate::drill::{NewDrill, NewNote};
 use crate::shared::AppState;
 use crate::web::compress;
 use crate::web::error::{ApiError, internal, reject};
-
-/// How long a drill started without a `duration` runs unless stopped: long enough for a
-/// typhoon's first days, short enough that a forgotten drill does not tag a week of records.
-pub const OPEN_ENDED: Duration = Duration::from_secs(72 * 3_600);
 
 /// What `POST /api/v1/drills` accepts: `name` alone starts a drill over every target.
 #[derive(Debug, Deserialize)]
@@ -34,7 +32,7 @@ pub struct StartRequest {
     /// Probing interval in scope, e.g. "10s".
     pub interval: Option<String>,
     /// Planned length, e.g. "2h"; the drill ends by itself then. None: open-ended, until it is
-    /// stopped or [`OPEN_ENDED`] has passed.
+    /// stopped or `[drill_defaults] open_ended` (72 h unless set) has passed.
     pub duration: Option<String>,
     /// Comparison window before the start, e.g. "7d".
     pub baseline: Option<String>,
@@ -97,10 +95,10 @@ fn duration_field(
 }
 
 /// Turns a start request into a drill to start (shared with the page form).
-pub fn new_drill(body: StartRequest) -> Result<NewDrill, RequestError> {
+pub fn new_drill(body: StartRequest, defaults: &DrillDefaults) -> Result<NewDrill, RequestError> {
     let scope = Scope::parse(&body.scope).map_err(RequestError::Scope)?;
     let interval = duration_field("interval", body.interval.as_deref(), DEFAULT_DRILL_INTERVAL)?;
-    let duration = duration_field("duration", body.duration.as_deref(), OPEN_ENDED)?;
+    let duration = duration_field("duration", body.duration.as_deref(), defaults.open_ended)?;
     let baseline = duration_field("baseline", body.baseline.as_deref(), DEFAULT_BASELINE)?;
     if baseline > Duration::from_secs(90 * 86_400) {
         return Err(RequestError::BaselineTooLong);

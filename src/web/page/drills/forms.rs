@@ -135,7 +135,7 @@ pub(super) async fn start_submit(
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
-    let outcome = match new_drill(start_request(&form)) {
+    let outcome = match new_drill(start_request(&form), &state.config().drill_defaults) {
         Ok(new) => service::start(&state, new, &caller.name, Utc::now())
             .await
             .map_err(|e| (drill_status(&e), ctx.lang.drill_error(&e))),
