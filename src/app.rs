@@ -78,49 +78,16 @@ impl App {
         let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
         let metrics = Metrics::new()?;
         let prober = Arc::new(Prober::new()?);
-        // A push that arrived just before a restart still counts: the site is not silent.
-        let heartbeats = prober.heartbeats();
-        for (target, (push, count)) in store.load_pushes().await? {
-            heartbeats.restore(&target, push, count);
-        }
-
-        // Resume from the stored state so "since" survives restarts and an outage that was
-        // already confirmed does not need to be confirmed again.
-        let stored = store.load_states().await?;
+        let (states, rows) = restore(&config, &store, &prober, &metrics, local_addr).await?;
         // The configuration's own `Arc`s: the scheduler, engine and board share them.
         let targets: Vec<Arc<Target>> = config.targets.clone();
-        let now = crate::time::now_ms();
-        let mut states = HashMap::new();
-        let mut rows = Vec::with_capacity(targets.len());
-        for t in &targets {
-            let row = TargetStatus::set_up(t.clone(), stored.get(&t.id), &metrics, now);
-            states.insert(t.id.clone(), row.state.clone());
-            rows.push(row);
-        }
-        metrics.targets.set(targets.len() as i64);
-        tracing::info!(
-            targets = targets.len(),
-            restored = stored.len(),
-            store = %config.storage.path.display(),
-            listen = %local_addr,
-            "commwatch starting"
-        );
 
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let shutdown = CancellationToken::new();
         let board = Board::new(rows);
         let (reloader, reload_requests) = Reloader::new();
         let anchors = config.monitor.anchors.clone();
-        let sizing = crate::scheduler::Sizing {
-            configured: config.scheduler.max_concurrency,
-            nofile: match crate::limits::raise_nofile() {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the open-files limit");
-                    None
-                }
-            },
-        };
+        let sizing = sizing(&config);
         let maintenance = config.maintenance.clone();
         let drills = crate::shared::Drills::default();
         let state = AppState {
@@ -279,5 +246,61 @@ impl App {
     pub async fn run_until_stopped(self) {
         self.shutdown.cancelled().await;
         self.shutdown().await;
+    }
+}
+
+/// The state each target resumes from: the stored state (so "since" survives restarts and an
+/// outage already confirmed need not be confirmed again) and the heartbeats pushed before the
+/// restart (a site that pushed just before is not silent).
+async fn restore(
+    config: &Config,
+    store: &Store,
+    prober: &Prober,
+    metrics: &Metrics,
+    local_addr: SocketAddr,
+) -> Result<
+    (
+        HashMap<String, crate::state::TargetState>,
+        Vec<TargetStatus>,
+    ),
+    AppError,
+> {
+    let heartbeats = prober.heartbeats();
+    for (target, (push, count)) in store.load_pushes().await? {
+        heartbeats.restore(&target, push, count);
+    }
+    let stored = store.load_states().await?;
+    let now = crate::time::now_ms();
+    let mut states = HashMap::new();
+    let mut rows = Vec::with_capacity(config.targets.len());
+    // The configuration's own `Arc`s: the scheduler, engine and board share them.
+    for t in &config.targets {
+        let row = TargetStatus::set_up(t.clone(), stored.get(&t.id), metrics, now);
+        states.insert(t.id.clone(), row.state.clone());
+        rows.push(row);
+    }
+    metrics.targets.set(config.targets.len() as i64);
+    tracing::info!(
+        targets = config.targets.len(),
+        restored = stored.len(),
+        store = %config.storage.path.display(),
+        listen = %local_addr,
+        "commwatch starting"
+    );
+    Ok((states, rows))
+}
+
+/// How the scheduler sizes its probe cap: the configured one, within the open-files limit
+/// (raised to the hard limit first).
+fn sizing(config: &Config) -> crate::scheduler::Sizing {
+    crate::scheduler::Sizing {
+        configured: config.scheduler.max_concurrency,
+        nofile: match crate::limits::raise_nofile() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the open-files limit");
+                None
+            }
+        },
     }
 }

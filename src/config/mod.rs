@@ -7,6 +7,8 @@ pub mod error;
 mod kinds;
 mod resolve;
 mod schema;
+mod sections;
+mod target;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -55,7 +55,6 @@ fn security_headers() -> HeaderMap {
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
-    let read = || auth::read_access(state.clone());
     let gzip = || {
         warp::header::optional::<String>("accept-encoding")
             .map(|h: Option<String>| compress::accepts_gzip(h.as_deref()))
@@ -75,6 +74,38 @@ pub fn routes(
     let js =
         warp::path!("assets" / "commwatch.js").and(asset(JS, "text/javascript; charset=utf-8"));
 
+    let reads = reads(state.clone());
+    let alert_routes = alerts::routes(state.clone());
+    let drill_routes = drills::routes(state.clone());
+    let operations = operations(state);
+    pages
+        .or(css.boxed())
+        .unify()
+        .or(js.boxed())
+        .unify()
+        .or(reads)
+        .unify()
+        .or(alert_routes.boxed())
+        .unify()
+        .or(drill_routes.boxed())
+        .unify()
+        .or(operations)
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .map(|mut r: warp::reply::Response| {
+            r.headers_mut().extend(security_headers());
+            r
+        })
+}
+
+/// The JSON API's reads: overview, targets and their history, incidents, groups.
+fn reads(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let read = || auth::read_access(state.clone());
+    let gzip = || {
+        warp::header::optional::<String>("accept-encoding")
+            .map(|h: Option<String>| compress::accepts_gzip(h.as_deref()))
+    };
     let q = || warp::query::<view::query::Query>();
     let overview = warp::path!("api" / "v1" / "overview")
         .and(warp::get())
@@ -127,6 +158,30 @@ pub fn routes(
         .and(q())
         .and(with_state(state.clone()))
         .and_then(api::group);
+    overview
+        .boxed()
+        .or(targets.boxed())
+        .unify()
+        .or(target.boxed())
+        .unify()
+        .or(incidents.boxed())
+        .unify()
+        .or(availability.boxed())
+        .unify()
+        .or(series.boxed())
+        .unify()
+        .or(groups.boxed())
+        .unify()
+        .or(group.boxed())
+        .unify()
+        .boxed()
+}
+
+/// What machines and officers do besides reading: status, live events, acknowledgements,
+/// reload, `/metrics`, heartbeat pushes, `/probe`, health.
+fn operations(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let read = || auth::read_access(state.clone());
+    let q = || warp::query::<view::query::Query>();
     let status = warp::path!("api" / "v1" / "status")
         .and(warp::get())
         .and(read())
@@ -185,8 +240,6 @@ pub fn routes(
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
 
-    let alert_routes = alerts::routes(state.clone());
-    let drill_routes = drills::routes(state.clone());
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(state))
@@ -207,58 +260,25 @@ pub fn routes(
             warp::reply::with_status(warp::reply::json(&body), status).into_response()
         });
 
-    pages
-        .or(css.boxed())
-        .unify()
-        .or(js.boxed())
-        .unify()
-        .or(overview.boxed())
-        .unify()
-        .or(targets.boxed())
-        .unify()
-        .or(target.boxed())
-        .unify()
-        .or(incidents.boxed())
-        .unify()
-        .or(availability.boxed())
-        .unify()
-        .or(series.boxed())
-        .unify()
-        .or(groups.boxed())
-        .unify()
-        .or(group.boxed())
-        .unify()
-        // Boxing the chain halfway keeps its type shallow enough for the compiler's
-        // recursion limit in release builds (twenty nested `Or`s overflow it).
+    status
         .boxed()
         .or(events.boxed())
         .unify()
-        .or(alert_routes.boxed())
-        .unify()
-        .or(drill_routes.boxed())
-        .unify()
-        .or(push.boxed())
-        .unify()
-        .or(blackbox_probe.boxed())
-        .unify()
         .or(ack.boxed())
-        .unify()
-        .or(status.boxed())
         .unify()
         .or(reload.boxed())
         .unify()
         .or(metrics.boxed())
         .unify()
+        .or(push.boxed())
+        .unify()
+        .or(blackbox_probe.boxed())
+        .unify()
         .or(healthz.boxed())
         .unify()
         .or(readyz.boxed())
         .unify()
-        .recover(error::recover)
-        .unify()
-        .map(|mut r: warp::reply::Response| {
-            r.headers_mut().extend(security_headers());
-            r
-        })
+        .boxed()
 }
 
 /// The HTML pages: overview (and its live fragment), target detail, incidents, groups.
