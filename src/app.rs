@@ -107,7 +107,7 @@ impl App {
 
         // Drills that were running when commwatch stopped resume before the first probe, so
         // every sample of theirs is tagged and probed at the drill pace.
-        crate::drill::service::restore(&state, chrono::Utc::now()).await?;
+        crate::drill::service::restore(&state, crate::time::now_ms()).await?;
         let drill_task = tokio::spawn(crate::drill::service::run(state.clone(), shutdown.clone()));
 
         let (tx, rx) = mpsc::channel(RESULT_CAPACITY);

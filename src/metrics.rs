@@ -215,7 +215,7 @@ mod tests {
         let m = Metrics::new().unwrap();
         let mut obs = Observation {
             kind: "icmp",
-            started_at: chrono::Utc::now(),
+            started_at: crate::time::now_ms(),
             duration: Duration::from_millis(900),
             error: None,
             error_detail: None,

@@ -57,7 +57,7 @@ impl ReloadTask {
             match &r {
                 Ok(report) => {
                     m.config_last_reload_success_timestamp
-                        .set(chrono::Utc::now().timestamp_millis() as f64 / 1e3);
+                        .set(crate::time::now_ms().timestamp_millis() as f64 / 1e3);
                     tracing::info!(
                         targets = report.targets,
                         added = report.added.len(),

@@ -369,8 +369,8 @@ mod tests {
             name: "diễn tập".into(),
             scope: crate::config::drills::Scope(Vec::new()),
             interval: Duration::from_secs(10),
-            started_at: chrono::Utc::now(),
-            planned_end: chrono::Utc::now(),
+            started_at: crate::time::now_ms(),
+            planned_end: crate::time::now_ms(),
         };
         let storm = Sizing {
             configured: None,

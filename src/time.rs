@@ -1,5 +1,7 @@
 //! Local time for people: every time officers read is in Asia/Ho_Chi_Minh, with the zone shown.
 
+use std::cell::Cell;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Ho_Chi_Minh;
 
@@ -7,10 +9,49 @@ use chrono_tz::Asia::Ho_Chi_Minh;
 pub const ZONE_NAME: &str = "Asia/Ho_Chi_Minh";
 
 /// The current time at millisecond precision, the precision the store keeps, so a time read
-/// back after a restart equals the one served before it.
+/// back after a restart equals the one served before it. Every part of commwatch reads the
+/// time here: on a thread that follows tokio's clock ([`follow_tokio_clock`]) it is tokio's
+/// (paused, in tests), otherwise the system's.
 pub fn now_ms() -> DateTime<Utc> {
-    let now = Utc::now();
+    let now = FOLLOW
+        .with(Cell::get)
+        .map_or_else(Utc::now, |(base, start)| {
+            // `Instant` differences are never negative; a span too long for chrono is not one
+            // a test can reach.
+            base + chrono::Duration::from_std(tokio::time::Instant::now() - start)
+                .unwrap_or_default()
+        });
     chrono::SubsecRound::trunc_subsecs(now, 3)
+}
+
+thread_local! {
+    /// Where this thread's clock stands: `(wall time at start, tokio instant at start)`.
+    static FOLLOW: Cell<Option<(DateTime<Utc>, tokio::time::Instant)>> = const { Cell::new(None) };
+}
+
+/// Makes [`now_ms`] on this thread follow tokio's clock from the current wall time, until the
+/// guard drops. A test on paused tokio time (`#[tokio::test(start_paused = true)]`, one thread)
+/// then sees hours pass in milliseconds, consistently in timers and in timestamps: a drill of
+/// two hours ends two hours after it started, by every clock the daemon reads.
+pub fn follow_tokio_clock() -> FollowGuard {
+    FOLLOW.with(|f| f.set(Some((Utc::now(), tokio::time::Instant::now()))));
+    FollowGuard(())
+}
+
+/// Restores the system clock on drop; [`FollowGuard::jump`] steps the wall clock as a host's
+/// clock can step (NTP, an operator), without moving tokio's timers.
+pub struct FollowGuard(());
+
+impl FollowGuard {
+    pub fn jump(&self, by: chrono::Duration) {
+        FOLLOW.with(|f| f.set(f.get().map(|(base, start)| (base + by, start))));
+    }
+}
+
+impl Drop for FollowGuard {
+    fn drop(&mut self) {
+        FOLLOW.with(|f| f.set(None));
+    }
 }
 
 /// `28/11/2026 08:30:12 (+07)`: day-first as Vietnamese readers expect.

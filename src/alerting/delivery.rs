@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -179,7 +178,7 @@ impl Worker {
                 }
                 continue;
             };
-            let now = Utc::now();
+            let now = crate::time::now_ms();
             if row.next_attempt_at > now {
                 let wait = (row.next_attempt_at - now)
                     .to_std()
@@ -206,7 +205,7 @@ impl Worker {
                 Ok(n) => match provider::send(&self.client, &self.receiver, &n).await {
                     Outcome::Delivered { status } => Attempt::Delivered {
                         status,
-                        at: Utc::now(),
+                        at: crate::time::now_ms(),
                     },
                     Outcome::Retry {
                         status,
@@ -217,7 +216,7 @@ impl Worker {
                         Attempt::Retry {
                             status,
                             error,
-                            next: Utc::now()
+                            next: crate::time::now_ms()
                                 + chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX),
                         }
                     }

@@ -244,7 +244,7 @@ pub async fn retry_dead(store: &Store, id: i64) -> Result<bool, StoreError> {
         .write(move |tx| {
             tx.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at_ms = ?2 WHERE id = ?1 AND status = 'dead'",
-                params![id, ms(Utc::now())],
+                params![id, ms(crate::time::now_ms())],
             )
             .map(|n| n > 0)
         })

@@ -96,7 +96,7 @@ pub fn insert(tx: &rusqlite::Transaction<'_>, s: &NewSilence) -> rusqlite::Resul
             ms(s.ends_at),
             s.author,
             s.reason,
-            ms(Utc::now())
+            ms(crate::time::now_ms())
         ],
     )?;
     Ok(tx.last_insert_rowid())

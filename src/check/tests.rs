@@ -11,7 +11,7 @@ fn parse(text: &str, kind: &str) -> Result<Check, CheckError> {
 fn obs(status: Option<u16>) -> Observation {
     Observation {
         kind: "http",
-        started_at: Utc::now(),
+        started_at: crate::time::now_ms(),
         duration: Duration::from_millis(12),
         error: None,
         error_detail: None,

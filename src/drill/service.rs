@@ -295,7 +295,7 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
     if note.at < drill.started_at - chrono::Duration::hours(24) {
         return Err(Invalid::NoteTooEarly.into());
     }
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let stored = note.clone();
     let id = state
         .store
@@ -424,7 +424,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        if let Err(e) = tick(&state, Utc::now(), &mut planned).await {
+        if let Err(e) = tick(&state, crate::time::now_ms(), &mut planned).await {
             tracing::error!(error = %e, "drill lifecycle check failed; will retry");
         }
     }

@@ -245,7 +245,7 @@ impl TlsClients {
             .negotiated_cipher_suite()
             .map(|c| format!("{:?}", c.suite()))
             .unwrap_or_default();
-        let now = Utc::now();
+        let now = crate::time::now_ms();
         let mut chain = Vec::with_capacity(certs.len());
         for der in &certs {
             chain.push(cert_facts(der, now)?);

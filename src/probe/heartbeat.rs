@@ -88,7 +88,7 @@ impl Default for HeartbeatRegistry {
 
 impl HeartbeatRegistry {
     pub fn new() -> HeartbeatRegistry {
-        Self::starting_at(Utc::now())
+        Self::starting_at(crate::time::now_ms())
     }
 
     /// A registry whose silence is counted from `since` (tests, restored state).

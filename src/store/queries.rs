@@ -339,7 +339,7 @@ impl Store {
             sql.push_str(&format!(" ORDER BY i.started_at_ms DESC, i.id DESC LIMIT ?{}", args.len()));
             args.push(Value::Integer(f.offset as i64));
             sql.push_str(&format!(" OFFSET ?{}", args.len()));
-            let now = ms(Utc::now());
+            let now = ms(crate::time::now_ms());
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), |r| {
                 let started: i64 = r.get(2)?;

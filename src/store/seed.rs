@@ -65,7 +65,7 @@ mod tests {
         let (store, writer) = Store::open(&path, Retention::default()).unwrap();
         drop(store);
         writer.join().await;
-        let to = Utc::now();
+        let to = crate::time::now_ms();
         let from = to - chrono::Duration::days(30);
         let conn = Connection::open(&path).unwrap();
         seed_rollups(&conn, &["ht-a", "ht-b", "ht-c"], from, to).unwrap();

@@ -122,7 +122,7 @@ impl Writer {
                 }
                 if self.last_maintenance.elapsed() >= MAINTENANCE_EVERY {
                     self.last_maintenance = Instant::now();
-                    if let Err(e) = self.maintain(chrono::Utc::now()) {
+                    if let Err(e) = self.maintain(crate::time::now_ms()) {
                         tracing::warn!(error = %e, "store retention pass failed; will retry");
                     }
                 }

@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::{Group, Grouping, TakenDown};
 use crate::alerting::Wake;
 use crate::alerting::model::DrillRef;
@@ -76,7 +74,7 @@ impl Grouper {
     async fn pass(&self, grouping: &mut Grouping) -> Result<(), crate::store::StoreError> {
         let store = &self.state.store;
         let cfg = self.state.config();
-        let now = Utc::now();
+        let now = crate::time::now_ms();
         let events = store
             .query(|c| outbox::unprocessed_events(c, 10_000))
             .await?;

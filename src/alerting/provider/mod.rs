@@ -87,7 +87,7 @@ fn retry_after(v: &str) -> Option<Duration> {
         Ok(secs) => Duration::from_secs(secs),
         Err(_) => {
             let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            (at.with_timezone(&chrono::Utc) - crate::time::now_ms())
                 .to_std()
                 .ok()?
         }

@@ -270,7 +270,14 @@ impl Demo {
         };
         // A drill left running by an earlier demo on the same folder would hold the targets.
         for d in demo.state().drills.running().iter() {
-            service::stop(demo.state(), d.id, Some(ADMIN_NAME), "stopped", Utc::now()).await?;
+            service::stop(
+                demo.state(),
+                d.id,
+                Some(ADMIN_NAME),
+                "stopped",
+                crate::time::now_ms(),
+            )
+            .await?;
         }
         Ok(demo)
     }
@@ -356,7 +363,7 @@ impl Demo {
             planned_start: None,
             schedule_key: None,
         };
-        Ok(service::start(self.state(), new, ADMIN_NAME, Utc::now()).await?)
+        Ok(service::start(self.state(), new, ADMIN_NAME, crate::time::now_ms()).await?)
     }
 
     async fn apply(&self, drill: &Drill, step: &Step) -> Result<DateTime<Utc>, DemoError> {
@@ -430,7 +437,7 @@ impl Demo {
             drill.id,
             Some(ADMIN_NAME),
             "stopped",
-            Utc::now(),
+            crate::time::now_ms(),
         )
         .await?;
         if echo {
@@ -441,7 +448,7 @@ impl Demo {
             drill_id: drill.id,
             drill_started_at: drill.started_at,
             applied,
-            ended_at: stopped.ended_at.unwrap_or_else(Utc::now),
+            ended_at: stopped.ended_at.unwrap_or_else(crate::time::now_ms),
             cancelled,
         })
     }

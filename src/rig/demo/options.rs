@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::{CSV_VARIABLE, DRILL_UNITS, DemoError, QUICK_DURATION, WARMUP_UNITS};
 
 /// The demo's clock: everything is a multiple of one drill interval (`unit`), so a short run
@@ -118,7 +116,7 @@ impl DemoArgs {
         let data = self.data.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!(
                 "commwatch-demo-{}-{}",
-                Utc::now().format("%Y%m%d-%H%M%S"),
+                crate::time::now_ms().format("%Y%m%d-%H%M%S"),
                 std::process::id()
             ))
         });

@@ -56,7 +56,7 @@ impl Collector {
             .map(
                 move |path: warp::path::FullPath, body: warp::hyper::body::Bytes| {
                     let r = Received {
-                        at: Utc::now(),
+                        at: crate::time::now_ms(),
                         path: path.as_str().to_string(),
                         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
                     };

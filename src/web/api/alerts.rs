@@ -44,7 +44,7 @@ async fn create_silence(
     if body.reason.trim().is_empty() {
         return Err(bad("a silence needs a reason".into()));
     }
-    let starts_at = body.starts_at.unwrap_or_else(Utc::now);
+    let starts_at = body.starts_at.unwrap_or_else(crate::time::now_ms);
     let ends_at = match (body.ends_at, body.duration.as_deref()) {
         (Some(e), None) => e,
         (None, Some(d)) => {
@@ -82,7 +82,7 @@ async fn create_silence(
 }
 
 async fn list_silences(state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let list = state
         .store
         .query(move |c| silence::current(c, now))

@@ -1,6 +1,5 @@
 //! Drill endpoints: start, stop, list and read drills, and the timeline notes officers add.
 
-use chrono::Utc;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
@@ -45,7 +44,7 @@ async fn start(
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let new = new_drill(body, &state.config().drill_defaults)
         .map_err(|e| bad("invalid_drill", e.to_string()))?;
-    let d = service::start(&state, new, &caller.name, Utc::now())
+    let d = service::start(&state, new, &caller.name, crate::time::now_ms())
         .await
         .map_err(drill_rejection)?;
     Ok(warp::reply::with_status(warp::reply::json(&d), StatusCode::CREATED).into_response())
@@ -56,9 +55,15 @@ async fn stop(
     caller: Caller,
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
-    let d = service::stop(&state, id, Some(&caller.name), "stopped", Utc::now())
-        .await
-        .map_err(drill_rejection)?;
+    let d = service::stop(
+        &state,
+        id,
+        Some(&caller.name),
+        "stopped",
+        crate::time::now_ms(),
+    )
+    .await
+    .map_err(drill_rejection)?;
     Ok(warp::reply::json(&d).into_response())
 }
 

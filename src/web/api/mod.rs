@@ -124,7 +124,7 @@ pub async fn targets(
         .map(|r| TargetView::of(r))
         .collect();
     let out = Out {
-        generated_at: Utc::now(),
+        generated_at: crate::time::now_ms(),
         total: matching.len(),
         count: page.len(),
         offset,
@@ -160,7 +160,7 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
         .await
         .map_err(|e| warp::reject::custom(ApiError::internal(e.to_string())))?;
     let uptime: std::collections::BTreeMap<&str, crate::store::Availability> =
-        crate::web::view::target::uptime(&state, &id, Utc::now())
+        crate::web::view::target::uptime(&state, &id, crate::time::now_ms())
             .await
             .map_err(reject)?
             .into_iter()
@@ -389,9 +389,10 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
         *counts.entry(r.state.state.as_str()).or_default() += 1;
     }
     let h = &state.store.health;
-    let summary = crate::web::view::overview::build(&rows, Default::default(), Utc::now()).summary;
+    let summary =
+        crate::web::view::overview::build(&rows, Default::default(), crate::time::now_ms()).summary;
     Ok(warp::reply::json(&serde_json::json!({
-        "generated_at": Utc::now(),
+        "generated_at": crate::time::now_ms(),
         "targets": rows.len(),
         "states": counts,
         "communes": summary.communes,

@@ -118,7 +118,7 @@ pub async fn push(
         .or_else(|| query.get("message").cloned())
         .map(|m| m.chars().take(MAX_MESSAGE).collect::<String>())
         .filter(|m| !m.trim().is_empty());
-    let at = chrono::Utc::now();
+    let at = crate::time::now_ms();
     let push = Push {
         at,
         status,

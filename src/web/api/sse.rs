@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::Utc;
 use futures_util::Stream;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -168,7 +167,7 @@ pub async fn events(
     let hello = SseEvent::default().event("hello").retry(RETRY).data(
         serde_json::json!({
             "type": "hello",
-            "at": Utc::now(),
+            "at": crate::time::now_ms(),
             "targets": state.board.len(),
             "types": types.0,
         })
@@ -213,7 +212,7 @@ mod tests {
         let all = Types(TYPES.to_vec());
         let ev = Event::MonitorIsolation {
             isolated: true,
-            at: Utc::now(),
+            at: crate::time::now_ms(),
         };
         let e = encode(&all, &ev).unwrap().to_string();
         assert!(e.contains("event:monitor_isolation"), "{e}");

@@ -126,7 +126,7 @@ pub async fn detail(
     else {
         return Ok(not_found(&ctx, &key));
     };
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let title = match &g.province {
         Some(p) => format!("{} — {p}", or(&g.key, t.other)),
         None => or(&g.key, t.other).to_string(),

@@ -156,7 +156,7 @@ pub async fn page(ctx: PageCtx, state: AppState) -> Result<warp::reply::Response
         .map_err(|e| super::form::page_error(&ctx, e, Nav::Incidents))?;
     let more = list.len() > PER_PAGE;
     list.truncate(PER_PAGE);
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let tab = |value: &str, label: &str| {
         html! {
             a href=(ctx.with(&[("status", Some(value)), ("page", None)]))

@@ -221,7 +221,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup)
                     }
                     a.lang href=(switch) hreflang=(other.code()) lang=(other.code()) { (t.lang_switch) }
                 }
-                (drills::banner(ctx.lang, &ctx.drills, Utc::now()))
+                (drills::banner(ctx.lang, &ctx.drills, crate::time::now_ms()))
                 main #main { (body) }
                 footer.muted {
                     "commwatch " (v) " · " (t.zone_note)

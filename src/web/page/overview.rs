@@ -30,7 +30,7 @@ pub async fn fragment(
     let (ov, top) = load(&state, &ctx.query)
         .await
         .map_err(|e| super::form::page_error(&ctx, e, Nav::Overview))?;
-    Ok(ctx.respond(top_section(&ctx, &ov, &top, Utc::now()).into_string()))
+    Ok(ctx.respond(top_section(&ctx, &ov, &top, crate::time::now_ms()).into_string()))
 }
 
 pub fn render(ctx: &PageCtx, ov: &Overview, top: &Top) -> Markup {
@@ -315,13 +315,17 @@ mod tests {
 
     fn top_html(drills: Vec<DrillBanner>) -> String {
         let ctx = PageCtx::plain(Lang::Vi, "/", Default::default());
-        let ov = overview::build(&[], Filter::parse(&Default::default()).unwrap(), Utc::now());
+        let ov = overview::build(
+            &[],
+            Filter::parse(&Default::default()).unwrap(),
+            crate::time::now_ms(),
+        );
         let top = Top {
             monitor_isolated: true,
             drills,
             incidents: Vec::new(),
         };
-        top_section(&ctx, &ov, &top, Utc::now()).into_string()
+        top_section(&ctx, &ov, &top, crate::time::now_ms()).into_string()
     }
 
     #[test]
@@ -330,8 +334,8 @@ mod tests {
         let html = top_html(vec![DrillBanner {
             id: "d 1".into(),
             name: "Bão <số 3>".into(),
-            started_at: Utc::now(),
-            planned_end: Utc::now() + chrono::Duration::hours(2),
+            started_at: crate::time::now_ms(),
+            planned_end: crate::time::now_ms() + chrono::Duration::hours(2),
         }]);
         assert!(html.contains("Diễn tập đang chạy"));
         assert!(html.contains("href=\"/drills/d%201\""), "{html}");

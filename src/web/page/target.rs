@@ -91,7 +91,7 @@ pub async fn page(
         *r.status_mut() = StatusCode::NOT_FOUND;
         return Ok(r);
     };
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let chart = ctx.query.get("chart").map(String::as_str).unwrap_or("24h");
     let d = load(&state, &id, chart, now)
         .await

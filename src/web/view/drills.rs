@@ -126,7 +126,7 @@ pub fn new_note(body: NoteRequest, author: &str) -> NewNote {
         None => (Vec::new(), None),
     };
     NewNote {
-        at: body.at.unwrap_or_else(Utc::now),
+        at: body.at.unwrap_or_else(crate::time::now_ms),
         author: author.to_string(),
         text: body.text,
         expected_targets,

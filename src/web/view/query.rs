@@ -23,7 +23,7 @@ pub fn time_range(q: &Query) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError>
             })
             .transpose()
     };
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     let to = parse_time("to")?.unwrap_or(now);
     let from = match (parse_time("from")?, q.get("range")) {
         (Some(_), Some(_)) => {

@@ -71,7 +71,7 @@ pub async fn load_top(state: &AppState, ov: &Overview) -> Result<Top, ApiError> 
 /// Builds the model for a request.
 pub async fn load(state: &AppState, q: &Query) -> Result<(Overview, Top), ApiError> {
     let filter = Filter::parse(q)?;
-    let ov = overview::build(&state.board.snapshot(), filter, Utc::now());
+    let ov = overview::build(&state.board.snapshot(), filter, crate::time::now_ms());
     let top = load_top(state, &ov).await?;
     Ok((ov, top))
 }

@@ -25,7 +25,7 @@ pub(super) async fn report_again(
     status: StatusCode,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let r = view::drills::report(state, id).await?;
-    let mut resp = ctx.finish(render_report(ctx, &r, Utc::now(), retry, error));
+    let mut resp = ctx.finish(render_report(ctx, &r, crate::time::now_ms(), retry, error));
     *resp.status_mut() = status;
     Ok(resp)
 }
@@ -136,7 +136,7 @@ pub(super) async fn start_submit(
         Err(e) => return Ok(refused(&ctx, e)),
     };
     let outcome = match new_drill(start_request(&form), &state.config().drill_defaults) {
-        Ok(new) => service::start(&state, new, &caller.name, Utc::now())
+        Ok(new) => service::start(&state, new, &caller.name, crate::time::now_ms())
             .await
             .map_err(|e| (drill_status(&e), ctx.lang.drill_error(&e))),
         Err(e) => Err((StatusCode::BAD_REQUEST, ctx.lang.request_error(&e))),
@@ -149,7 +149,12 @@ pub(super) async fn start_submit(
                 values: &form,
                 error,
             };
-            let mut r = ctx.finish(render_list(&ctx, &list, Utc::now(), Some(&retry)));
+            let mut r = ctx.finish(render_list(
+                &ctx,
+                &list,
+                crate::time::now_ms(),
+                Some(&retry),
+            ));
             *r.status_mut() = status;
             Ok(r)
         }
@@ -167,7 +172,15 @@ pub(super) async fn stop_submit(
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
-    match service::stop(&state, id, Some(&caller.name), "stopped", Utc::now()).await {
+    match service::stop(
+        &state,
+        id,
+        Some(&caller.name),
+        "stopped",
+        crate::time::now_ms(),
+    )
+    .await
+    {
         Ok(_) => Ok(form::see_other(&format!("/drills/{id}"))),
         Err(DrillError::NotFound(_)) => Err(not_found(&id.to_string())),
         Err(e) => {
@@ -195,7 +208,7 @@ pub(super) async fn note_submit(
         Ok(c) => c,
         Err(e) => return Ok(refused(&ctx, e)),
     };
-    let outcome = match note_request(&form, Utc::now()) {
+    let outcome = match note_request(&form, crate::time::now_ms()) {
         Ok(req) => service::add_note(&state, id, new_note(req, &caller.name))
             .await
             .map_err(|e| (drill_status(&e), ctx.lang.drill_error(&e))),

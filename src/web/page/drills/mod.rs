@@ -235,7 +235,7 @@ async fn list_page(
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let list = list_drills(&state).await?;
-    Ok(ctx.finish(render_list(&ctx, &list, Utc::now(), None)))
+    Ok(ctx.finish(render_list(&ctx, &list, crate::time::now_ms(), None)))
 }
 
 /// `GET /drills/{id}`.
@@ -245,7 +245,7 @@ async fn report_page(
     state: AppState,
 ) -> Result<warp::reply::Response, warp::Rejection> {
     let r = view::drills::report(&state, parse_id(&id)?).await?;
-    Ok(ctx.finish(render_report(&ctx, &r, Utc::now(), None, None)))
+    Ok(ctx.finish(render_report(&ctx, &r, crate::time::now_ms(), None, None)))
 }
 
 /// `GET /drills/{id}.csv` and `.json`.
@@ -387,7 +387,7 @@ mod tests {
         assert_eq!(r.duration.as_deref(), Some("2h"));
         assert_eq!(r.interval, None);
 
-        let now = Utc::now();
+        let now = crate::time::now_ms();
         let note: Query = [
             ("text", "cắt cáp"),
             ("expected", "a1, a2"),

@@ -11,7 +11,7 @@ pub(crate) fn board(spec: &[(&str, &str, &str, &str, State)]) -> Vec<TargetStatu
             ));
     }
     let cfg = crate::config::Config::from_str_at(std::path::Path::new("t.toml"), &toml).unwrap();
-    let now = Utc::now();
+    let now = crate::time::now_ms();
     cfg.targets
         .into_iter()
         .zip(spec)
@@ -52,12 +52,16 @@ fn sample() -> Vec<TargetStatus> {
 
 #[test]
 fn summary_counts_states_and_dark_communes() {
-    let o = build(&sample(), q(&[]), Utc::now());
+    let o = build(&sample(), q(&[]), crate::time::now_ms());
     assert_eq!(o.summary.targets, 7);
     assert_eq!(o.summary.states.get(State::Down), 2);
     assert_eq!(o.summary.communes, 4);
     assert_eq!(o.summary.communes_dark, 1);
-    let o = build(&sample(), q(&[("province", "Nghệ An")]), Utc::now());
+    let o = build(
+        &sample(),
+        q(&[("province", "Nghệ An")]),
+        crate::time::now_ms(),
+    );
     assert_eq!(o.summary.targets, 1);
     assert_eq!(o.summary.communes_dark, 0);
     assert_eq!(o.provinces[0].province, "Hà Tĩnh", "worst province first");
@@ -65,29 +69,33 @@ fn summary_counts_states_and_dark_communes() {
 
 #[test]
 fn worst_first_then_by_name() {
-    let o = build(&sample(), q(&[]), Utc::now());
+    let o = build(&sample(), q(&[]), crate::time::now_ms());
     let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
     assert_eq!(names, ["Cẩm Xuyên", "Thành Sen", "Kỳ Anh", "Vinh"]);
     assert!(o.communes[0].dark);
-    let o = build(&sample(), q(&[("sort", "name")]), Utc::now());
+    let o = build(&sample(), q(&[("sort", "name")]), crate::time::now_ms());
     let names: Vec<&str> = o.communes.iter().map(|c| c.commune.as_str()).collect();
     assert_eq!(names, ["Cẩm Xuyên", "Kỳ Anh", "Thành Sen", "Vinh"]);
 }
 
 #[test]
 fn filters_and_search_without_diacritics() {
-    let o = build(&sample(), q(&[("q", "cam xuyen")]), Utc::now());
+    let o = build(&sample(), q(&[("q", "cam xuyen")]), crate::time::now_ms());
     assert_eq!(o.communes.len(), 1);
     assert_eq!(o.communes[0].commune, "Cẩm Xuyên");
-    let o = build(&sample(), q(&[("operator", "vnpost")]), Utc::now());
+    let o = build(
+        &sample(),
+        q(&[("operator", "vnpost")]),
+        crate::time::now_ms(),
+    );
     assert_eq!(o.columns, ["vnpost"]);
     assert_eq!(o.communes.len(), 1);
-    let o = build(&sample(), q(&[("state", "problem")]), Utc::now());
+    let o = build(&sample(), q(&[("state", "problem")]), crate::time::now_ms());
     assert_eq!(o.communes.len(), 3);
     let o = build(
         &sample(),
         q(&[("state", "up"), ("cols", "service")]),
-        Utc::now(),
+        crate::time::now_ms(),
     );
     assert_eq!(o.columns, ["mobile"]);
     assert_eq!(o.communes.len(), 3);
@@ -100,7 +108,7 @@ fn pages_hold_per_page_communes() {
     let o = build(
         &sample(),
         q(&[("per_page", "3"), ("page", "2")]),
-        Utc::now(),
+        crate::time::now_ms(),
     );
     assert_eq!(o.pages, 2);
     assert_eq!(o.matching_communes, 4);
