@@ -11,7 +11,6 @@ mod common;
 use std::net::SocketAddr;
 
 use serde_json::Value;
-use sha2::Digest;
 
 const ADMIN: &str = "admin-token-for-body-tests";
 const PUSH_TOKEN: &str = "push-token-for-body-tests";
@@ -81,10 +80,7 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_json_write_answers_bad_bodies_with_the_right_4xx() {
-    let digest: String = sha2::Sha256::digest(ADMIN.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = common::pages::hex(ADMIN);
     let dir = tempfile::tempdir().unwrap();
     let app = common::start_app(
         dir.path(),

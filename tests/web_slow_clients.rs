@@ -11,7 +11,6 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -45,10 +44,7 @@ async fn healthz_from(src: &str, addr: SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_and_others_are_served() {
-    let digest: String = sha2::Sha256::digest(ADMIN.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = common::pages::hex(ADMIN);
     let dir = tempfile::tempdir().unwrap();
     let app = common::start_app(
         dir.path(),
