@@ -90,6 +90,10 @@ impl ReloadTask {
         if new.server.listen != old.server.listen {
             report.needs_restart.push("server.listen".into());
         }
+        // The server and its routes are built once, with these limits in them.
+        if new.server.limits != old.server.limits {
+            report.needs_restart.push("server limits".into());
+        }
         if new.storage.path != old.storage.path {
             report.needs_restart.push("storage.path".into());
         }

@@ -1121,5 +1121,18 @@ async fn a_reload_during_a_drill_adds_and_removes_its_targets() {
         .filter_map(|t| t["id"].as_str().or(t["target"].as_str()))
         .collect();
     assert!(ids.contains(&"hk-viettel"), "{ids:?}");
+
+    // The web server's limits are built into it: a reload says they wait for a restart.
+    write(&format!(
+        "[server]\nheader_read_timeout = \"5s\"\n{}",
+        target("ka-viettel", &up, "viettel", "Kỳ Anh"),
+    ));
+    let (s, r) = post(addr, "/-/reload", Some(ADMIN), json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["report"]["needs_restart"],
+        json!(["server limits"]),
+        "{r}"
+    );
     app.shutdown().await;
 }
