@@ -163,6 +163,13 @@ impl Engine {
                 .or_insert_with(|| row.state.clone());
             rows.push(row);
         }
+        // Removed targets leave the metrics here, after the engine stopped accepting their
+        // results (a refused reload never gets this far, so nothing is lost to it).
+        for (id, row) in &previous {
+            if !self.targets.contains_key(id) {
+                self.metrics.unregister_target(&row.target);
+            }
+        }
         self.board.replace(rows);
         self.anchors = c.anchors.into_iter().collect();
         self.maintenance = c.maintenance;

@@ -113,10 +113,11 @@ impl ReloadTask {
         for t in &new.targets {
             match current.get(&t.id) {
                 Some(c) if same(c, t) => targets.push(c.clone()),
-                // The engine sets up new and changed targets (series under their new labels).
-                Some(c) => {
+                // The engine sets up new and changed targets (series under their new labels) and
+                // drops removed ones, once it no longer probes them: a result in flight for a
+                // removed target would otherwise bring its series back.
+                Some(_) => {
                     report.changed.push(t.id.clone());
-                    self.state.metrics.unregister_target(c);
                     targets.push(t.clone());
                 }
                 None => {
@@ -125,10 +126,9 @@ impl ReloadTask {
                 }
             }
         }
-        for (id, c) in &current {
+        for id in current.keys() {
             if !new.targets.iter().any(|t| &t.id == id) {
                 report.removed.push(id.clone());
-                self.state.metrics.unregister_target(c);
             }
         }
         // The new configuration holds the running `Arc`s too, so no target is held twice.

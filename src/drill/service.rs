@@ -204,8 +204,13 @@ pub async fn follow_reload(
     added: &[std::sync::Arc<crate::config::Target>],
     removed: &[String],
 ) -> Result<(), DrillError> {
+    if added.is_empty() && removed.is_empty() {
+        return Ok(());
+    }
+    // One lifecycle change at a time: a drill starting or ending meanwhile would miss these.
+    let _one_at_a_time = state.drills.lifecycle.lock().await;
     let running = state.drills.running();
-    if running.is_empty() || (added.is_empty() && removed.is_empty()) {
+    if running.is_empty() {
         return Ok(());
     }
     let stored_removed: Vec<String> = removed.to_vec();
@@ -265,6 +270,8 @@ pub async fn follow_reload(
             "drill follows the reload"
         );
     }
+    // The drills' target counts in /metrics follow the new scope.
+    publish(state).await?;
     Ok(())
 }
 

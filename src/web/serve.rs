@@ -14,13 +14,16 @@ use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 
 use crate::config::ServeLimits;
+
+/// How long a connection may take to finish its request in flight once shutdown begins.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves `routes` on `listener` until `shutdown` resolves, then drains.
 pub async fn run<F>(
@@ -76,9 +79,16 @@ pub async fn run<F>(
             let result = tokio::select! {
                 r = conn.as_mut() => r,
                 () = stop.cancelled() => {
-                    // Finish the request in flight, then close.
+                    // Finish the request in flight, then close; a client that stopped reading
+                    // (a phone that left the network mid-stream) gets DRAIN, not TCP's minutes.
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    match tokio::time::timeout(DRAIN, conn).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::debug!(client = %peer, "connection cut at shutdown");
+                            return;
+                        }
+                    }
                 }
             };
             if let Err(e) = result {
@@ -102,6 +112,10 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
         let _ = stream.write_all(reply.as_bytes()).await;
         let _ = stream.shutdown().await;
+        // Read what the client sent until it closes: closing with its request unread would
+        // reset the connection, and the client would see a reset instead of the 503.
+        let mut sink = [0u8; 1024];
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
 }
