@@ -138,6 +138,19 @@ mod tests {
         assert_eq!(local_day_month(t), "28/11");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_following_clock_moves_with_tokio_and_jumps_when_told() {
+        let guard = follow_tokio_clock();
+        let t0 = now_ms();
+        tokio::time::sleep(std::time::Duration::from_secs(3 * 3_600)).await;
+        assert_eq!(now_ms() - t0, chrono::Duration::hours(3));
+        guard.jump(chrono::Duration::hours(-1));
+        assert_eq!(now_ms() - t0, chrono::Duration::hours(2));
+        drop(guard);
+        // Back on the system clock: nowhere near three paused hours ahead.
+        assert!(now_ms() - t0 < chrono::Duration::minutes(10));
+    }
+
     #[test]
     fn relative_times_read_in_vietnamese() {
         let t = Utc

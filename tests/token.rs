@@ -64,6 +64,13 @@ async fn a_new_token_opens_the_daemon_with_its_role() {
     // Two tokens are never the same; bad names and roles are refused.
     let again = new_token(&["--name", "truc-ban-2", "--role", "viewer"]).unwrap();
     assert_ne!(again, printed);
-    assert!(new_token(&["--name", "Trực Ban", "--role", "officer"]).is_err());
+    assert!(new_token(&["--name", " ", "--role", "officer"]).is_err());
+    // Any name the configuration takes, quotes included, pastes into a valid configuration.
+    let printed = new_token(&["--name", "Trực ban \"ca 2\"", "--role", "officer"]).unwrap();
+    let lines = &printed[printed.find("[[auth.tokens]]").unwrap()..];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = commwatch::config::Config::from_str_at(&dir.path().join("c.toml"), lines)
+        .unwrap_or_else(|e| panic!("{e}\n{lines}"));
+    assert_eq!(cfg.auth.tokens[0].name, "Trực ban \"ca 2\"");
     assert!(new_token(&["--name", "x", "--role", "root"]).is_err());
 }

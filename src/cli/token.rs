@@ -55,31 +55,23 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The token is checked the way the configuration checks names: `[a-z0-9._-]`, as target ids.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
-}
-
 /// Prints the token and the lines for the configuration; `Err` with a message for bad input.
 pub fn run(action: TokenAction, out: &mut dyn Write) -> Result<(), String> {
     match action {
         TokenAction::New { name, role } => {
-            if !valid_name(&name) {
-                return Err(format!(
-                    "--name `{name}`: use lowercase letters, digits, `.`, `_` and `-` (at most 64)"
-                ));
+            // The configuration's own rule: any name but an empty one. It is written as a TOML
+            // string, so quotes and backslashes in it are escaped.
+            if name.trim().is_empty() {
+                return Err("--name must not be empty".into());
             }
+            let quoted = toml::Value::String(name.clone()).to_string();
             let token = secret();
             // A closed pipe loses the output, nothing else: the token is not stored anywhere.
             let _ = writeln!(
                 out,
                 "Token for {name} ({role}), shown only this once; give it to its holder:\n\n  {token}\n\n\
                  Add to the configuration, then reload (kill -HUP, or POST /-/reload):\n\n\
-                 [[auth.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{digest}\"",
+                 [[auth.tokens]]\nname = {quoted}\nrole = \"{role}\"\nsha256 = \"{digest}\"",
                 role = role.as_str(),
                 digest = digest(&token),
             );
