@@ -91,9 +91,19 @@ pub(super) struct TlsFailure {
 
 /// Accepts any certificate during the handshake (signatures on the handshake itself are still
 /// checked), so the connection completes and the chain can be read and verified afterwards.
+/// Also used by the PostgreSQL store for `sslmode = "prefer"`/`"require"`, which libpq defines
+/// as encryption without verification.
 #[derive(Debug)]
-struct ReadAnyCertificate {
+pub(crate) struct ReadAnyCertificate {
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ReadAnyCertificate {
+    pub(crate) fn ring() -> Self {
+        ReadAnyCertificate {
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }
+    }
 }
 
 impl ServerCertVerifier for ReadAnyCertificate {

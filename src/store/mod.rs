@@ -1,12 +1,19 @@
-//! SQLite storage: one writer thread batching transactions, a separate read connection, WAL so
-//! readers never block the writer, numbered migrations applied by `PRAGMA user_version`, rollups
-//! written with every sample, and retention that runs in the writer between batches.
+//! The store: one interface, two backends (embedded SQLite, the default, and a shared
+//! PostgreSQL). One writer thread batches transactions; reads run beside it and never block it;
+//! numbered migrations are applied at start; rollups are written with every sample; retention runs
+//! in the writer between batches. Every statement is portable SQL (`sql.rs`), written once.
 
 pub mod acks;
+mod backend;
 mod heartbeats;
+mod migrations;
+mod pg_tls;
+mod postgres;
 mod queries;
 pub mod rollup;
 pub mod seed;
+pub mod sql;
+mod sqlite;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -15,25 +22,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use queries::availability_by_target;
 pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
+pub use migrations::{latest_postgres, latest_sqlite};
+pub use postgres::{PgSettings, PgTls};
 pub use rollup::Resolution;
+pub use sqlite::open_read_only;
+
+pub use sql::{Engine, Row as SqlRow, Sql, SqlError, Value};
 
 use crate::probe::ErrorCode;
 use crate::state::{IncidentChange, TargetState};
-
-/// Migrations in order; migration N brings the schema to `user_version = N`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_history.sql"),
-    include_str!("migrations/0003_alerting.sql"),
-    include_str!("migrations/0004_acks.sql"),
-    include_str!("migrations/0005_drills.sql"),
-    include_str!("migrations/0006_heartbeats.sql"),
-];
 
 /// The writer's inbox. When it is full, senders wait: backpressure instead of unbounded memory.
 /// The writer drains it even while the disk is failing, so this only fills if the writer thread
@@ -45,17 +46,30 @@ pub enum StoreError {
     #[error("cannot create the folder {0}: {1}")]
     CreateDir(PathBuf, std::io::Error),
     #[error("cannot open the database {0}: {1}")]
-    Open(PathBuf, rusqlite::Error),
-    #[error("database {0} has schema version {1}, newer than this commwatch understands ({2})")]
-    TooNew(PathBuf, i64, usize),
-    #[error("migration {0} failed: {1}")]
-    Migration(usize, rusqlite::Error),
+    Open(String, SqlError),
+    #[error("cannot connect to PostgreSQL at {place}: {cause}")]
+    Connect { place: String, cause: String },
+    #[error("cannot set up TLS to PostgreSQL: {0}")]
+    Tls(String),
+    #[error(
+        "database {0} has schema version {1}, newer than this commwatch understands ({2}); \
+         it was left unchanged: run the newer commwatch"
+    )]
+    TooNew(String, i64, usize),
+    #[error("migrating {0} failed: {1}")]
+    Migration(String, String),
     #[error("query failed: {0}")]
-    Query(#[from] rusqlite::Error),
+    Query(#[from] SqlError),
     #[error("the store writer has stopped")]
     Closed,
     #[error("a storage task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Query(SqlError::Sqlite(e))
+    }
 }
 
 /// How long raw samples and minute rollups are kept; hour and day rollups are kept for years.
@@ -126,7 +140,7 @@ pub struct Change {
 }
 
 /// Statements another module runs inside the writer's transaction.
-pub(crate) type ExecFn = Box<dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send>;
+pub(crate) type ExecFn = Box<dyn Fn(&mut dyn Sql) -> Result<(), SqlError> + Send>;
 
 /// One unit of work committed in a writer transaction.
 enum Row {
@@ -172,15 +186,21 @@ pub struct StoreHealth {
     pub rows_dropped: AtomicU64,
     /// Duration of the last commit, in microseconds.
     pub last_commit_us: AtomicU64,
+    /// Failed commit attempts since start (each is retried).
+    pub write_failures: AtomicU64,
+    /// Why the last commit failed, for `/readyz` (engine messages carry no password).
+    pub last_error: Mutex<Option<String>>,
 }
 
 /// A handle to the store; clone freely.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<WriteOp>,
-    reader: Arc<Mutex<Connection>>,
+    reader: Arc<dyn backend::ReadConn>,
     pub health: Arc<StoreHealth>,
-    path: PathBuf,
+    engine: Engine,
+    /// Where the record lives, for messages: a file path, or `host:port/database`.
+    place: Arc<str>,
 }
 
 /// Joins the writer thread on shutdown.
@@ -202,66 +222,35 @@ pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    // WAL: readers never block the writer. NORMAL sync is durable across a process crash, which
-    // is the failure that matters here; an OS crash may lose the last commit.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // WAL checkpoints run automatically inside the writer's commits, which happen on the
-    // writer thread: they never delay probing.
-    conn.busy_timeout(Duration::from_secs(2))?;
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
-    if version as usize > MIGRATIONS.len() {
-        return Err(StoreError::TooNew(
-            path.to_path_buf(),
-            version,
-            MIGRATIONS.len(),
-        ));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let n = i + 1;
-        let tx = conn
-            .transaction()
-            .map_err(|e| StoreError::Migration(n, e))?;
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::Migration(n, e))?;
-        tx.pragma_update(None, "user_version", n as i64)
-            .map_err(|e| StoreError::Migration(n, e))?;
-        tx.commit().map_err(|e| StoreError::Migration(n, e))?;
-        tracing::info!(migration = n, "applied store migration");
-    }
-    Ok(())
-}
-
 impl Store {
-    /// Opens (creating if needed) the database and starts the writer thread.
+    /// Opens (creating if needed) a SQLite database file and starts the writer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<(Store, WriterHandle), StoreError> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::CreateDir(dir.to_path_buf(), e))?;
-        }
-        let mut conn =
-            Connection::open(path).map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
-        configure(&conn).map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
-        migrate(&mut conn, path)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        let (w, r) = sqlite::open(path)?;
+        Self::start(
+            Box::new(w),
+            Arc::new(r),
+            retention,
+            path.display().to_string(),
         )
-        .map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
-        reader
-            .busy_timeout(Duration::from_secs(5))
-            .map_err(|e| StoreError::Open(path.to_path_buf(), e))?;
+    }
 
+    /// Connects to a PostgreSQL database, migrates it and starts the writer thread. A refused
+    /// connection is an error naming the host and the cause.
+    pub fn open_postgres(
+        settings: &PgSettings,
+        retention: Retention,
+    ) -> Result<(Store, WriterHandle), StoreError> {
+        let (w, r) = postgres::open(settings)?;
+        Self::start(Box::new(w), Arc::new(r), retention, settings.place())
+    }
+
+    fn start(
+        conn: Box<dyn backend::WriteConn>,
+        reader: Arc<dyn backend::ReadConn>,
+        retention: Retention,
+        place: String,
+    ) -> Result<(Store, WriterHandle), StoreError> {
+        let engine = conn.engine();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(StoreHealth::default());
         let w = writer::Writer::new(conn, health.clone(), retention);
@@ -272,16 +261,23 @@ impl Store {
         Ok((
             Store {
                 tx,
-                reader: Arc::new(Mutex::new(reader)),
+                reader,
                 health,
-                path: path.to_path_buf(),
+                engine,
+                place: place.into(),
             },
             WriterHandle(thread),
         ))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Where the record lives (a file path or `host:port/database`), for messages.
+    pub fn place(&self) -> &str {
+        &self.place
     }
 
     async fn send(&self, op: WriteOp) -> Result<(), StoreError> {
@@ -325,7 +321,7 @@ impl Store {
                 .write(move |tx| {
                     tx.execute(
                         "INSERT INTO alert_events(target, kind, state, at_ms, drill_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![row.target, row.kind, row.state.as_str(), ms(row.at), row.drill_id],
+                        sql::args![&row.target, row.kind, row.state.as_str(), ms(row.at), &row.drill_id],
                     )
                     .map(|_| ())
                 })
@@ -385,7 +381,7 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
     {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
@@ -411,7 +407,7 @@ impl Store {
     pub async fn query<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+        F: FnOnce(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
     {
         self.read(f).await
     }
@@ -432,22 +428,23 @@ impl Store {
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+        F: FnOnce(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
     {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            // A poisoned lock only means another reader panicked mid-query; the connection
-            // itself is still usable, so take it back.
-            let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn).map_err(StoreError::from)
+            let mut f = Some(f);
+            let mut out = None;
+            reader.read(&mut |sql| {
+                // Called once; a second call (none today) finds the closure taken.
+                let f = f
+                    .take()
+                    .ok_or_else(|| SqlError::Data("a read ran twice".into()))?;
+                out = Some(f(sql)?);
+                Ok(())
+            })?;
+            out.ok_or(StoreError::Closed)
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
-}
-
-/// Opens a database file read-only, for tests and tools that inspect it directly.
-pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| StoreError::Open(path.to_path_buf(), e))
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::backend::WriteConn;
 use super::rollup::Resolution;
+use super::sql::{Sql, SqlError, args};
 use super::{IncidentWrite, Pruned, Retention, Row, SampleRow, StoreHealth, WriteOp, ms};
 use crate::probe::ErrorCode;
 use crate::state::{IncidentChange, TargetState};
@@ -34,7 +35,7 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_CHUNK: i64 = 1_440;
 
 pub(super) struct Writer {
-    conn: Connection,
+    conn: Box<dyn WriteConn>,
     ids: HashMap<Arc<str>, i64>,
     health: Arc<StoreHealth>,
     pending: VecDeque<Row>,
@@ -43,7 +44,7 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(conn: Connection, health: Arc<StoreHealth>, retention: Retention) -> Self {
+    pub(super) fn new(conn: Box<dyn WriteConn>, health: Arc<StoreHealth>, retention: Retention) -> Self {
         Self {
             conn,
             ids: HashMap::new(),
@@ -108,6 +109,13 @@ impl Writer {
                         if !self.health.degraded.swap(true, Ordering::Relaxed) {
                             tracing::error!(error = %e, backlog = self.pending.len(), "store write failed; keeping results in memory and retrying");
                         }
+                        self.health.write_failures.fetch_add(1, Ordering::Relaxed);
+                        *self
+                            .health
+                            .last_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                        self.conn.recover();
                         break;
                     }
                 }
@@ -174,30 +182,31 @@ impl Writer {
     }
 
     fn target_id(
-        tx: &Transaction<'_>,
+        tx: &mut dyn Sql,
         ids: &mut HashMap<Arc<str>, i64>,
         key: &Arc<str>,
-    ) -> rusqlite::Result<i64> {
+    ) -> Result<i64, SqlError> {
         if let Some(id) = ids.get(key) {
             return Ok(*id);
         }
         tx.execute(
-            "INSERT OR IGNORE INTO targets(key) VALUES (?1)",
-            [key.as_ref()],
+            "INSERT INTO targets(key) VALUES (?1) ON CONFLICT (key) DO NOTHING",
+            args![key],
         )?;
-        let id: i64 = tx.query_row(
-            "SELECT id FROM targets WHERE key = ?1",
-            [key.as_ref()],
-            |r| r.get(0),
-        )?;
+        let id: i64 = tx
+            .query_one("SELECT id FROM targets WHERE key = ?1", args![key])?
+            .get(0)?;
         ids.insert(key.clone(), id);
         Ok(id)
     }
 
     /// Writes up to MAX_BATCH rows in one transaction and removes them from the queue.
-    fn commit_chunk(&mut self) -> rusqlite::Result<usize> {
+    fn commit_chunk(&mut self) -> Result<usize, SqlError> {
         let n = self.pending.len().min(MAX_BATCH);
-        let r = write_rows(&mut self.conn, &mut self.ids, self.pending.iter().take(n));
+        let (pending, ids) = (&self.pending, &mut self.ids);
+        let r = self
+            .conn
+            .transaction(&mut |tx| write_rows(tx, ids, pending.iter().take(n)));
         match r {
             Ok(()) => {
                 for row in self.pending.drain(..n) {
@@ -224,35 +233,33 @@ impl Writer {
     /// Retention: raw samples and minute rollups past their age, target by target (each delete
     /// is a range at the front of that target's rows in the primary key, so it touches only
     /// what expires), bounded per pass so a large backlog is cleared over several passes.
-    fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<Pruned> {
+    fn maintain(&mut self, now: chrono::DateTime<chrono::Utc>) -> Result<Pruned, SqlError> {
         let raw_cutoff = ms(now) - self.retention.raw.as_millis() as i64;
         let minute_cutoff = ms(now) - self.retention.minute.as_millis() as i64;
-        let ids: Vec<i64> = {
-            let mut stmt = self.conn.prepare_cached("SELECT id FROM targets")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
         let mut pruned = Pruned::default();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            // LIMIT on DELETE is not compiled into SQLite by default; bound by time instead.
-            let mut raw = tx.prepare_cached(
-                "DELETE FROM samples WHERE target_id = ?1 AND at_ms IN
-                   (SELECT at_ms FROM samples WHERE target_id = ?1 AND at_ms < ?2 ORDER BY at_ms LIMIT ?3)",
-            )?;
-            let mut minute = tx.prepare_cached(
-                "DELETE FROM rollup_minute WHERE target_id = ?1 AND bucket_ms IN
-                   (SELECT bucket_ms FROM rollup_minute WHERE target_id = ?1 AND bucket_ms < ?2
-                    ORDER BY bucket_ms LIMIT ?3)",
-            )?;
+        self.conn.transaction(&mut |tx| {
+            pruned = Pruned::default();
+            let ids: Vec<i64> = tx
+                .query("SELECT id FROM targets", args![])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<_, _>>()?;
             for id in ids {
-                pruned.samples += raw.execute(params![id, raw_cutoff, PRUNE_CHUNK])?;
-                pruned.minute_buckets += minute.execute(params![id, minute_cutoff, PRUNE_CHUNK])?;
+                // LIMIT on DELETE is not compiled into SQLite by default; bound by time instead.
+                pruned.samples += tx.execute(
+                    "DELETE FROM samples WHERE target_id = ?1 AND at_ms IN
+                       (SELECT at_ms FROM samples WHERE target_id = ?1 AND at_ms < ?2 ORDER BY at_ms LIMIT ?3)",
+                    args![id, raw_cutoff, PRUNE_CHUNK],
+                )? as usize;
+                pruned.minute_buckets += tx.execute(
+                    "DELETE FROM rollup_minute WHERE target_id = ?1 AND bucket_ms IN
+                       (SELECT bucket_ms FROM rollup_minute WHERE target_id = ?1 AND bucket_ms < ?2
+                        ORDER BY bucket_ms LIMIT ?3)",
+                    args![id, minute_cutoff, PRUNE_CHUNK],
+                )? as usize;
             }
-        }
-        tx.commit()?;
+            Ok(())
+        })?;
         if pruned.samples > 0 || pruned.minute_buckets > 0 {
             tracing::debug!(
                 samples = pruned.samples,
@@ -265,155 +272,141 @@ impl Writer {
 }
 
 fn write_rows<'a>(
-    conn: &mut Connection,
+    tx: &mut dyn Sql,
     ids: &mut HashMap<Arc<str>, i64>,
     rows: impl Iterator<Item = &'a Row>,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+) -> Result<(), SqlError> {
     for row in rows {
         match row {
             Row::Change(c) => {
-                let id = Writer::target_id(&tx, ids, &c.target)?;
+                let id = Writer::target_id(tx, ids, &c.target)?;
                 if let Some(i) = &c.incident {
-                    write_incident(&tx, id, i)?;
+                    write_incident(tx, id, i)?;
                 }
                 if let Some(s) = &c.sample {
-                    insert_sample(&tx, id, s)?;
+                    insert_sample(tx, id, s)?;
                 }
                 if let Some(st) = &c.state {
-                    upsert_state(&tx, id, st)?;
+                    upsert_state(tx, id, st)?;
                 }
                 for a in &c.alerts {
-                    insert_alert_event(&tx, a)?;
+                    insert_alert_event(tx, a)?;
                 }
             }
             Row::Exec { run, failed, .. } => {
-                tx.execute_batch("SAVEPOINT exec")?;
-                match run(&tx) {
-                    Ok(()) => tx.execute_batch("RELEASE exec")?,
+                tx.batch("SAVEPOINT exec")?;
+                match run(tx) {
+                    Ok(()) => tx.batch("RELEASE SAVEPOINT exec")?,
                     // The database itself is failing: fail the batch so it is retried whole.
-                    Err(e) if is_storage_failure(&e) => return Err(e),
+                    Err(e) if e.is_storage_failure() => return Err(e),
                     Err(e) => {
-                        tx.execute_batch("ROLLBACK TO exec; RELEASE exec")?;
+                        tx.batch("ROLLBACK TO SAVEPOINT exec; RELEASE SAVEPOINT exec")?;
                         *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                     }
                 }
             }
         }
     }
-    tx.commit()
+    Ok(())
 }
 
-/// Errors that mean the database cannot be written right now (as opposed to a bad statement).
-fn is_storage_failure(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode as C;
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            C::DiskFull
-                | C::DatabaseBusy
-                | C::DatabaseLocked
-                | C::SystemIoFailure
-                | C::ReadOnly
-                | C::CannotOpen
-                | C::OutOfMemory
-        )
-    )
-}
-
-fn insert_sample(tx: &Transaction<'_>, id: i64, s: &SampleRow) -> rusqlite::Result<()> {
+fn insert_sample(tx: &mut dyn Sql, id: i64, s: &SampleRow) -> Result<(), SqlError> {
     let latency_us = s.latency.as_micros().min(i64::MAX as u128) as i64;
     let error = s.error.map(ErrorCode::as_str);
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail, drill_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        id,
-        ms(s.at),
-        s.ok,
-        s.degraded,
-        latency_us,
-        error,
-        s.detail,
-        s.drill
-    ])?;
+    tx.execute(
+        "INSERT INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail, drill_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (target_id, at_ms) DO UPDATE SET ok = excluded.ok, degraded = excluded.degraded,
+             latency_us = excluded.latency_us, error = excluded.error, detail = excluded.detail,
+             drill_id = excluded.drill_id",
+        args![id, ms(s.at), s.ok, s.degraded, latency_us, error, &s.detail, s.drill],
+    )?;
 
     let ok_latency = s.ok.then_some(latency_us);
     for res in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
+        // Upsert into each rollup. The two-argument min/max of SQLite is LEAST/GREATEST in
+        // PostgreSQL, so the comparisons are spelled out as CASE, which both read.
         let sql = format!(
             "INSERT INTO {t}(target_id, bucket_ms, count, ok, degraded, latency_sum_us, latency_min_us,
                              latency_max_us, loss_sum, loss_count)
              VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
              ON CONFLICT(target_id, bucket_ms) DO UPDATE SET
-                count = count + 1,
-                ok = ok + excluded.ok,
-                degraded = degraded + excluded.degraded,
-                latency_sum_us = latency_sum_us + excluded.latency_sum_us,
-                latency_min_us = CASE WHEN excluded.latency_min_us IS NULL THEN latency_min_us
-                                      WHEN latency_min_us IS NULL THEN excluded.latency_min_us
-                                      ELSE min(latency_min_us, excluded.latency_min_us) END,
-                latency_max_us = CASE WHEN excluded.latency_max_us IS NULL THEN latency_max_us
-                                      WHEN latency_max_us IS NULL THEN excluded.latency_max_us
-                                      ELSE max(latency_max_us, excluded.latency_max_us) END,
-                loss_sum = loss_sum + excluded.loss_sum,
-                loss_count = loss_count + excluded.loss_count",
+                count = {t}.count + 1,
+                ok = {t}.ok + excluded.ok,
+                degraded = {t}.degraded + excluded.degraded,
+                latency_sum_us = {t}.latency_sum_us + excluded.latency_sum_us,
+                latency_min_us = CASE WHEN excluded.latency_min_us IS NULL THEN {t}.latency_min_us
+                                      WHEN {t}.latency_min_us IS NULL THEN excluded.latency_min_us
+                                      WHEN excluded.latency_min_us < {t}.latency_min_us THEN excluded.latency_min_us
+                                      ELSE {t}.latency_min_us END,
+                latency_max_us = CASE WHEN excluded.latency_max_us IS NULL THEN {t}.latency_max_us
+                                      WHEN {t}.latency_max_us IS NULL THEN excluded.latency_max_us
+                                      WHEN excluded.latency_max_us > {t}.latency_max_us THEN excluded.latency_max_us
+                                      ELSE {t}.latency_max_us END,
+                loss_sum = {t}.loss_sum + excluded.loss_sum,
+                loss_count = {t}.loss_count + excluded.loss_count",
             t = res.table()
         );
-        tx.prepare_cached(&sql)?.execute(params![
-            id,
-            res.floor(ms(s.at)),
-            s.ok,
-            s.ok && s.degraded,
-            ok_latency.unwrap_or(0),
-            ok_latency,
-            s.loss.unwrap_or(0.0),
-            i64::from(s.loss.is_some()),
-        ])?;
+        tx.execute(
+            &sql,
+            args![
+                id,
+                res.floor(ms(s.at)),
+                s.ok,
+                s.ok && s.degraded,
+                ok_latency.unwrap_or(0),
+                ok_latency,
+                s.loss.unwrap_or(0.0),
+                i64::from(s.loss.is_some()),
+            ],
+        )?;
     }
     Ok(())
 }
 
-fn insert_alert_event(tx: &Transaction<'_>, a: &super::AlertEventRow) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+fn insert_alert_event(tx: &mut dyn Sql, a: &super::AlertEventRow) -> Result<(), SqlError> {
+    tx.execute(
         "INSERT INTO alert_events(target, kind, state, at_ms, started_at_ms, cause, explained_by, drill_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        a.target,
-        a.kind,
-        a.state.as_str(),
-        ms(a.at),
-        a.started_at.map(ms),
-        a.cause,
-        a.explained_by,
-        a.drill_id
-    ])?;
+        args![
+            &a.target,
+            a.kind,
+            a.state.as_str(),
+            ms(a.at),
+            a.started_at.map(ms),
+            &a.cause,
+            &a.explained_by,
+            &a.drill_id
+        ],
+    )?;
     Ok(())
 }
 
-fn upsert_state(tx: &Transaction<'_>, id: i64, st: &TargetState) -> rusqlite::Result<()> {
-    let data = serde_json::to_string(st)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.prepare_cached(
+fn upsert_state(tx: &mut dyn Sql, id: i64, st: &TargetState) -> Result<(), SqlError> {
+    let data = serde_json::to_string(st).map_err(|e| SqlError::Data(e.to_string()))?;
+    tx.execute(
         "INSERT INTO target_state(target_id, state, since_ms, consecutive_ok, consecutive_fail, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(target_id) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
              consecutive_ok = excluded.consecutive_ok, consecutive_fail = excluded.consecutive_fail,
              data = excluded.data",
-    )?
-    .execute(params![
-        id,
-        st.state.as_str(),
-        ms(st.since),
-        st.consecutive_ok,
-        st.consecutive_fail,
-        data
-    ])?;
+        args![
+            id,
+            st.state.as_str(),
+            ms(st.since),
+            st.consecutive_ok,
+            st.consecutive_fail,
+            data
+        ],
+    )?;
     Ok(())
 }
 
-fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite::Result<()> {
+/// Ends a target's open incident at `?2`, never before its own start.
+const CLOSE_OPEN: &str = "UPDATE incidents SET ended_at_ms = CASE WHEN ?2 < started_at_ms THEN started_at_ms ELSE ?2 END
+     WHERE target_id = ?1 AND ended_at_ms IS NULL";
+
+fn write_incident(tx: &mut dyn Sql, id: i64, w: &IncidentWrite) -> Result<(), SqlError> {
     let cause_error = w.cause_error.map(ErrorCode::as_str);
     match &w.change {
         IncidentChange::Opened {
@@ -425,40 +418,38 @@ fn write_incident(tx: &Transaction<'_>, id: i64, w: &IncidentWrite) -> rusqlite:
             // At most one open incident per target: close a stale one (left by a crash between
             // two commits) at the new one's start rather than fail the whole batch. Never before
             // its own start, whatever the wall clock did meanwhile.
-            tx.prepare_cached("UPDATE incidents SET ended_at_ms = max(started_at_ms, ?2) WHERE target_id = ?1 AND ended_at_ms IS NULL")?
-                .execute(params![id, ms(*started_at)])?;
-            tx.prepare_cached(
+            tx.execute(CLOSE_OPEN, args![id, ms(*started_at)])?;
+            tx.execute(
                 "INSERT INTO incidents(target_id, started_at_ms, detected_at_ms, first_state, worst_state,
                                        cause_error, cause_detail, explained_by, drill_id)
                  VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                id,
-                ms(*started_at),
-                ms(*detected_at),
-                state.as_str(),
-                cause_error,
-                w.cause_detail,
-                explained_by,
-                w.drill
-            ])?;
+                args![
+                    id,
+                    ms(*started_at),
+                    ms(*detected_at),
+                    state.as_str(),
+                    cause_error,
+                    &w.cause_detail,
+                    explained_by,
+                    w.drill
+                ],
+            )?;
         }
         IncidentChange::Updated {
             worst,
             explained_by,
         } => {
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE incidents SET worst_state = ?2, explained_by = ?3,
                         cause_error = coalesce(?4, cause_error), cause_detail = coalesce(?5, cause_detail)
                  WHERE target_id = ?1 AND ended_at_ms IS NULL",
-            )?
-            .execute(params![id, worst.as_str(), explained_by, cause_error, w.cause_detail])?;
+                args![id, worst.as_str(), explained_by, cause_error, &w.cause_detail],
+            )?;
         }
         IncidentChange::Closed { ended_at } => {
             // The state machine ends an incident after its start; a wall clock stepped back
             // between the two must still not store one ending before it began.
-            tx.prepare_cached("UPDATE incidents SET ended_at_ms = max(started_at_ms, ?2) WHERE target_id = ?1 AND ended_at_ms IS NULL")?
-                .execute(params![id, ms(*ended_at)])?;
+            tx.execute(CLOSE_OPEN, args![id, ms(*ended_at)])?;
         }
     }
     Ok(())

@@ -1,0 +1,229 @@
+//! The shared backend: a PostgreSQL database several commwatch instances (vantage points) can
+//! share. The writer thread owns one connection, as with SQLite; reads run on a small pool of
+//! connections beside it. A lost connection is not an error to give up on: the writer keeps what
+//! it could not write, reconnects before each retry, and the readers reconnect on their next use.
+
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::StoreError;
+use super::backend::{ReadConn, SqlFn, WriteConn};
+use super::migrations;
+use super::sql::{Engine, PgSql, SqlError, StatementCache};
+
+/// How to reach the database. The password comes from `password_file` (read by the caller) and
+/// is never logged: `postgres::Config`'s Debug redacts it, and messages use [`PgSettings::place`].
+#[derive(Clone)]
+pub struct PgSettings {
+    pub url: String,
+    pub password: Option<String>,
+    /// Readers' connections.
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub tls: PgTls,
+}
+
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("place", &self.place())
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// TLS towards the server, as libpq's `sslmode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgTls {
+    Disable,
+    /// TLS when the server offers it, certificate not verified.
+    Prefer,
+    /// TLS required, certificate not verified.
+    Require,
+    /// TLS required; the certificate must chain to `ca_file` (or the public roots) and name
+    /// the host.
+    VerifyFull { ca_file: Option<std::path::PathBuf> },
+}
+
+impl PgSettings {
+    /// `host:port/database`, for messages: never the user's password.
+    pub fn place(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(u) => format!(
+                "{}:{}{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "the configured PostgreSQL url".to_string(),
+        }
+    }
+
+    fn config(&self) -> Result<postgres::Config, StoreError> {
+        let mut c = postgres::Config::from_str(&self.url).map_err(|e| StoreError::Connect {
+            place: self.place(),
+            cause: e.to_string(),
+        })?;
+        if let Some(p) = &self.password {
+            c.password(p);
+        }
+        c.connect_timeout(self.connect_timeout);
+        c.application_name("commwatch");
+        // A server that vanishes without a reset (power cut, partition) is noticed within
+        // seconds instead of the kernel's default of hours, so the writer turns to its backlog.
+        c.keepalives(true);
+        c.keepalives_idle(Duration::from_secs(10));
+        c.keepalives_interval(Duration::from_secs(5));
+        c.keepalives_retries(3);
+        c.tcp_user_timeout(Duration::from_secs(30));
+        c.ssl_mode(match self.tls {
+            PgTls::Disable => postgres::config::SslMode::Disable,
+            PgTls::Prefer => postgres::config::SslMode::Prefer,
+            PgTls::Require | PgTls::VerifyFull { .. } => postgres::config::SslMode::Require,
+        });
+        Ok(c)
+    }
+
+    /// Opens one connection. Call off the async runtime (the synchronous client runs its own).
+    fn connect(&self) -> Result<postgres::Client, ConnectError> {
+        let config = self.config().map_err(ConnectError::Settings)?;
+        let r = match &self.tls {
+            PgTls::Disable => config.connect(postgres::NoTls),
+            tls => config.connect(super::pg_tls::connector(tls).map_err(ConnectError::Settings)?),
+        };
+        r.map_err(ConnectError::Server)
+    }
+}
+
+/// Why a connection could not be opened.
+enum ConnectError {
+    Settings(StoreError),
+    Server(postgres::Error),
+}
+
+impl ConnectError {
+    fn into_store(self, place: String) -> StoreError {
+        match self {
+            ConnectError::Settings(e) => e,
+            ConnectError::Server(e) => StoreError::Connect {
+                place,
+                cause: super::sql::SqlError::Postgres(e).to_string(),
+            },
+        }
+    }
+
+    fn into_sql(self) -> SqlError {
+        match self {
+            ConnectError::Settings(e) => SqlError::Data(e.to_string()),
+            ConnectError::Server(e) => SqlError::Postgres(e),
+        }
+    }
+}
+
+/// Connects, migrates, and returns the writer's connection and the reader pool. Runs on a
+/// thread of its own, so it may be called from async code.
+pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreError> {
+    let settings = settings.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let place = settings.place();
+            let mut client = settings.connect().map_err(|e| e.into_store(place.clone()))?;
+            migrations::postgres(&mut client, &place)?;
+            let slots = (0..settings.pool_size.max(1))
+                .map(|_| Mutex::new(None))
+                .collect();
+            Ok((
+                PgWriter {
+                    settings: settings.clone(),
+                    client: Some(client),
+                    cache: StatementCache::default(),
+                },
+                PgReader {
+                    settings: settings.clone(),
+                    slots,
+                    next: AtomicUsize::new(0),
+                },
+            ))
+        })
+        .join()
+        .map_err(|_| StoreError::Task("opening PostgreSQL panicked".into()))?
+    })
+}
+
+pub(super) struct PgWriter {
+    settings: PgSettings,
+    client: Option<postgres::Client>,
+    cache: StatementCache,
+}
+
+impl WriteConn for PgWriter {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn transaction(&mut self, f: SqlFn<'_>) -> Result<(), SqlError> {
+        if self.client.is_none() {
+            self.cache.clear();
+            self.client = Some(self.settings.connect().map_err(ConnectError::into_sql)?);
+        }
+        let Some(client) = self.client.as_mut() else {
+            return Err(SqlError::Data("no connection".into()));
+        };
+        let mut tx = client.transaction()?;
+        f(&mut PgSql {
+            client: &mut tx,
+            cache: &mut self.cache,
+        })?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recover(&mut self) {
+        // Only storage failures reach here (a bad statement of a module is rolled back to its
+        // savepoint and reported to that module), so the connection is suspect: start afresh.
+        if self.client.take().is_some() {
+            tracing::warn!(place = %self.settings.place(), "reconnecting to PostgreSQL");
+        }
+        self.cache.clear();
+    }
+}
+
+pub(super) struct PgReader {
+    settings: PgSettings,
+    slots: Vec<Mutex<Option<(postgres::Client, StatementCache)>>>,
+    next: AtomicUsize,
+}
+
+impl ReadConn for PgReader {
+    fn read(&self, f: SqlFn<'_>) -> Result<(), SqlError> {
+        // Take a free connection if there is one; otherwise wait for the next in turn.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.slots.len();
+        let mut guard = (0..n)
+            .find_map(|i| self.slots[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| {
+                self.slots[start % n]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            });
+        if guard.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            let client = self.settings.connect().map_err(ConnectError::into_sql)?;
+            *guard = Some((client, StatementCache::default()));
+        }
+        let Some((client, cache)) = guard.as_mut() else {
+            return Err(SqlError::Data("no connection".into()));
+        };
+        let r = f(&mut PgSql { client, cache });
+        if let Err(e) = &r
+            && e.is_storage_failure()
+        {
+            // Reconnect on next use rather than reuse a connection that just failed.
+            *guard = None;
+        }
+        r
+    }
+}
