@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::sql::args;
 use super::{Store, StoreError, from_ms, ms};
 
 /// One acknowledgement of an incident.
@@ -47,25 +47,27 @@ impl Store {
         // Through the single writer, like every other write: the check that the incident is
         // still open and the insert commit together.
         self.write(move |tx| {
-            let found: Option<(String, Option<i64>)> = tx
-                .query_row(
-                    "SELECT t.key, i.ended_at_ms FROM incidents i JOIN targets t ON t.id = i.target_id
-                     WHERE i.id = ?1",
-                    [incident_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let found: Option<(String, Option<i64>)> = match tx.query_opt(
+                "SELECT t.key, i.ended_at_ms FROM incidents i JOIN targets t ON t.id = i.target_id
+                 WHERE i.id = ?1",
+                args![incident_id],
+            )? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            };
             Ok(match found {
                 None => AckOutcome::NoSuchIncident,
                 Some((_, Some(_))) => AckOutcome::Closed,
                 Some((target, None)) => {
-                    tx.execute(
-                        "INSERT INTO incident_acks (incident_id, author, comment, at_ms)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![incident_id, author, comment, ms(at)],
-                    )?;
+                    let id: i64 = tx
+                        .query_one(
+                            "INSERT INTO incident_acks (incident_id, author, comment, at_ms)
+                             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                            args![incident_id, &author, &comment, ms(at)],
+                        )?
+                        .get(0)?;
                     AckOutcome::Recorded(Ack {
-                        id: tx.last_insert_rowid(),
+                        id,
                         incident_id,
                         target,
                         author: author.clone(),
@@ -93,25 +95,25 @@ impl Store {
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let mut stmt = c.prepare(&format!(
-                "SELECT a.id, a.incident_id, t.key, a.author, a.comment, a.at_ms
-                 FROM incident_acks a JOIN incidents i ON i.id = a.incident_id
-                 JOIN targets t ON t.id = i.target_id
-                 WHERE a.incident_id IN ({list}) ORDER BY a.at_ms, a.id"
-            ))?;
-            let rows = stmt.query_map([], |r| {
-                Ok(Ack {
+            let rows = c.query(
+                &format!(
+                    "SELECT a.id, a.incident_id, t.key, a.author, a.comment, a.at_ms
+                     FROM incident_acks a JOIN incidents i ON i.id = a.incident_id
+                     JOIN targets t ON t.id = i.target_id
+                     WHERE a.incident_id IN ({list}) ORDER BY a.at_ms, a.id"
+                ),
+                args![],
+            )?;
+            let mut out: HashMap<i64, Vec<Ack>> = HashMap::new();
+            for r in rows {
+                let a = Ack {
                     id: r.get(0)?,
                     incident_id: r.get(1)?,
                     target: r.get(2)?,
                     author: r.get(3)?,
                     comment: r.get(4)?,
                     at: from_ms(r.get(5)?),
-                })
-            })?;
-            let mut out: HashMap<i64, Vec<Ack>> = HashMap::new();
-            for a in rows {
-                let a = a?;
+                };
                 out.entry(a.incident_id).or_default().push(a);
             }
             Ok(out)

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
-
+use super::sql::args;
 use super::{Store, StoreError, from_ms, ms};
 use crate::probe::{Push, PushStatus};
 
@@ -16,20 +15,14 @@ impl Store {
         tokio::spawn(async move {
             let r = store
                 .write(move |tx| {
-                    tx.prepare_cached(
+                    tx.execute(
                         "INSERT INTO heartbeats(target, at_ms, status, message, pushes)
                          VALUES (?1, ?2, ?3, ?4, ?5)
                          ON CONFLICT(target) DO UPDATE SET at_ms = excluded.at_ms,
                              status = excluded.status, message = excluded.message,
                              pushes = excluded.pushes",
-                    )?
-                    .execute(params![
-                        target,
-                        ms(push.at),
-                        push.status.as_str(),
-                        push.message,
-                        pushes as i64
-                    ])
+                        args![&target, ms(push.at), push.status.as_str(), &push.message, pushes],
+                    )
                     .map(|_| ())
                 })
                 .await;
@@ -42,23 +35,26 @@ impl Store {
     /// The last push of every target that ever pushed, with its push count.
     pub async fn load_pushes(&self) -> Result<HashMap<String, (Push, u64)>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare("SELECT target, at_ms, status, message, pushes FROM heartbeats")?;
-            let rows = stmt.query_map([], |r| {
+            c.query(
+                "SELECT target, at_ms, status, message, pushes FROM heartbeats",
+                args![],
+            )?
+            .iter()
+            .map(|r| {
                 let status: String = r.get(2)?;
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<String>(0)?,
                     (
                         Push {
                             at: from_ms(r.get(1)?),
                             status: PushStatus::parse(&status).unwrap_or(PushStatus::Fail),
                             message: r.get(3)?,
                         },
-                        r.get::<_, i64>(4)?.max(0) as u64,
+                        r.get::<i64>(4)?.max(0) as u64,
                     ),
                 ))
-            })?;
-            rows.collect()
+            })
+            .collect()
         })
         .await
     }

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params_from_iter, types::Value};
 use serde::Serialize;
 
 use super::rollup::{Resolution, plan};
+use super::sql::{Row, Sql, SqlError, Value, args};
 use super::{Store, StoreError, from_ms, ms};
 use crate::state::{State, TargetState};
 
@@ -129,26 +129,26 @@ pub struct Bucket {
 
 const SUM_COLUMNS: &str = "sum(count), sum(ok), sum(degraded), sum(latency_sum_us), min(latency_min_us), max(latency_max_us), sum(loss_sum), sum(loss_count)";
 
-fn sums_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sums> {
+fn sums_from(r: &Row, first: usize) -> Result<Sums, SqlError> {
     Ok(Sums {
-        count: r.get::<_, Option<i64>>(first)?.unwrap_or(0),
-        ok: r.get::<_, Option<i64>>(first + 1)?.unwrap_or(0),
-        degraded: r.get::<_, Option<i64>>(first + 2)?.unwrap_or(0),
-        lat_sum: r.get::<_, Option<i64>>(first + 3)?.unwrap_or(0),
+        count: r.get::<Option<i64>>(first)?.unwrap_or(0),
+        ok: r.get::<Option<i64>>(first + 1)?.unwrap_or(0),
+        degraded: r.get::<Option<i64>>(first + 2)?.unwrap_or(0),
+        lat_sum: r.get::<Option<i64>>(first + 3)?.unwrap_or(0),
         lat_min: r.get(first + 4)?,
         lat_max: r.get(first + 5)?,
-        loss_sum: r.get::<_, Option<f64>>(first + 6)?.unwrap_or(0.0),
-        loss_count: r.get::<_, Option<i64>>(first + 7)?.unwrap_or(0),
+        loss_sum: r.get::<Option<f64>>(first + 6)?.unwrap_or(0.0),
+        loss_count: r.get::<Option<i64>>(first + 7)?.unwrap_or(0),
     })
 }
 
 /// Availability per target key over `[from, to)`; `targets = None` means every target.
 pub(crate) fn availability_by_target(
-    c: &Connection,
+    c: &mut dyn Sql,
     targets: Option<&[String]>,
     from: i64,
     to: i64,
-) -> rusqlite::Result<HashMap<String, Availability>> {
+) -> Result<HashMap<String, Availability>, SqlError> {
     let mut totals: HashMap<i64, Sums> = HashMap::new();
     let ids = target_ids(c, targets)?;
     for seg in plan(from, to) {
@@ -156,29 +156,23 @@ pub(crate) fn availability_by_target(
             "SELECT target_id, {SUM_COLUMNS} FROM {} WHERE bucket_ms >= ?1 AND bucket_ms < ?2",
             seg.resolution.table()
         );
-        let mut args: Vec<Value> = vec![Value::Integer(seg.from), Value::Integer(seg.to)];
         if let Some(ids) = &ids {
             if ids.is_empty() {
                 continue;
             }
-            sql.push_str(" AND target_id IN (");
-            for (i, (id, _)) in ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("?{}", i + 3));
-                args.push(Value::Integer(*id));
-            }
-            sql.push(')');
+            // Ids are integers from our own table, so inlining them is safe and keeps one
+            // statement for any number of targets.
+            let list = ids
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            sql.push_str(&format!(" AND target_id IN ({list})"));
         }
         sql.push_str(" GROUP BY target_id");
-        let mut stmt = c.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(0)?, sums_from(r, 1)?))
-        })?;
-        for row in rows {
-            let (id, s) = row?;
-            totals.entry(id).or_default().add(&s);
+        for r in c.query(&sql, args![seg.from, seg.to])? {
+            let id: i64 = r.get(0)?;
+            totals.entry(id).or_default().add(&sums_from(&r, 1)?);
         }
     }
     let names = match ids {
@@ -191,41 +185,53 @@ pub(crate) fn availability_by_target(
         .collect())
 }
 
-fn all_targets(c: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
-    let mut stmt = c.prepare("SELECT id, key FROM targets")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+fn all_targets(c: &mut dyn Sql) -> Result<HashMap<i64, String>, SqlError> {
+    c.query("SELECT id, key FROM targets", args![])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect()
 }
 
 /// Maps keys to ids; keys never seen by the store are left out.
 fn target_ids(
-    c: &Connection,
+    c: &mut dyn Sql,
     targets: Option<&[String]>,
-) -> rusqlite::Result<Option<Vec<(i64, String)>>> {
+) -> Result<Option<Vec<(i64, String)>>, SqlError> {
     let Some(keys) = targets else { return Ok(None) };
-    let mut stmt = c.prepare_cached("SELECT id FROM targets WHERE key = ?1")?;
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
-        let mut rows = stmt.query([k])?;
-        if let Some(r) = rows.next()? {
+        if let Some(r) = c.query_opt("SELECT id FROM targets WHERE key = ?1", args![k])? {
             out.push((r.get(0)?, k.clone()));
         }
     }
     Ok(Some(out))
 }
 
+fn stored_sample(r: &Row, first: usize) -> Result<StoredSample, SqlError> {
+    Ok(StoredSample {
+        at: from_ms(r.get(first)?),
+        ok: r.get(first + 1)?,
+        degraded: r.get(first + 2)?,
+        latency_seconds: r.get::<i64>(first + 3)? as f64 / 1e6,
+        error: r.get(first + 4)?,
+        detail: r.get(first + 5)?,
+    })
+}
+
 impl Store {
     /// The stored state of every target, keyed by target id.
     pub async fn load_states(&self) -> Result<HashMap<String, StoredState>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            let rows = c.query(
                 "SELECT t.key, s.state, s.since_ms, s.consecutive_ok, s.consecutive_fail, s.data,
                         x.at_ms, x.ok, x.degraded, x.latency_us, x.error, x.detail
                  FROM target_state s JOIN targets t ON t.id = s.target_id
                  LEFT JOIN samples x ON x.target_id = s.target_id AND x.at_ms =
                      (SELECT max(at_ms) FROM samples WHERE target_id = s.target_id)",
+                args![],
             )?;
-            let rows = stmt.query_map([], |r| {
+            let mut out = HashMap::with_capacity(rows.len());
+            for r in rows {
                 let key: String = r.get(0)?;
                 let data: Option<String> = r.get(5)?;
                 // Rows written before the full state was stored carry only the basic columns.
@@ -233,26 +239,19 @@ impl Store {
                     Some(s) => s,
                     None => {
                         let mut s = TargetState::new(from_ms(r.get(2)?));
-                        s.state = State::parse(&r.get::<_, String>(1)?).unwrap_or(State::Unknown);
+                        s.state = State::parse(&r.get::<String>(1)?).unwrap_or(State::Unknown);
                         s.consecutive_ok = r.get(3)?;
                         s.consecutive_fail = r.get(4)?;
                         s
                     }
                 };
-                let last = match r.get::<_, Option<i64>>(6)? {
-                    Some(at) => Some(StoredSample {
-                        at: from_ms(at),
-                        ok: r.get(7)?,
-                        degraded: r.get(8)?,
-                        latency_seconds: r.get::<_, i64>(9)? as f64 / 1e6,
-                        error: r.get(10)?,
-                        detail: r.get(11)?,
-                    }),
+                let last = match r.get::<Option<i64>>(6)? {
+                    Some(_) => Some(stored_sample(&r, 6)?),
                     None => None,
                 };
-                Ok((key, StoredState { state, last }))
-            })?;
-            rows.collect()
+                out.insert(key, StoredState { state, last });
+            }
+            Ok(out)
         })
         .await
     }
@@ -265,22 +264,15 @@ impl Store {
     ) -> Result<Vec<StoredSample>, StoreError> {
         let target = target.to_string();
         self.read(move |c| {
-            let mut stmt = c.prepare(
+            c.query(
                 "SELECT s.at_ms, s.ok, s.degraded, s.latency_us, s.error, s.detail
                  FROM samples s JOIN targets t ON t.id = s.target_id
                  WHERE t.key = ?1 ORDER BY s.at_ms DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(rusqlite::params![target, limit as i64], |r| {
-                Ok(StoredSample {
-                    at: from_ms(r.get(0)?),
-                    ok: r.get(1)?,
-                    degraded: r.get(2)?,
-                    latency_seconds: r.get::<_, i64>(3)? as f64 / 1e6,
-                    error: r.get(4)?,
-                    detail: r.get(5)?,
-                })
-            })?;
-            rows.collect()
+                args![&target, limit],
+            )?
+            .iter()
+            .map(|r| stored_sample(r, 0))
+            .collect()
         })
         .await
     }
@@ -289,12 +281,11 @@ impl Store {
     pub async fn sample_count(&self, target: &str) -> Result<u64, StoreError> {
         let target = target.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.query_one(
                 "SELECT count(*) FROM samples s JOIN targets t ON t.id = s.target_id WHERE t.key = ?1",
-                [target],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
+                args![&target],
+            )?
+            .get::<u64>(0)
         })
         .await
     }
@@ -314,11 +305,11 @@ impl Store {
                 None => {}
             }
             if let Some(to) = f.to {
-                args.push(Value::Integer(ms(to)));
+                args.push(Value::Int(ms(to)));
                 sql.push_str(&format!(" AND i.started_at_ms < ?{}", args.len()));
             }
             if let Some(from) = f.from {
-                args.push(Value::Integer(ms(from)));
+                args.push(Value::Int(ms(from)));
                 sql.push_str(&format!(" AND (i.ended_at_ms IS NULL OR i.ended_at_ms >= ?{})", args.len()));
             }
             if let Some(targets) = &f.targets {
@@ -335,31 +326,32 @@ impl Store {
                 }
                 sql.push(')');
             }
-            args.push(Value::Integer(f.limit.max(1) as i64));
+            args.push(Value::Int(f.limit.max(1) as i64));
             sql.push_str(&format!(" ORDER BY i.started_at_ms DESC, i.id DESC LIMIT ?{}", args.len()));
-            args.push(Value::Integer(f.offset as i64));
+            args.push(Value::Int(f.offset as i64));
             sql.push_str(&format!(" OFFSET ?{}", args.len()));
             let now = ms(crate::time::now_ms());
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args), |r| {
-                let started: i64 = r.get(2)?;
-                let ended: Option<i64> = r.get(4)?;
-                Ok(IncidentRow {
-                    id: r.get(0)?,
-                    target: r.get(1)?,
-                    started_at: from_ms(started),
-                    detected_at: from_ms(r.get(3)?),
-                    ended_at: ended.map(from_ms),
-                    open: ended.is_none(),
-                    first_state: State::parse(&r.get::<_, String>(5)?).unwrap_or(State::Down),
-                    worst_state: State::parse(&r.get::<_, String>(6)?).unwrap_or(State::Down),
-                    cause_error: r.get(7)?,
-                    cause_detail: r.get(8)?,
-                    explained_by: r.get(9)?,
-                    duration_seconds: (ended.unwrap_or(now) - started).max(0) as f64 / 1e3,
+            c.query(&sql, &args)?
+                .iter()
+                .map(|r| {
+                    let started: i64 = r.get(2)?;
+                    let ended: Option<i64> = r.get(4)?;
+                    Ok(IncidentRow {
+                        id: r.get(0)?,
+                        target: r.get(1)?,
+                        started_at: from_ms(started),
+                        detected_at: from_ms(r.get(3)?),
+                        ended_at: ended.map(from_ms),
+                        open: ended.is_none(),
+                        first_state: State::parse(&r.get::<String>(5)?).unwrap_or(State::Down),
+                        worst_state: State::parse(&r.get::<String>(6)?).unwrap_or(State::Down),
+                        cause_error: r.get(7)?,
+                        cause_detail: r.get(8)?,
+                        explained_by: r.get(9)?,
+                        duration_seconds: (ended.unwrap_or(now) - started).max(0) as f64 / 1e3,
+                    })
                 })
-            })?;
-            rows.collect()
+                .collect()
         })
         .await
     }
@@ -397,8 +389,8 @@ impl Store {
                     "SELECT {SUM_COLUMNS} FROM {} WHERE bucket_ms >= ?1 AND bucket_ms < ?2 AND target_id IN ({list})",
                     seg.resolution.table()
                 );
-                let s = c.query_row(&sql, [seg.from, seg.to], |r| sums_from(r, 0))?;
-                total.add(&s);
+                let r = c.query_one(&sql, args![seg.from, seg.to])?;
+                total.add(&sums_from(&r, 0)?);
             }
             Ok(total.finish())
         })
@@ -422,25 +414,32 @@ impl Store {
                  WHERE t.key = ?1 AND r.bucket_ms >= ?2 AND r.bucket_ms < ?3 ORDER BY r.bucket_ms",
                 resolution.table()
             );
-            let mut stmt = c.prepare(&sql)?;
             let from = resolution.floor(ms(from));
-            let rows = stmt.query_map(rusqlite::params![target, from, ms(to)], |r| {
-                Ok(Bucket {
-                    at: from_ms(r.get(0)?),
-                    availability: sums_from(r, 1)?.finish(),
+            c.query(&sql, args![&target, from, ms(to)])?
+                .iter()
+                .map(|r| {
+                    Ok(Bucket {
+                        at: from_ms(r.get(0)?),
+                        availability: sums_from(r, 1)?.finish(),
+                    })
                 })
-            })?;
-            rows.collect()
+                .collect()
         })
         .await
     }
 
-    /// Database size in bytes (main file; the WAL is checkpointed regularly).
+    /// Size of the record in bytes: the SQLite file (the WAL is checkpointed regularly), or the
+    /// PostgreSQL database.
     pub async fn size_bytes(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
-            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            Ok((pages * size) as u64)
+        self.read(|c| match c.engine() {
+            super::Engine::Sqlite => {
+                let pages: i64 = c.query_one("PRAGMA page_count", args![])?.get(0)?;
+                let size: i64 = c.query_one("PRAGMA page_size", args![])?.get(0)?;
+                Ok((pages * size) as u64)
+            }
+            super::Engine::Postgres => c
+                .query_one("SELECT pg_database_size(current_database())", args![])?
+                .get::<u64>(0),
         })
         .await
     }

@@ -3,42 +3,59 @@
 //! long availability query reads without waiting a month to measure it.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
-use super::StoreError;
 use super::rollup::Resolution;
+use super::sql::{Sql, SqlError, args};
+use super::{Store, StoreError};
 
-/// Adds `keys` to the store's targets (existing ones stay) and fills rollups from `from` to
-/// `to` for every target: day buckets over the whole span, hours for its first and last day,
-/// minutes for its first and last hour — the buckets an availability query over the span
-/// reads. Every bucket holds a minute's probe per minute of its width, a few failed (the
-/// target's id modulo 3), latencies of 8 to 48 ms.
-pub fn seed_rollups(
-    conn: &Connection,
-    keys: &[&str],
+impl Store {
+    /// Adds `keys` to the store's targets (existing ones stay) and fills rollups from `from` to
+    /// `to` for every target: day buckets over the whole span, hours for its first and last
+    /// day, minutes for its first and last hour — the buckets an availability query over the
+    /// span reads. Every bucket holds a minute's probe per minute of its width, a few failed
+    /// (the target's id modulo 3), latencies of 8 to 48 ms. One writer transaction.
+    pub async fn seed_rollups(
+        &self,
+        keys: Vec<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| seed(tx, &keys, from, to)).await?;
+        // Fresh statistics, so the planner reads the new rows as a month would leave them.
+        self.write(|tx| tx.batch("ANALYZE")).await
+    }
+}
+
+fn seed(
+    tx: &mut dyn Sql,
+    keys: &[String],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN")?;
-    {
-        let mut add = conn.prepare("INSERT OR IGNORE INTO targets(key) VALUES (?1)")?;
-        for k in keys {
-            add.execute([k])?;
-        }
+) -> Result<(), SqlError> {
+    for k in keys {
+        tx.execute(
+            "INSERT INTO targets(key) VALUES (?1) ON CONFLICT (key) DO NOTHING",
+            args![k],
+        )?;
     }
-    let fill = |res: Resolution, a: DateTime<Utc>, b: DateTime<Utc>| -> Result<(), StoreError> {
+    let mut fill = |res: Resolution, a: DateTime<Utc>, b: DateTime<Utc>| -> Result<(), SqlError> {
         let a = res.floor(a.timestamp_millis());
         let b = b.timestamp_millis();
         let per = res.width_ms() / 60_000;
-        conn.execute(
+        tx.execute(
             &format!(
-                "WITH RECURSIVE b(ms) AS (SELECT ?1 UNION ALL SELECT ms + ?3 FROM b WHERE ms + ?3 < ?2)
-                 INSERT OR REPLACE INTO {}(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
-                                           latency_min_us, latency_max_us, loss_sum, loss_count)
-                 SELECT t.id, b.ms, ?4, ?4 - (t.id % 3), 0, ?4 * 20000, 8000, 48000, 0, 0 FROM targets t, b",
-                res.table()
+                "WITH RECURSIVE b(ms) AS (SELECT CAST(?1 AS BIGINT) UNION ALL SELECT ms + ?3 FROM b WHERE ms + ?3 < ?2)
+                 INSERT INTO {t}(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
+                                 latency_min_us, latency_max_us, loss_sum, loss_count)
+                 SELECT t.id, b.ms, ?4, ?4 - (t.id % 3), 0, ?4 * 20000, 8000, 48000, 0, 0 FROM targets t, b
+                 WHERE true
+                 ON CONFLICT (target_id, bucket_ms) DO UPDATE SET count = excluded.count, ok = excluded.ok,
+                     degraded = excluded.degraded, latency_sum_us = excluded.latency_sum_us,
+                     latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us,
+                     loss_sum = excluded.loss_sum, loss_count = excluded.loss_count",
+                t = res.table()
             ),
-            rusqlite::params![a, b, res.width_ms(), per],
+            args![a, b, res.width_ms(), per],
         )?;
         Ok(())
     };
@@ -49,7 +66,6 @@ pub fn seed_rollups(
     fill(Resolution::Hour, (to - day).max(from), to)?;
     fill(Resolution::Minute, from, (from + hour).min(to))?;
     fill(Resolution::Minute, (to - hour).max(from), to)?;
-    conn.execute_batch("COMMIT; ANALYZE")?;
     Ok(())
 }
 
@@ -63,14 +79,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seed.db");
         let (store, writer) = Store::open(&path, Retention::default()).unwrap();
-        drop(store);
-        writer.join().await;
         let to = crate::time::now_ms();
         let from = to - chrono::Duration::days(30);
-        let conn = Connection::open(&path).unwrap();
-        seed_rollups(&conn, &["ht-a", "ht-b", "ht-c"], from, to).unwrap();
-        drop(conn);
-        let (store, writer) = Store::open(&path, Retention::default()).unwrap();
+        let keys = ["ht-a", "ht-b", "ht-c"].map(String::from).to_vec();
+        store.seed_rollups(keys, from, to).await.unwrap();
         let all = store.availability(None, from, to).await.unwrap();
         assert_eq!(all.len(), 3, "{all:?}");
         for a in all.values() {

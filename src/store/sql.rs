@@ -514,7 +514,6 @@ impl ToSql for Value {
 
 impl<'a> postgres::types::FromSql<'a> for Value {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
-        use postgres::types::FromSql;
         Ok(match *ty {
             Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
             Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
