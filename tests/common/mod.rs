@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod pages;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::Path;
