@@ -75,8 +75,12 @@ impl App {
         let local_addr = listener
             .local_addr()
             .map_err(|e| AppError::Listen(config.server.listen, e))?;
-        let (store, writer) = Store::open(&config.storage.path, config.storage.retention)?;
+        let (store, writer) = Store::open_configured(&config.storage)?;
         let metrics = Metrics::new()?;
+        metrics
+            .store_info
+            .with_label_values(&[store.engine().as_str()])
+            .set(1);
         let prober = Arc::new(Prober::new()?);
         let (states, rows) = restore(&config, &store, &prober, &metrics, local_addr).await?;
         // The configuration's own `Arc`s: the scheduler, engine and board share them.

@@ -1,5 +1,8 @@
-//! The store on a real SQLite file: rollups agree with the raw samples over any range,
-//! retention prunes raw rows without losing history, incidents and state survive a reopen.
+//! The store contract, run on both engines (a SQLite file and a real PostgreSQL database):
+//! rollups agree with the raw samples over any range, retention prunes raw rows without losing
+//! history, incidents, state, acknowledgements and heartbeats survive a reopen, a failing
+//! statement is rolled back alone, and migrations upgrade every earlier schema and refuse a
+//! newer one.
 
 // Tests unwrap: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,8 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use commwatch::args;
 use commwatch::state::{IncidentChange, State, TargetState};
-use commwatch::store::{IncidentFilter, IncidentWrite, Resolution, Retention, SampleRow, Store};
+use commwatch::store::{
+    IncidentFilter, IncidentWrite, Resolution, Retention, SampleRow, Store, StoreError,
+};
+
+mod common;
+use common::stores::Backing;
 
 fn t(s: i64) -> DateTime<Utc> {
     // 2026-11-20T00:00:00Z plus `s` seconds.
@@ -57,10 +66,9 @@ async fn fill(store: &Store) -> Vec<(DateTime<Utc>, bool, u64)> {
     truth
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollups_match_raw_samples_over_any_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, writer) = Store::open(&dir.path().join("s.db"), Retention::default()).unwrap();
+contract!(rollups_match_raw_samples_over_any_range);
+async fn rollups_match_raw_samples_over_any_range(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
     let truth = fill(&store).await;
 
     for (from, to) in [
@@ -139,14 +147,13 @@ fn crate_floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_prunes_raw_rows_but_keeps_history() {
-    let dir = tempfile::tempdir().unwrap();
+contract!(retention_prunes_raw_rows_but_keeps_history);
+async fn retention_prunes_raw_rows_but_keeps_history(b: Backing) {
     let retention = Retention {
         raw: Duration::from_secs(86_400),
         minute: Duration::from_secs(2 * 86_400),
     };
-    let (store, writer) = Store::open(&dir.path().join("s.db"), retention).unwrap();
+    let (store, writer) = b.open(retention);
     fill(&store).await;
     let before = store.availability(None, t(0), t(3 * 86_400)).await.unwrap();
     // Pretend it is the end of day 3: raw samples older than a day go, minute buckets older
@@ -181,13 +188,11 @@ async fn retention_prunes_raw_rows_but_keeps_history() {
     writer.join().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incidents_and_state_survive_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
+contract!(incidents_and_state_survive_a_reopen);
+async fn incidents_and_state_survive_a_reopen(b: Backing) {
     let target: Arc<str> = Arc::from("ht-ky-anh-viettel");
     {
-        let (store, writer) = Store::open(&path, Retention::default()).unwrap();
+        let (store, writer) = b.open(Retention::default());
         let mut st = TargetState::new(t(0));
         st.state = State::Down;
         st.since = t(180);
@@ -217,7 +222,7 @@ async fn incidents_and_state_survive_a_reopen() {
         drop(store);
         writer.join().await;
     }
-    let (store, writer) = Store::open(&path, Retention::default()).unwrap();
+    let (store, writer) = b.open(Retention::default());
     let states = store.load_states().await.unwrap();
     let st = &states["ht-ky-anh-viettel"];
     assert_eq!(st.state.state, State::Down);
@@ -262,10 +267,9 @@ async fn incidents_and_state_survive_a_reopen() {
     writer.join().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_statement_is_rolled_back_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, writer) = Store::open(&dir.path().join("s.db"), Retention::default()).unwrap();
+contract!(a_failing_statement_is_rolled_back_alone);
+async fn a_failing_statement_is_rolled_back_alone(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
     let a: Arc<str> = Arc::from("ht-a");
     // A sample queued before a bad statement from another module...
     store
@@ -274,7 +278,7 @@ async fn a_failing_statement_is_rolled_back_alone() {
         .unwrap();
     let bad = store
         .write(|tx| {
-            tx.execute("INSERT INTO silences(id) VALUES (1)", [])?;
+            tx.execute("INSERT INTO silences(id) VALUES (1)", args![])?;
             Ok(())
         })
         .await;
@@ -288,7 +292,7 @@ async fn a_failing_statement_is_rolled_back_alone() {
         .await
         .unwrap();
     let n = store
-        .write(|tx| tx.query_row("SELECT count(*) FROM silences", [], |r| r.get::<_, i64>(0)))
+        .write(|tx| tx.query_one("SELECT count(*) FROM silences", args![])?.get::<i64>(0))
         .await
         .unwrap();
     assert_eq!(n, 0, "the failed statement left a row behind");
@@ -302,4 +306,282 @@ async fn a_failing_statement_is_rolled_back_alone() {
     );
     drop(store);
     writer.join().await;
+}
+
+contract!(acknowledgements_and_pushes_are_kept);
+async fn acknowledgements_and_pushes_are_kept(b: Backing) {
+    use commwatch::probe::{Push, PushStatus};
+    use commwatch::store::acks::AckOutcome;
+    let target: Arc<str> = Arc::from("ht-thach-ha-vnpt");
+    let (store, writer) = b.open(Retention::default());
+    store
+        .record_incident(
+            target.clone(),
+            IncidentWrite {
+                change: IncidentChange::Opened {
+                    started_at: t(0),
+                    detected_at: t(120),
+                    state: State::Down,
+                    explained_by: None,
+                },
+                cause_error: Some(commwatch::probe::ErrorCode::Timeout),
+                cause_detail: None,
+                drill: None,
+            },
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let id = store
+        .incidents(IncidentFilter {
+            limit: 1,
+            ..IncidentFilter::default()
+        })
+        .await
+        .unwrap()[0]
+        .id;
+    let first = store
+        .ack_incident(id, "truc-ban-1".into(), "Đã gọi VNPT".into(), t(200))
+        .await
+        .unwrap();
+    let AckOutcome::Recorded(first) = first else {
+        panic!("{first:?}")
+    };
+    let second = store
+        .ack_incident(id, "truc-ban-2".into(), "Nhận ca".into(), t(300))
+        .await
+        .unwrap();
+    assert!(matches!(second, AckOutcome::Recorded(ref a) if a.id > first.id), "{second:?}");
+    assert!(matches!(
+        store.ack_incident(id + 1000, "x".into(), "y".into(), t(300)).await.unwrap(),
+        AckOutcome::NoSuchIncident
+    ));
+    store
+        .record_push(
+            "ht-push".into(),
+            Push {
+                at: t(400),
+                status: PushStatus::Ok,
+                message: Some("máy phát chạy".into()),
+            },
+            7,
+        );
+    store.flush().await.unwrap();
+    // The push is queued by a task of its own; wait for it to reach the writer.
+    let mut pushes = std::collections::HashMap::new();
+    for _ in 0..100 {
+        store.flush().await.unwrap();
+        pushes = store.load_pushes().await.unwrap();
+        if !pushes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(store);
+    writer.join().await;
+
+    let (store, writer) = b.open(Retention::default());
+    let acks = store.acks_for(vec![id]).await.unwrap();
+    let names: Vec<_> = acks[&id].iter().map(|a| a.author.as_str()).collect();
+    assert_eq!(names, ["truc-ban-1", "truc-ban-2"]);
+    assert_eq!(acks[&id][0].comment, "Đã gọi VNPT");
+    assert_eq!(acks[&id][0].target, "ht-thach-ha-vnpt");
+    let pushes_after = store.load_pushes().await.unwrap();
+    assert_eq!(pushes, pushes_after);
+    let (push, count) = &pushes_after["ht-push"];
+    assert_eq!((push.at, push.status, *count), (t(400), PushStatus::Ok, 7));
+    assert_eq!(push.message.as_deref(), Some("máy phát chạy"));
+    // Closing the incident refuses further acknowledgements.
+    store
+        .record_incident(
+            target,
+            IncidentWrite {
+                change: IncidentChange::Closed { ended_at: t(900) },
+                cause_error: None,
+                cause_detail: None,
+                drill: None,
+            },
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert!(matches!(
+        store.ack_incident(id, "x".into(), "late".into(), t(1000)).await.unwrap(),
+        AckOutcome::Closed
+    ));
+    assert!(store.size_bytes().await.unwrap() > 0);
+    drop(store);
+    writer.join().await;
+}
+
+contract!(recent_samples_come_newest_first);
+async fn recent_samples_come_newest_first(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
+    let a: Arc<str> = Arc::from("ht-a");
+    for m in 0..5 {
+        store
+            .record(a.clone(), sample(t(m * 60), m != 3, 10 + m as u64), TargetState::new(t(0)))
+            .await
+            .unwrap();
+    }
+    // The same instant again replaces the sample instead of failing the batch.
+    store
+        .record(a.clone(), sample(t(240), false, 0), TargetState::new(t(0)))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let recent = store.recent_samples("ht-a", 3).await.unwrap();
+    let at: Vec<_> = recent.iter().map(|s| s.at).collect();
+    assert_eq!(at, [t(240), t(180), t(120)]);
+    assert!(!recent[0].ok && !recent[1].ok && recent[2].ok);
+    assert_eq!(recent[2].latency_seconds, 0.012);
+    assert_eq!(store.sample_count("ht-a").await.unwrap(), 5);
+    assert_eq!(store.sample_count("ht-none").await.unwrap(), 0);
+    drop(store);
+    writer.join().await;
+}
+
+contract!(thirty_seeded_days_read_the_same);
+async fn thirty_seeded_days_read_the_same(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
+    let to = t(30 * 86_400);
+    let from = t(0);
+    let keys: Vec<String> = (0..30).map(|i| format!("ht-seed-{i:02}")).collect();
+    store.seed_rollups(keys.clone(), from, to).await.unwrap();
+    let all = store.availability(None, from, to).await.unwrap();
+    assert_eq!(all.len(), 30);
+    // Every bucket holds one probe per minute; the target's id modulo 3 failed per bucket.
+    for a in all.values() {
+        assert_eq!(a.count, 30 * 1_440, "{a:?}");
+        assert!(a.ok <= a.count && a.count - a.ok < 200, "{a:?}");
+    }
+    let group = store.group_availability(keys, from, to).await.unwrap();
+    assert_eq!(group.count, 30 * 30 * 1_440);
+    drop(store);
+    writer.join().await;
+}
+
+/// The SQLite migrations as files, to build every earlier schema the way older commwatch
+/// binaries did (statements applied in order, `PRAGMA user_version` = N).
+const SQLITE_MIGRATIONS: &[&str] = &[
+    include_str!("../src/store/migrations/sqlite/V1__init.sql"),
+    include_str!("../src/store/migrations/sqlite/V2__history.sql"),
+    include_str!("../src/store/migrations/sqlite/V3__alerting.sql"),
+    include_str!("../src/store/migrations/sqlite/V4__acks.sql"),
+    include_str!("../src/store/migrations/sqlite/V5__drills.sql"),
+    include_str!("../src/store/migrations/sqlite/V6__heartbeats.sql"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_upgrades_from_every_earlier_schema() {
+    assert_eq!(SQLITE_MIGRATIONS.len(), commwatch::store::latest_sqlite());
+    for n in 1..=SQLITE_MIGRATIONS.len() {
+        let b = Backing::sqlite();
+        {
+            let conn = rusqlite::Connection::open(b.sqlite_path()).unwrap();
+            for sql in &SQLITE_MIGRATIONS[..n] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", n as i64).unwrap();
+            conn.execute("INSERT INTO targets(id, key) VALUES (1, 'ht-old')", [])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO samples(target_id, at_ms, ok, latency_us) VALUES (1, 60000, 1, 5000)",
+                [],
+            )
+            .unwrap();
+        }
+        let (store, writer) = b.open(Retention::default());
+        assert_eq!(store.sample_count("ht-old").await.unwrap(), 1, "from schema {n}");
+        // The upgraded database takes every kind of row the latest schema has.
+        store
+            .record(Arc::from("ht-old"), sample(t(0), true, 5), TargetState::new(t(0)))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+        assert_eq!(store.sample_count("ht-old").await.unwrap(), 2, "from schema {n}");
+        drop(store);
+        writer.join().await;
+        // And it opens again without applying anything twice.
+        let (store, writer) = b.open(Retention::default());
+        drop(store);
+        writer.join().await;
+    }
+}
+
+contract!(a_newer_schema_is_refused_and_left_unchanged);
+async fn a_newer_schema_is_refused_and_left_unchanged(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
+    store
+        .record(Arc::from("ht-a"), sample(t(0), true, 5), TargetState::new(t(0)))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    writer.join().await;
+    // A newer commwatch applied migration 99.
+    let newer = "INSERT INTO refinery_schema_history(version, name, applied_on, checksum)
+                 VALUES (99, 'from_the_future', '2027-01-01T00:00:00Z', '1')";
+    let count = "SELECT count(*) FROM samples";
+    let rows_before = match &b {
+        Backing::Sqlite(_) => {
+            let conn = rusqlite::Connection::open(b.sqlite_path()).unwrap();
+            conn.execute(newer, []).unwrap();
+            conn.query_row(count, [], |r| r.get::<_, i64>(0)).unwrap().to_string()
+        }
+        Backing::Postgres(db) => {
+            common::postgres::server().run_sql(&db.name, newer);
+            common::postgres::server().run_sql(&db.name, count)[0][0].clone().unwrap()
+        }
+    };
+    let err = match &b {
+        Backing::Sqlite(_) => Store::open(&b.sqlite_path(), Retention::default()).err(),
+        Backing::Postgres(_) => Store::open_postgres(&b.settings(), Retention::default()).err(),
+    }
+    .expect("a newer schema must be refused");
+    assert!(matches!(err, StoreError::TooNew(_, 99, _)), "{err}");
+    assert!(err.to_string().contains("newer than this commwatch"), "{err}");
+    let rows_after = match &b {
+        Backing::Sqlite(_) => {
+            let conn = rusqlite::Connection::open(b.sqlite_path()).unwrap();
+            conn.query_row(count, [], |r| r.get::<_, i64>(0)).unwrap().to_string()
+        }
+        Backing::Postgres(db) => common::postgres::server().run_sql(&db.name, count)[0][0]
+            .clone()
+            .unwrap(),
+    };
+    assert_eq!(rows_before, rows_after);
+}
+
+/// A refused connection at start is an error naming the place and the cause, never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refusals_name_the_host_and_the_cause() {
+    let b = Backing::postgres("refusals");
+    let good = b.settings();
+    let secret = good.password.clone().unwrap();
+    let port = common::postgres::server().port();
+
+    let mut wrong = good.clone();
+    wrong.password = Some("not-the-password".into());
+    let e = Store::open_postgres(&wrong, Retention::default()).err().unwrap().to_string();
+    assert!(e.contains(&format!("127.0.0.1:{port}/")), "{e}");
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(!e.contains("not-the-password") && !e.contains(&secret), "{e}");
+
+    let mut missing = good.clone();
+    missing.url = format!("postgres://{}@127.0.0.1:{port}/no_such_db", {
+        let Backing::Postgres(db) = &b else { unreachable!() };
+        db.role.clone()
+    });
+    let e = Store::open_postgres(&missing, Retention::default()).err().unwrap().to_string();
+    assert!(e.contains("no_such_db") && e.contains("does not exist"), "{e}");
+
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = refused.local_addr().unwrap().port();
+    drop(refused);
+    let mut unreachable = good.clone();
+    unreachable.url = format!("postgres://commwatch@127.0.0.1:{closed_port}/commwatch");
+    let e = Store::open_postgres(&unreachable, Retention::default()).err().unwrap().to_string();
+    assert!(e.contains(&format!("127.0.0.1:{closed_port}/commwatch")), "{e}");
+    assert!(e.to_lowercase().contains("refused"), "{e}");
 }

@@ -63,6 +63,8 @@ pub(super) struct Store {
     pub(super) store_rows_written: IntCounter,
     pub(super) store_rows_dropped: IntCounter,
     pub(super) store_commit_seconds: Gauge,
+    pub(super) store_write_failures: IntCounter,
+    pub(super) store_info: IntGaugeVec,
 }
 
 impl Store {
@@ -109,7 +111,26 @@ impl Store {
                 "Duration of the store's last committed transaction",
             )?,
         )?;
+        let store_write_failures = register(
+            registry,
+            IntCounter::new(
+                "commwatch_store_write_failures_total",
+                "Commits that failed because the database could not be written or reached (each is retried; nothing is lost)",
+            )?,
+        )?;
+        let store_info = register(
+            registry,
+            IntGaugeVec::new(
+                prometheus::Opts::new(
+                    "commwatch_store_info",
+                    "The store's engine (sqlite or postgres), always 1",
+                ),
+                &["backend"],
+            )?,
+        )?;
         Ok(Store {
+            store_write_failures,
+            store_info,
             store_queue_depth,
             store_degraded,
             store_backlog,

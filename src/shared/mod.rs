@@ -78,6 +78,9 @@ impl AppState {
         let written = h.rows_written.load(Ordering::Relaxed);
         m.store_rows_written
             .inc_by(written.saturating_sub(m.store_rows_written.get()));
+        let failures = h.write_failures.load(Ordering::Relaxed);
+        m.store_write_failures
+            .inc_by(failures.saturating_sub(m.store_write_failures.get()));
         let dropped = h.rows_dropped.load(Ordering::Relaxed);
         m.store_rows_dropped
             .inc_by(dropped.saturating_sub(m.store_rows_dropped.get()));

@@ -111,15 +111,66 @@ pub(super) fn postgres(client: &mut postgres::Client, place: &str) -> Result<(),
     Ok(())
 }
 
-/// The version a database is at and the one this binary brings it to, for `commwatch store
-/// check`.
-pub(super) fn applied_version(sql: &mut dyn super::Sql) -> Result<Option<i64>, SqlError> {
-    let row = sql.query_opt(
-        "SELECT max(version) FROM refinery_schema_history",
-        crate::args![],
-    )?;
-    match row {
-        Some(r) => r.get(0),
-        None => Ok(None),
+/// Where a database's schema stands against this binary, for `commwatch store check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// The newest migration applied; `None` for an empty database.
+    pub applied: Option<i64>,
+    /// The newest migration this binary has.
+    pub latest: i64,
+}
+
+impl SchemaStatus {
+    pub fn up_to_date(&self) -> bool {
+        self.applied == Some(self.latest)
     }
+
+    pub fn too_new(&self) -> bool {
+        self.applied.is_some_and(|a| a > self.latest)
+    }
+}
+
+/// A SQLite file's schema, read without changing it.
+pub(super) fn sqlite_status(conn: &rusqlite::Connection) -> Result<SchemaStatus, SqlError> {
+    let has_history: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+        [],
+        |r| r.get(0),
+    )?;
+    let applied = if has_history {
+        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+    } else {
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        (v > 0).then_some(v)
+    };
+    Ok(SchemaStatus {
+        applied,
+        latest: SQLITE.len() as i64,
+    })
+}
+
+/// A PostgreSQL database's schema, read without changing it.
+pub(super) fn postgres_status(client: &mut postgres::Client) -> Result<SchemaStatus, SqlError> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    let applied = if exists {
+        client
+            .query_one(
+                "SELECT max(version)::bigint FROM refinery_schema_history",
+                &[],
+            )?
+            .get::<_, Option<i64>>(0)
+    } else {
+        None
+    };
+    Ok(SchemaStatus {
+        applied,
+        latest: POSTGRES.len() as i64,
+    })
 }

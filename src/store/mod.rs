@@ -5,6 +5,7 @@
 
 pub mod acks;
 mod backend;
+pub mod copy;
 mod heartbeats;
 mod migrations;
 mod pg_tls;
@@ -26,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use queries::availability_by_target;
 pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
-pub use migrations::{latest_postgres, latest_sqlite};
+pub use migrations::{SchemaStatus, latest_postgres, latest_sqlite};
 pub use postgres::{PgSettings, PgTls};
 pub use rollup::Resolution;
 pub use sqlite::open_read_only;
@@ -49,6 +50,8 @@ pub enum StoreError {
     Open(String, SqlError),
     #[error("cannot connect to PostgreSQL at {place}: {cause}")]
     Connect { place: String, cause: String },
+    #[error("cannot read the PostgreSQL password file {0}: {1}")]
+    PasswordFile(PathBuf, std::io::Error),
     #[error("cannot set up TLS to PostgreSQL: {0}")]
     Tls(String),
     #[error(
@@ -232,6 +235,31 @@ impl Store {
             retention,
             path.display().to_string(),
         )
+    }
+
+    /// Opens the store the configuration names: the SQLite file, or the PostgreSQL database
+    /// (its password read from `password_file` here, never logged).
+    pub fn open_configured(
+        storage: &crate::config::StorageConfig,
+    ) -> Result<(Store, WriterHandle), StoreError> {
+        match &storage.backend {
+            crate::config::StorageBackend::Sqlite => Self::open(&storage.path, storage.retention),
+            crate::config::StorageBackend::Postgres(pg) => {
+                Self::open_postgres(&PgSettings::from_config(pg)?, storage.retention)
+            }
+        }
+    }
+
+    /// Where the configured database's schema stands, read without migrating or writing.
+    pub fn schema_status(
+        storage: &crate::config::StorageConfig,
+    ) -> Result<SchemaStatus, StoreError> {
+        match &storage.backend {
+            crate::config::StorageBackend::Sqlite => sqlite::status(&storage.path),
+            crate::config::StorageBackend::Postgres(pg) => {
+                postgres::status(&PgSettings::from_config(pg)?)
+            }
+        }
     }
 
     /// Connects to a PostgreSQL database, migrates it and starts the writer thread. A refused

@@ -50,6 +50,34 @@ pub enum PgTls {
 }
 
 impl PgSettings {
+    /// The settings `[storage]` describes; reads the password file.
+    pub fn from_config(pg: &crate::config::PostgresConfig) -> Result<PgSettings, StoreError> {
+        use crate::config::SslMode;
+        let password = match &pg.password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StoreError::PasswordFile(path.clone(), e))?;
+                // One line, as `echo secret > file` leaves it.
+                Some(text.trim_end_matches(['\n', '\r']).to_string())
+            }
+            None => None,
+        };
+        Ok(PgSettings {
+            url: pg.url.clone(),
+            password,
+            pool_size: pg.pool_size,
+            connect_timeout: pg.connect_timeout,
+            tls: match pg.sslmode {
+                SslMode::Disable => PgTls::Disable,
+                SslMode::Prefer => PgTls::Prefer,
+                SslMode::Require => PgTls::Require,
+                SslMode::VerifyFull => PgTls::VerifyFull {
+                    ca_file: pg.ca_file.clone(),
+                },
+            },
+        })
+    }
+
     /// `host:port/database`, for messages: never the user's password.
     pub fn place(&self) -> String {
         match url::Url::parse(&self.url) {
@@ -151,6 +179,19 @@ pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreE
         })
         .join()
         .map_err(|_| StoreError::Task("opening PostgreSQL panicked".into()))?
+    })
+}
+
+/// The database's schema, read without changing it.
+pub(super) fn status(settings: &PgSettings) -> Result<migrations::SchemaStatus, StoreError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let place = settings.place();
+            let mut client = settings.connect().map_err(|e| e.into_store(place.clone()))?;
+            migrations::postgres_status(&mut client).map_err(|e| StoreError::Open(place, e))
+        })
+        .join()
+        .map_err(|_| StoreError::Task("reading the PostgreSQL schema panicked".into()))?
     })
 }
 

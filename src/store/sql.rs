@@ -17,6 +17,16 @@ pub enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// The name `[storage] backend` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
 /// One SQL value. Integers are 64-bit on both engines (PostgreSQL columns are `BIGINT`), and
 /// booleans are stored as 0/1 integers so `SUM(ok)` means the same everywhere.
 #[derive(Debug, Clone, PartialEq)]

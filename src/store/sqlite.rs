@@ -59,6 +59,18 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         .map_err(|e| StoreError::Open(path.display().to_string(), SqlError::Sqlite(e)))
 }
 
+/// The schema of a database file, read without changing it (none for a missing file).
+pub(super) fn status(path: &Path) -> Result<migrations::SchemaStatus, StoreError> {
+    if !path.exists() {
+        return Ok(migrations::SchemaStatus {
+            applied: None,
+            latest: migrations::latest_sqlite() as i64,
+        });
+    }
+    let conn = open_read_only(path)?;
+    migrations::sqlite_status(&conn).map_err(|e| StoreError::Open(path.display().to_string(), e))
+}
+
 pub(super) struct SqliteWriter(Connection);
 
 impl WriteConn for SqliteWriter {

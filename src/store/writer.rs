@@ -103,6 +103,11 @@ impl Writer {
                             .fetch_add(n as u64, Ordering::Relaxed);
                         if self.health.degraded.swap(false, Ordering::Relaxed) {
                             tracing::info!("store writable again; backlog drained");
+                            *self
+                                .health
+                                .last_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner()) = None;
                         }
                     }
                     Err(e) => {

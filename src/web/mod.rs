@@ -246,12 +246,26 @@ fn operations(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Respo
         .map(|s: AppState| {
             let scheduling = s.ready.load(Ordering::Relaxed);
             let storage_ok = !s.store.health.degraded.load(Ordering::Relaxed);
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "ready": scheduling && storage_ok,
                 "scheduler": if scheduling { "running" } else { "starting" },
                 "storage": if storage_ok { "ok" } else { "degraded" },
+                "storage_backend": s.store.engine().as_str(),
+                "storage_backlog": s.store.health.backlog.load(Ordering::Relaxed),
                 "targets": s.board.len(),
             });
+            if !storage_ok {
+                // Why the store cannot be written: the engine's own message (no password is
+                // ever part of it), so the officer on duty knows whom to call.
+                let why = s
+                    .store
+                    .health
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                body["storage_error"] = serde_json::json!(why);
+            }
             let status = if scheduling && storage_ok {
                 StatusCode::OK
             } else {

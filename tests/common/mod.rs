@@ -4,6 +4,7 @@
 pub mod collector;
 pub mod pages;
 pub mod postgres;
+pub mod stores;
 
 use std::net::SocketAddr;
 use std::path::Path;
