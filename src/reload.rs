@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Config, Target};
+use crate::config::{Config, StorageBackend, StorageConfig, Target};
 use crate::engine::Reconfigure;
 use crate::scheduler::Reschedule;
 use crate::shared::AppState;
@@ -25,6 +25,40 @@ fn same(a: &Target, b: &Target) -> bool {
         && a.checks == b.checks
         && a.labels == b.labels
         && a.depends_on == b.depends_on
+}
+
+/// The `[storage]` settings that differ: the store is opened once, with all of them, so each
+/// waits for a restart. A change of backend is reported as that alone.
+fn storage_restarts(old: &StorageConfig, new: &StorageConfig) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if new.path != old.path {
+        changed.push("storage.path");
+    }
+    if new.retention != old.retention {
+        changed.push("storage.retention");
+    }
+    match (&old.backend, &new.backend) {
+        (StorageBackend::Sqlite, StorageBackend::Sqlite) => {}
+        (StorageBackend::Postgres(o), StorageBackend::Postgres(n)) => {
+            for (key, differs) in [
+                ("storage.url", o.url != n.url),
+                ("storage.password_file", o.password_file != n.password_file),
+                ("storage.pool_size", o.pool_size != n.pool_size),
+                (
+                    "storage.connect_timeout",
+                    o.connect_timeout != n.connect_timeout,
+                ),
+                ("storage.sslmode", o.sslmode != n.sslmode),
+                ("storage.ca_file", o.ca_file != n.ca_file),
+            ] {
+                if differs {
+                    changed.push(key);
+                }
+            }
+        }
+        _ => changed.push("storage.backend"),
+    }
+    changed
 }
 
 /// The handles a reload needs.
@@ -94,12 +128,11 @@ impl ReloadTask {
         if new.server.limits != old.server.limits {
             report.needs_restart.push("server limits".into());
         }
-        if new.storage.path != old.storage.path {
-            report.needs_restart.push("storage.path".into());
-        }
-        if new.storage.retention != old.storage.retention {
-            report.needs_restart.push("storage.retention".into());
-        }
+        report.needs_restart.extend(
+            storage_restarts(&old.storage, &new.storage)
+                .into_iter()
+                .map(String::from),
+        );
 
         // Keep the running Arc for unchanged targets: the engine recognises results by it.
         let current: HashMap<String, Arc<Target>> = self
@@ -177,5 +210,74 @@ impl ReloadTask {
             tracing::error!(error = %e, "running drills could not record the reload's targets");
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::storage_restarts;
+    use crate::config::{PostgresConfig, SslMode, StorageBackend, StorageConfig};
+
+    fn storage(backend: StorageBackend) -> StorageConfig {
+        StorageConfig {
+            path: PathBuf::from(crate::config::DEFAULT_STORAGE_PATH),
+            retention: crate::store::Retention::default(),
+            backend,
+        }
+    }
+
+    fn pg() -> PostgresConfig {
+        PostgresConfig {
+            url: "postgres://commwatch@127.0.0.1:5432/commwatch".into(),
+            password_file: None,
+            pool_size: 4,
+            connect_timeout: Duration::from_secs(5),
+            sslmode: SslMode::Prefer,
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn every_storage_change_waits_for_a_restart() {
+        let sqlite = storage(StorageBackend::Sqlite);
+        let postgres = storage(StorageBackend::Postgres(pg()));
+        assert!(storage_restarts(&sqlite, &sqlite).is_empty());
+        assert!(storage_restarts(&postgres, &postgres).is_empty());
+        assert_eq!(storage_restarts(&sqlite, &postgres), ["storage.backend"]);
+        assert_eq!(storage_restarts(&postgres, &sqlite), ["storage.backend"]);
+        let mut moved = sqlite.clone();
+        moved.path = PathBuf::from("other.db");
+        assert_eq!(storage_restarts(&sqlite, &moved), ["storage.path"]);
+
+        let all = PostgresConfig {
+            url: "postgres://commwatch@10.0.0.2:5432/commwatch".into(),
+            password_file: Some(PathBuf::from("/etc/commwatch/pg-password")),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+            sslmode: SslMode::VerifyFull,
+            ca_file: Some(PathBuf::from("/etc/commwatch/pg-ca.pem")),
+        };
+        assert_eq!(
+            storage_restarts(&postgres, &storage(StorageBackend::Postgres(all))),
+            [
+                "storage.url",
+                "storage.password_file",
+                "storage.pool_size",
+                "storage.connect_timeout",
+                "storage.sslmode",
+                "storage.ca_file",
+            ]
+        );
+        let one = PostgresConfig {
+            pool_size: 5,
+            ..pg()
+        };
+        assert_eq!(
+            storage_restarts(&postgres, &storage(StorageBackend::Postgres(one))),
+            ["storage.pool_size"]
+        );
     }
 }

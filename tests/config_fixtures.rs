@@ -193,3 +193,91 @@ fn example_configs_pass_check_and_the_cli_exit_codes_follow() {
         "{stderr}"
     );
 }
+
+/// The PostgreSQL backend with every key set: relative files are joined to the fixture's folder,
+/// and the password file, read to prove it readable, is in neither the config nor messages.
+#[test]
+fn the_valid_postgres_fixture_loads_with_every_storage_key() {
+    use commwatch::config::{SslMode, StorageBackend};
+    let dir = fixtures("valid");
+    let cfg = Config::load(&dir.join("postgres.toml")).unwrap();
+    assert_eq!(cfg.storage.retention.raw, Duration::from_secs(30 * 86_400));
+    let StorageBackend::Postgres(pg) = &cfg.storage.backend else {
+        panic!("backend: {:?}", cfg.storage.backend);
+    };
+    assert_eq!(pg.url, "postgres://commwatch@127.0.0.1:5432/commwatch");
+    assert_eq!(pg.display_url(), "127.0.0.1:5432/commwatch");
+    assert_eq!(
+        pg.password_file.as_deref(),
+        Some(dir.join("pg/password").as_path())
+    );
+    assert_eq!(pg.ca_file.as_deref(), Some(dir.join("pg/ca.pem").as_path()));
+    assert_eq!(pg.pool_size, 8);
+    assert_eq!(pg.connect_timeout, Duration::from_secs(10));
+    assert_eq!(pg.sslmode, SslMode::VerifyFull);
+    let password = std::fs::read_to_string(dir.join("pg/password")).unwrap();
+    assert!(!format!("{cfg:?}").contains(password.trim()));
+
+    // `check` validates it without a database (nothing listens on the URL's port here).
+    let out = Command::new(env!("CARGO_BIN_EXE_commwatch"))
+        .args(["check", "-c"])
+        .arg(dir.join("postgres.toml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("postgres.toml: ok, 1 target"), "{stdout}");
+    assert!(!stdout.contains(password.trim()) && !stderr.contains(password.trim()));
+}
+
+/// A password written into the URL is refused without being repeated, by the loader or `check`.
+#[test]
+fn a_password_in_the_storage_url_never_reaches_a_message() {
+    let path = fixtures("invalid").join("storage-postgres-url-password.toml");
+    let secret = "fixture-secret-pw";
+    assert!(std::fs::read_to_string(&path).unwrap().contains(secret));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("password_file") && !err.contains(secret),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_commwatch"))
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    for text in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(text);
+        assert!(!text.contains(secret), "{text}");
+    }
+}
+
+/// Every PostgreSQL key on the SQLite backend is its own error at its own line.
+#[test]
+fn each_postgres_key_on_sqlite_is_reported() {
+    let err =
+        Config::load(&fixtures("invalid").join("storage-sqlite-postgres-keys.toml")).unwrap_err();
+    let got: Vec<(Option<usize>, Option<&str>)> =
+        err.0.iter().map(|e| (e.line, e.key.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            (Some(4), Some("password_file")),
+            (Some(5), Some("pool_size")),
+            (Some(6), Some("connect_timeout")),
+            (Some(7), Some("sslmode")),
+            (Some(8), Some("ca_file")),
+        ],
+        "{err}"
+    );
+    assert!(
+        err.0
+            .iter()
+            .all(|e| e.message.starts_with("only for backend = \"postgres\"")),
+        "{err}"
+    );
+}

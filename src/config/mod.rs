@@ -8,6 +8,7 @@ mod kinds;
 mod resolve;
 mod schema;
 mod sections;
+mod storage;
 mod target;
 
 use std::net::SocketAddr;
@@ -121,8 +122,102 @@ impl Default for ServeLimits {
 
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
+    /// The SQLite file; with backend postgres it is unused (and left at its default).
     pub path: PathBuf,
     pub retention: crate::store::Retention,
+    pub backend: StorageBackend,
+}
+
+/// Where samples, incidents and drills are kept (`[storage] backend`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageBackend {
+    /// One SQLite file at [`StorageConfig::path`] (the default).
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres(PostgresConfig),
+}
+
+pub const DEFAULT_PG_POOL_SIZE: usize = 4;
+/// `pool_size` may be 1 up to this.
+pub const MAX_PG_POOL_SIZE: usize = 64;
+pub const DEFAULT_PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL backend's settings, validated: the URL holds no password (that comes from
+/// `password_file`, which was readable at load), and relative `password_file` and `ca_file`
+/// paths are already joined to the configuration file's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresConfig {
+    /// `postgres://` or `postgresql://` URL, with a host and without a password.
+    pub url: String,
+    pub password_file: Option<PathBuf>,
+    /// Connections for the store's readers, 1..=[`MAX_PG_POOL_SIZE`].
+    pub pool_size: usize,
+    /// 1s..=5m.
+    pub connect_timeout: Duration,
+    pub sslmode: SslMode,
+    /// Trusted CAs for the server's certificate; `None`: the webpki roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl PostgresConfig {
+    /// `host:port/db` for logs and messages: no user, never a password. The port is 5432 when
+    /// the URL gives none; `/db` is left out when the URL names no database.
+    pub fn display_url(&self) -> String {
+        display_pg_url(&self.url)
+    }
+}
+
+/// [`PostgresConfig::display_url`] of a URL string; a URL that does not parse shows as
+/// `(invalid url)` rather than as itself (it might hold a secret).
+fn display_pg_url(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url) else {
+        return "(invalid url)".to_string();
+    };
+    let host = u.host_str().unwrap_or("localhost");
+    let port = u.port().unwrap_or(5432);
+    let db = u.path().trim_start_matches('/');
+    if db.is_empty() {
+        format!("{host}:{port}")
+    } else {
+        format!("{host}:{port}/{db}")
+    }
+}
+
+/// How the PostgreSQL connection uses TLS, as libpq's `sslmode` of the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP only.
+    Disable,
+    /// TLS when the server offers it, plain otherwise (the default).
+    Prefer,
+    /// TLS or no connection; the certificate is not verified.
+    Require,
+    /// TLS with the certificate verified against `ca_file` (or the webpki roots) and the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Every mode, in the order messages list them.
+    pub const ALL: [SslMode; 4] = [
+        SslMode::Disable,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyFull,
+    ];
+
+    /// The name written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SslMode> {
+        SslMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
 }
 
 /// The monitor's view of itself.

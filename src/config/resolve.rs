@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrors, from_toml, key_line, line_of};
 use super::schema::{RawInclude, RawRoot};
@@ -72,40 +71,7 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
     };
 
     let server = resolve_server(&mut ctx, raw.server.as_ref());
-    let mut retention = crate::store::Retention::default();
-    if let Some(s) = &raw.storage {
-        let r = s.get_ref();
-        retention.raw = r.retention.unwrap_or(retention.raw);
-        retention.minute = r.minute_retention.unwrap_or(retention.minute);
-        if retention.raw < Duration::from_secs(3_600) {
-            ctx.err_key(
-                s.span(),
-                "retention",
-                "raw samples must be kept at least 1h",
-            );
-        }
-        if retention.minute < Duration::from_secs(86_400) {
-            ctx.err_key(
-                s.span(),
-                "minute_retention",
-                "minute rollups must be kept at least 1d",
-            );
-        }
-    }
-    let storage = StorageConfig {
-        path: raw
-            .storage
-            .as_ref()
-            .and_then(|s| s.get_ref().path.clone())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_PATH)),
-        retention,
-    };
-    if storage.path.as_os_str().is_empty()
-        && let Some(s) = &raw.storage
-    {
-        ctx.err_key(s.span(), "path", "storage path must not be empty");
-    }
+    let storage = super::storage::resolve_storage(&mut ctx, raw.storage.as_ref());
     let defaults = resolve_defaults(&mut ctx, raw.defaults.as_ref());
     let scheduler = resolve_scheduler(&mut ctx, raw.scheduler.as_ref());
 

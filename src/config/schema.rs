@@ -94,7 +94,24 @@ pub struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
+    /// `sqlite` (the default) or `postgres`; checked in `resolve` so a typo gets a suggestion.
+    pub backend: Option<String>,
+    /// The SQLite file (backend sqlite only).
     pub path: Option<String>,
+    /// `postgres://user@host:port/db` (backend postgres only, required there); never with a
+    /// password in it.
+    pub url: Option<String>,
+    /// A file holding the PostgreSQL password; its contents are never logged nor shown.
+    pub password_file: Option<String>,
+    /// Connections the store's readers may hold (postgres only).
+    pub pool_size: Option<i64>,
+    /// How long connecting to PostgreSQL may take (postgres only).
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+    /// disable | prefer | require | verify-full (postgres only).
+    pub sslmode: Option<String>,
+    /// A PEM bundle of the CAs trusted for the server's certificate (postgres only).
+    pub ca_file: Option<String>,
     /// How long raw samples are kept (rollups keep the history beyond it).
     #[serde(default, with = "humantime_serde")]
     pub retention: Option<Duration>,
