@@ -1,9 +1,10 @@
-//! The command line (`run`, `check`, `probe`, `demo`, `drill`) as library code: the binary only
+//! The command line (`run`, `check`, `probe`, `demo`, `drill`, `store`, `token`) as library code: the binary only
 //! parses arguments and calls [`main`], and tests call the same functions.
 
 pub mod check;
 pub mod drill;
 pub mod probe;
+pub mod store;
 pub mod token;
 
 use std::path::PathBuf;
@@ -56,6 +57,11 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Migrate, check or copy the store (SQLite file or PostgreSQL database).
+    Store {
+        #[command(subcommand)]
+        action: store::StoreAction,
     },
     /// Make bearer tokens for `[[auth.tokens]]` (viewer, officer, admin).
     Token {
@@ -162,6 +168,9 @@ pub async fn main(cli: Cli) -> ExitCode {
                 action,
             };
             drill::run(inv, &mut std::io::stdout(), &mut std::io::stderr()).await
+        }
+        Command::Store { action } => {
+            store::run(action, &mut std::io::stdout(), &mut std::io::stderr()).await
         }
         Command::Token { action } => match token::run(action, &mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
