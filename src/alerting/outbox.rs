@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::store::{from_ms, ms};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::state::State;
+use crate::store::sql::{Row, Sql, SqlError, args};
 use crate::store::{Store, StoreError};
 
 /// An alert event waiting for the grouping stage.
@@ -58,7 +58,19 @@ const OUTBOX_COLUMNS: &str =
     "id, receiver, group_key, idempotency_key, status, notification, drill_id, created_at_ms,
      attempts, next_attempt_at_ms, last_status, last_error, delivered_at_ms";
 
-fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+/// An HTTP status read back from its BIGINT column (one that does not fit is a bad row).
+fn status_column(r: &Row, i: usize) -> Result<Option<u16>, SqlError> {
+    r.get::<Option<i64>>(i)?
+        .map(|v| {
+            u16::try_from(v).map_err(|_| SqlError::Column {
+                index: i,
+                message: format!("{v} is out of range for u16"),
+            })
+        })
+        .transpose()
+}
+
+fn outbox_row(r: &Row) -> Result<OutboxRow, SqlError> {
     Ok(OutboxRow {
         id: r.get(0)?,
         receiver: r.get(1)?,
@@ -70,37 +82,43 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         created_at: from_ms(r.get(7)?),
         attempts: r.get(8)?,
         next_attempt_at: from_ms(r.get(9)?),
-        last_status: r.get(10)?,
+        last_status: status_column(r, 10)?,
         last_error: r.get(11)?,
-        delivered_at: r.get::<_, Option<i64>>(12)?.map(from_ms),
+        delivered_at: r.get::<Option<i64>>(12)?.map(from_ms),
     })
 }
 
-pub fn unprocessed_events(c: &Connection, limit: usize) -> rusqlite::Result<Vec<EventRow>> {
-    let mut stmt = c.prepare_cached(
+pub fn unprocessed_events(c: &mut dyn Sql, limit: usize) -> Result<Vec<EventRow>, SqlError> {
+    c.query(
         "SELECT id, target, kind, state, at_ms, started_at_ms, cause, explained_by, drill_id
          FROM alert_events WHERE processed = 0 ORDER BY id LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit as i64], |r| {
+        args![limit],
+    )?
+    .iter()
+    .map(|r| {
         Ok(EventRow {
             id: r.get(0)?,
             target: r.get(1)?,
             kind: r.get(2)?,
-            state: State::parse(&r.get::<_, String>(3)?).unwrap_or(State::Unknown),
+            state: State::parse(&r.get::<String>(3)?).unwrap_or(State::Unknown),
             at: from_ms(r.get(4)?),
-            started_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+            started_at: r.get::<Option<i64>>(5)?.map(from_ms),
             cause: r.get(6)?,
             explained_by: r.get(7)?,
             drill_id: r.get(8)?,
         })
-    })?;
-    rows.collect()
+    })
+    .collect()
 }
 
-pub fn load_groups(c: &Connection) -> rusqlite::Result<Vec<(String, String, String)>> {
-    let mut stmt = c.prepare("SELECT receiver, group_key, data FROM alert_groups")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    rows.collect()
+pub fn load_groups(c: &mut dyn Sql) -> Result<Vec<(String, String, String)>, SqlError> {
+    c.query(
+        "SELECT receiver, group_key, data FROM alert_groups",
+        args![],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .collect()
 }
 
 /// The grouping stage's output for one pass, committed together: events marked processed,
@@ -113,37 +131,43 @@ pub struct GroupingCommit {
     pub messages: Vec<NewMessage>,
 }
 
-pub fn commit_grouping(tx: &Transaction<'_>, c: &GroupingCommit) -> rusqlite::Result<()> {
-    let mut done = tx.prepare_cached("UPDATE alert_events SET processed = 1 WHERE id = ?1")?;
+pub fn commit_grouping(tx: &mut dyn Sql, c: &GroupingCommit) -> Result<(), SqlError> {
     for id in &c.processed {
-        done.execute([id])?;
+        tx.execute(
+            "UPDATE alert_events SET processed = 1 WHERE id = ?1",
+            args![id],
+        )?;
     }
-    let mut save = tx.prepare_cached(
-        "INSERT INTO alert_groups(receiver, group_key, data) VALUES (?1, ?2, ?3)
-         ON CONFLICT(receiver, group_key) DO UPDATE SET data = excluded.data",
-    )?;
     for (r, k, d) in &c.save_groups {
-        save.execute(params![r, k, d])?;
+        tx.execute(
+            "INSERT INTO alert_groups(receiver, group_key, data) VALUES (?1, ?2, ?3)
+             ON CONFLICT(receiver, group_key) DO UPDATE SET data = excluded.data",
+            args![r, k, d],
+        )?;
     }
-    let mut drop =
-        tx.prepare_cached("DELETE FROM alert_groups WHERE receiver = ?1 AND group_key = ?2")?;
     for (r, k) in &c.drop_groups {
-        drop.execute(params![r, k])?;
+        tx.execute(
+            "DELETE FROM alert_groups WHERE receiver = ?1 AND group_key = ?2",
+            args![r, k],
+        )?;
     }
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbox(receiver, group_key, idempotency_key, status, notification, drill_id,
-                                      created_at_ms, next_attempt_at_ms)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
-    )?;
     for m in &c.messages {
-        insert.execute(params![
-            m.receiver,
-            m.group_key,
-            m.idempotency_key,
-            m.notification,
-            m.drill_id,
-            ms(m.created_at)
-        ])?;
+        // A message already queued under its idempotency key (a pass redone after a crash)
+        // is not queued twice.
+        tx.execute(
+            "INSERT INTO outbox(receiver, group_key, idempotency_key, status, notification, drill_id,
+                                created_at_ms, next_attempt_at_ms)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            args![
+                &m.receiver,
+                &m.group_key,
+                &m.idempotency_key,
+                &m.notification,
+                &m.drill_id,
+                ms(m.created_at)
+            ],
+        )?;
     }
     Ok(())
 }
@@ -151,52 +175,66 @@ pub fn commit_grouping(tx: &Transaction<'_>, c: &GroupingCommit) -> rusqlite::Re
 /// Targets whose open incident someone acknowledged, with the latest acknowledger: reminders
 /// stop for them and later messages say who took it.
 pub fn acknowledged_open(
-    c: &Connection,
-) -> rusqlite::Result<std::collections::HashMap<String, String>> {
-    let mut stmt = c.prepare_cached(
+    c: &mut dyn Sql,
+) -> Result<std::collections::HashMap<String, String>, SqlError> {
+    // Later rows overwrite earlier ones: the latest acknowledger wins.
+    c.query(
         "SELECT t.key, a.author FROM incident_acks a
          JOIN incidents i ON i.id = a.incident_id
          JOIN targets t ON t.id = i.target_id
          WHERE i.ended_at_ms IS NULL
          ORDER BY a.at_ms, a.id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    // Later rows overwrite earlier ones: the latest acknowledger wins.
-    rows.collect()
+        args![],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
 }
 
 /// The oldest pending message of a receiver: delivery is strictly in order per receiver.
-pub fn head_pending(c: &Connection, receiver: &str) -> rusqlite::Result<Option<OutboxRow>> {
-    c.prepare_cached(&format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE receiver = ?1 AND status = 'pending' ORDER BY id LIMIT 1"
-    ))?
-    .query_row([receiver], outbox_row)
-    .optional()
+pub fn head_pending(c: &mut dyn Sql, receiver: &str) -> Result<Option<OutboxRow>, SqlError> {
+    c.query_opt(
+        &format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE receiver = ?1 AND status = 'pending' ORDER BY id LIMIT 1"
+        ),
+        args![receiver],
+    )?
+    .as_ref()
+    .map(outbox_row)
+    .transpose()
 }
 
 /// Outbox rows for the API and the page, newest first.
 pub fn list(
-    c: &Connection,
+    c: &mut dyn Sql,
     status: Option<&str>,
     receiver: Option<&str>,
     limit: usize,
-) -> rusqlite::Result<Vec<OutboxRow>> {
-    let mut stmt = c.prepare(&format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox
-         WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR receiver = ?2)
-         ORDER BY id DESC LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(params![status, receiver, limit as i64], outbox_row)?;
-    rows.collect()
+) -> Result<Vec<OutboxRow>, SqlError> {
+    // The casts give PostgreSQL the parameters' type where `IS NULL` alone would not.
+    c.query(
+        &format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox
+             WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR receiver = ?2)
+             ORDER BY id DESC LIMIT ?3"
+        ),
+        args![status, receiver, limit],
+    )?
+    .iter()
+    .map(outbox_row)
+    .collect()
 }
 
 /// Pending and dead-letter counts per receiver.
-pub fn counts(c: &Connection) -> rusqlite::Result<Vec<(String, String, i64)>> {
-    let mut stmt = c.prepare_cached(
+pub fn counts(c: &mut dyn Sql) -> Result<Vec<(String, String, i64)>, SqlError> {
+    c.query(
         "SELECT receiver, status, count(*) FROM outbox WHERE status IN ('pending', 'dead') GROUP BY receiver, status",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    rows.collect()
+        args![],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .collect()
 }
 
 /// What one delivery attempt did.
@@ -217,22 +255,22 @@ pub enum Attempt {
     },
 }
 
-pub fn record_attempt(tx: &Transaction<'_>, id: i64, a: &Attempt) -> rusqlite::Result<()> {
+pub fn record_attempt(tx: &mut dyn Sql, id: i64, a: &Attempt) -> Result<(), SqlError> {
     match a {
         Attempt::Delivered { status, at } => tx.execute(
             "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_status = ?2,
                     last_error = NULL, delivered_at_ms = ?3 WHERE id = ?1",
-            params![id, status, ms(*at)],
+            args![id, u32::from(*status), ms(*at)],
         ),
         Attempt::Retry { status, error, next } => tx.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_status = ?2, last_error = ?3,
                     next_attempt_at_ms = ?4 WHERE id = ?1",
-            params![id, status, error, ms(*next)],
+            args![id, status.map(u32::from), error, ms(*next)],
         ),
         Attempt::Dead { status, error } => tx.execute(
             "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_status = ?2, last_error = ?3
              WHERE id = ?1",
-            params![id, status, error],
+            args![id, status.map(u32::from), error],
         ),
     }
     .map(|_| ())
@@ -244,7 +282,7 @@ pub async fn retry_dead(store: &Store, id: i64) -> Result<bool, StoreError> {
         .write(move |tx| {
             tx.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at_ms = ?2 WHERE id = ?1 AND status = 'dead'",
-                params![id, ms(crate::time::now_ms())],
+                args![id, ms(crate::time::now_ms())],
             )
             .map(|n| n > 0)
         })

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::store::{from_ms, ms};
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::config::Target;
 use crate::config::alerting::Matchers;
+use crate::store::sql::{Row, Sql, SqlError, args};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Silence {
@@ -36,7 +36,7 @@ impl Silence {
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
+fn row(r: &Row) -> Result<Silence, SqlError> {
     let raw: String = r.get(1)?;
     let matchers: BTreeMap<String, String> = serde_json::from_str(&raw).unwrap_or_default();
     // Stored matchers were validated on creation; an unparsable one matches nothing.
@@ -61,21 +61,30 @@ const COLUMNS: &str =
     "id, matchers, starts_at_ms, ends_at_ms, author, reason, created_at_ms, expired_by";
 
 /// Silences in force at `now`.
-pub fn active(c: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Silence>> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM silences WHERE expired_by IS NULL AND starts_at_ms <= ?1 AND ends_at_ms > ?1"
-    ))?;
-    let rows = stmt.query_map([ms(now)], row)?;
-    rows.collect()
+pub fn active(c: &mut dyn Sql, now: DateTime<Utc>) -> Result<Vec<Silence>, SqlError> {
+    c.query(
+        &format!(
+            "SELECT {COLUMNS} FROM silences WHERE expired_by IS NULL AND starts_at_ms <= ?1 AND ends_at_ms > ?1
+             ORDER BY id"
+        ),
+        args![ms(now)],
+    )?
+    .iter()
+    .map(row)
+    .collect()
 }
 
 /// Every silence that has not ended, newest first (for the API and page).
-pub fn current(c: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Silence>> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM silences WHERE expired_by IS NULL AND ends_at_ms > ?1 ORDER BY id DESC"
-    ))?;
-    let rows = stmt.query_map([ms(now)], row)?;
-    rows.collect()
+pub fn current(c: &mut dyn Sql, now: DateTime<Utc>) -> Result<Vec<Silence>, SqlError> {
+    c.query(
+        &format!(
+            "SELECT {COLUMNS} FROM silences WHERE expired_by IS NULL AND ends_at_ms > ?1 ORDER BY id DESC"
+        ),
+        args![ms(now)],
+    )?
+    .iter()
+    .map(row)
+    .collect()
 }
 
 pub struct NewSilence {
@@ -86,27 +95,28 @@ pub struct NewSilence {
     pub reason: String,
 }
 
-pub fn insert(tx: &rusqlite::Transaction<'_>, s: &NewSilence) -> rusqlite::Result<i64> {
-    tx.execute(
+pub fn insert(tx: &mut dyn Sql, s: &NewSilence) -> Result<i64, SqlError> {
+    let matchers = serde_json::to_string(&s.matchers).map_err(|e| SqlError::Data(e.to_string()))?;
+    tx.query_one(
         "INSERT INTO silences(matchers, starts_at_ms, ends_at_ms, author, reason, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            serde_json::to_string(&s.matchers).unwrap_or_default(),
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        args![
+            matchers,
             ms(s.starts_at),
             ms(s.ends_at),
-            s.author,
-            s.reason,
+            &s.author,
+            &s.reason,
             ms(crate::time::now_ms())
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+    )?
+    .get(0)
 }
 
 /// Ends a silence early; returns whether one was ended.
-pub fn expire(tx: &rusqlite::Transaction<'_>, id: i64, by: &str) -> rusqlite::Result<bool> {
+pub fn expire(tx: &mut dyn Sql, id: i64, by: &str) -> Result<bool, SqlError> {
     tx.execute(
         "UPDATE silences SET expired_by = ?2 WHERE id = ?1 AND expired_by IS NULL",
-        params![id, by],
+        args![id, by],
     )
     .map(|n| n > 0)
 }
