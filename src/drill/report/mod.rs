@@ -53,12 +53,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{Drill, Note, db};
 use crate::config::Target;
 use crate::state::State;
+use crate::store::sql::{Sql, SqlError};
 
 mod expected;
 mod outages;
@@ -359,11 +359,11 @@ fn secs(ms: i64) -> f64 {
 /// Computes the report of drill `drill_id` as of `now`; `None` when there is no such drill.
 /// `targets` (the configuration) supplies names, labels and intervals.
 pub fn report(
-    c: &Connection,
+    c: &mut dyn Sql,
     drill_id: i64,
     now: DateTime<Utc>,
     targets: &[Arc<Target>],
-) -> rusqlite::Result<Option<Report>> {
+) -> Result<Option<Report>, SqlError> {
     let Some(drill) = db::get(c, drill_id)? else {
         return Ok(None);
     };

@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use crate::alerting::model::Notification;
 use crate::state::State;
 use crate::store::rollup::Resolution;
+use crate::store::sql::{Sql, SqlError, args};
 
 /// An incident row as the report reads it.
 #[derive(Debug, Clone)]
@@ -48,27 +47,30 @@ fn state_of(s: String) -> State {
 }
 
 /// The store's numeric id of every target it has seen, by configured id.
-pub(super) fn store_ids(c: &Connection) -> rusqlite::Result<HashMap<String, i64>> {
-    let mut stmt = c.prepare("SELECT key, id FROM targets")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+pub(super) fn store_ids(c: &mut dyn Sql) -> Result<HashMap<String, i64>, SqlError> {
+    c.query("SELECT key, id FROM targets", args![])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect()
 }
 
 /// Incidents of one target overlapping `[from, to)`, oldest first.
 pub(super) fn incidents(
-    c: &Connection,
+    c: &mut dyn Sql,
     target_id: i64,
     from: i64,
     to: i64,
-) -> rusqlite::Result<Vec<Inc>> {
-    let mut stmt = c.prepare_cached(
+) -> Result<Vec<Inc>, SqlError> {
+    c.query(
         "SELECT id, started_at_ms, detected_at_ms, ended_at_ms, first_state, worst_state,
                 cause_error, cause_detail, explained_by, drill_id
          FROM incidents WHERE target_id = ?1 AND started_at_ms < ?3
              AND (ended_at_ms IS NULL OR ended_at_ms > ?2)
          ORDER BY started_at_ms, id",
-    )?;
-    let rows = stmt.query_map(params![target_id, from, to], |r| {
+        args![target_id, from, to],
+    )?
+    .iter()
+    .map(|r| {
         let error: Option<String> = r.get(6)?;
         let detail: Option<String> = r.get(7)?;
         Ok(Inc {
@@ -82,18 +84,18 @@ pub(super) fn incidents(
             explained_by: r.get(8)?,
             drill: r.get(9)?,
         })
-    })?;
-    rows.collect()
+    })
+    .collect()
 }
 
 /// Start of the first rollup bucket with data for a target in `[from, to)`: minute rollups,
 /// then hour rollups where minute ones were pruned.
 pub(super) fn first_data(
-    c: &Connection,
+    c: &mut dyn Sql,
     target_id: i64,
     from: i64,
     to: i64,
-) -> rusqlite::Result<Option<i64>> {
+) -> Result<Option<i64>, SqlError> {
     for res in [Resolution::Minute, Resolution::Hour] {
         let sql = format!(
             "SELECT bucket_ms FROM {} WHERE target_id = ?1 AND bucket_ms >= ?2 AND bucket_ms < ?3
@@ -101,9 +103,9 @@ pub(super) fn first_data(
             res.table()
         );
         let found: Option<i64> = c
-            .prepare_cached(&sql)?
-            .query_row(params![target_id, res.floor(from), to], |r| r.get(0))
-            .optional()?;
+            .query_opt(&sql, args![target_id, res.floor(from), to])?
+            .map(|r| r.get(0))
+            .transpose()?;
         if found.is_some() {
             return Ok(found);
         }
@@ -113,17 +115,16 @@ pub(super) fn first_data(
 
 /// Whether the store holds a raw sample of the target in `[from, to)` (an index seek).
 pub(super) fn any_sample(
-    c: &Connection,
+    c: &mut dyn Sql,
     target_id: i64,
     from: i64,
     to: i64,
-) -> rusqlite::Result<bool> {
-    c.prepare_cached(
+) -> Result<bool, SqlError> {
+    Ok(c.query_opt(
         "SELECT 1 FROM samples WHERE target_id = ?1 AND at_ms >= ?2 AND at_ms < ?3 LIMIT 1",
+        args![target_id, from, to],
     )?
-    .query_row(params![target_id, from, to], |_| Ok(()))
-    .optional()
-    .map(|r| r.is_some())
+    .is_some())
 }
 
 /// One outbox message, parsed.
@@ -138,25 +139,21 @@ pub(super) struct Message {
 }
 
 /// Outbox messages created in `[from, to)`, oldest first.
-pub(super) fn messages(c: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<Message>> {
-    let mut stmt = c.prepare_cached(
+pub(super) fn messages(c: &mut dyn Sql, from: i64, to: i64) -> Result<Vec<Message>, SqlError> {
+    let rows = c.query(
         "SELECT id, receiver, status, created_at_ms, delivered_at_ms, attempts, notification
          FROM outbox WHERE created_at_ms >= ?1 AND created_at_ms < ?2 ORDER BY created_at_ms, id",
+        args![from, to],
     )?;
-    let rows = stmt.query_map(params![from, to], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-            r.get::<_, u32>(5)?,
-            r.get::<_, String>(6)?,
-        ))
-    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, receiver, status, created, delivered, attempts, json) = row?;
+    for r in &rows {
+        let id: i64 = r.get(0)?;
+        let receiver: String = r.get(1)?;
+        let status: String = r.get(2)?;
+        let created: i64 = r.get(3)?;
+        let delivered: Option<i64> = r.get(4)?;
+        let attempts: u32 = r.get(5)?;
+        let json: String = r.get(6)?;
         // A message this commwatch cannot read back (written by a different version) is left
         // out of the report rather than failing it.
         let Ok(n) = serde_json::from_str::<Notification>(&json) else {
@@ -182,35 +179,33 @@ pub(super) fn messages(c: &Connection, from: i64, to: i64) -> rusqlite::Result<V
 /// Worse states reached during incidents (alert events of kind `firing` without a start: an
 /// update), for the timeline.
 pub(super) fn worsenings(
-    c: &Connection,
+    c: &mut dyn Sql,
     drill_id: i64,
-) -> rusqlite::Result<Vec<(String, State, i64)>> {
-    let mut stmt = c.prepare_cached(
+) -> Result<Vec<(String, State, i64)>, SqlError> {
+    // alert_events.drill_id is TEXT (the id as alerting carries it), so the id goes as text.
+    c.query(
         "SELECT target, state, at_ms FROM alert_events
          WHERE drill_id = ?1 AND kind = 'firing' AND started_at_ms IS NULL ORDER BY at_ms, id",
-    )?;
-    let rows = stmt.query_map([drill_id.to_string()], |r| {
-        Ok((r.get(0)?, state_of(r.get(1)?), r.get(2)?))
-    })?;
-    rows.collect()
+        args![drill_id.to_string()],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, state_of(r.get(1)?), r.get(2)?)))
+    .collect()
 }
 
 /// The first acknowledgement of an incident: (at, author, comment).
 pub(super) type Ack = (i64, String, String);
 
 /// First acknowledgement of each incident.
-pub(super) fn first_acks(c: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, Ack>> {
+pub(super) fn first_acks(c: &mut dyn Sql, ids: &[i64]) -> Result<HashMap<i64, Ack>, SqlError> {
     let mut out = HashMap::new();
-    let mut stmt = c.prepare_cached(
-        "SELECT at_ms, author, comment FROM incident_acks WHERE incident_id = ?1
-         ORDER BY at_ms, id LIMIT 1",
-    )?;
     for id in ids {
-        if let Some(a) = stmt
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?
-        {
-            out.insert(*id, a);
+        if let Some(r) = c.query_opt(
+            "SELECT at_ms, author, comment FROM incident_acks WHERE incident_id = ?1
+             ORDER BY at_ms, id LIMIT 1",
+            args![id],
+        )? {
+            out.insert(*id, (r.get(0)?, r.get(1)?, r.get(2)?));
         }
     }
     Ok(out)

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 use super::read::{self, Inc};
 use super::{Drill, Note, Window, secs};
 use crate::config::Target;
+use crate::store::sql::{Sql, SqlError};
 use crate::store::{from_ms, ms};
 
 /// What the configuration says about a target (labels, name, interval); targets removed from
@@ -45,11 +45,11 @@ pub(super) struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub(super) fn new(
-        c: &Connection,
+        c: &mut dyn Sql,
         drill: &Drill,
         now: DateTime<Utc>,
         targets: &'a [Arc<Target>],
-    ) -> rusqlite::Result<Scope<'a>> {
+    ) -> Result<Scope<'a>, SqlError> {
         let from = ms(drill.started_at);
         let to = ms(drill.end_or(now)).max(from);
         let by_id = targets
@@ -95,10 +95,10 @@ impl<'a> Scope<'a> {
     /// in scope, and any a note expected to fail.
     pub(super) fn incidents(
         &self,
-        c: &Connection,
+        c: &mut dyn Sql,
         in_scope: &[String],
         notes: &[Note],
-    ) -> rusqlite::Result<HashMap<String, Vec<Inc>>> {
+    ) -> Result<HashMap<String, Vec<Inc>>, SqlError> {
         let mut watched: Vec<String> = in_scope.to_vec();
         for n in notes {
             for t in &n.expected_targets {

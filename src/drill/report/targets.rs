@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Connection;
-
 use super::read::{self, Inc};
 use super::scope::Scope;
 use super::{Stats, TargetRow, secs};
 use crate::store::availability_by_target;
 use crate::store::rollup::Resolution;
+use crate::store::sql::{Sql, SqlError};
 
 /// Downtime, outages and degraded time of one target's incidents over `[from, to)`; the window
 /// counts only when the target has data in it.
@@ -49,12 +48,12 @@ pub(super) fn change(drill: &Stats, baseline: &Stats) -> Option<f64> {
 
 /// One row per target in scope, least available first.
 pub(super) fn rows(
-    c: &Connection,
+    c: &mut dyn Sql,
     scope: &Scope<'_>,
     in_scope: &[String],
     incs: &HashMap<String, Vec<Inc>>,
     running: bool,
-) -> rusqlite::Result<Vec<TargetRow>> {
+) -> Result<Vec<TargetRow>, SqlError> {
     let (from, to, b_from, b_to) = (scope.from, scope.to, scope.b_from, scope.b_to);
     // Probe counts from rollups end at the last whole minute before each window's end, so
     // the probes after a drill (or after its start, for the baseline) never creep into a
