@@ -109,13 +109,10 @@ async fn availability_30d(dir: &std::path::Path, targets: usize) -> (f64, f64, u
             .unwrap();
     }
     store.flush().await.unwrap();
+    let from = now - chrono::Duration::days(30);
+    store.seed_rollups(Vec::new(), from, now).await.unwrap();
     drop(store);
     writer.join().await;
-
-    let from = now - chrono::Duration::days(30);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    commwatch::store::seed::seed_rollups(&conn, &[], from, now).unwrap();
-    drop(conn);
 
     let (store, writer) = Store::open(&path, Retention::default()).unwrap();
     let mut per_target = Vec::new();

@@ -368,9 +368,13 @@ async fn fill(store: &Store, cfg: &Config) -> i64 {
         .unwrap();
     let ids: Vec<(i64, String)> = store
         .query(|c| {
-            let mut s = c.prepare("SELECT id, idempotency_key FROM outbox ORDER BY id")?;
-            let r = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            r.collect()
+            c.query(
+                "SELECT id, idempotency_key FROM outbox ORDER BY id",
+                commwatch::args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
         })
         .await
         .unwrap();
@@ -445,12 +449,12 @@ async fn incident_id(store: &Store, target: &'static str, start: i64) -> i64 {
     let at = t(start).timestamp_millis();
     store
         .query(move |c| {
-            c.query_row(
+            c.query_one(
                 "SELECT i.id FROM incidents i JOIN targets t ON t.id = i.target_id
                  WHERE t.key = ?1 AND i.started_at_ms = ?2",
-                rusqlite::params![target, at],
-                |r| r.get(0),
-            )
+                commwatch::args![target, at],
+            )?
+            .get(0)
         })
         .await
         .unwrap()

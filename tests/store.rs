@@ -292,7 +292,10 @@ async fn a_failing_statement_is_rolled_back_alone(b: Backing) {
         .await
         .unwrap();
     let n = store
-        .write(|tx| tx.query_one("SELECT count(*) FROM silences", args![])?.get::<i64>(0))
+        .write(|tx| {
+            tx.query_one("SELECT count(*) FROM silences", args![])?
+                .get::<i64>(0)
+        })
         .await
         .unwrap();
     assert_eq!(n, 0, "the failed statement left a row behind");
@@ -351,21 +354,26 @@ async fn acknowledgements_and_pushes_are_kept(b: Backing) {
         .ack_incident(id, "truc-ban-2".into(), "Nhận ca".into(), t(300))
         .await
         .unwrap();
-    assert!(matches!(second, AckOutcome::Recorded(ref a) if a.id > first.id), "{second:?}");
+    assert!(
+        matches!(second, AckOutcome::Recorded(ref a) if a.id > first.id),
+        "{second:?}"
+    );
     assert!(matches!(
-        store.ack_incident(id + 1000, "x".into(), "y".into(), t(300)).await.unwrap(),
+        store
+            .ack_incident(id + 1000, "x".into(), "y".into(), t(300))
+            .await
+            .unwrap(),
         AckOutcome::NoSuchIncident
     ));
-    store
-        .record_push(
-            "ht-push".into(),
-            Push {
-                at: t(400),
-                status: PushStatus::Ok,
-                message: Some("máy phát chạy".into()),
-            },
-            7,
-        );
+    store.record_push(
+        "ht-push".into(),
+        Push {
+            at: t(400),
+            status: PushStatus::Ok,
+            message: Some("máy phát chạy".into()),
+        },
+        7,
+    );
     store.flush().await.unwrap();
     // The push is queued by a task of its own; wait for it to reach the writer.
     let mut pushes = std::collections::HashMap::new();
@@ -406,7 +414,10 @@ async fn acknowledgements_and_pushes_are_kept(b: Backing) {
         .unwrap();
     store.flush().await.unwrap();
     assert!(matches!(
-        store.ack_incident(id, "x".into(), "late".into(), t(1000)).await.unwrap(),
+        store
+            .ack_incident(id, "x".into(), "late".into(), t(1000))
+            .await
+            .unwrap(),
         AckOutcome::Closed
     ));
     assert!(store.size_bytes().await.unwrap() > 0);
@@ -420,7 +431,11 @@ async fn recent_samples_come_newest_first(b: Backing) {
     let a: Arc<str> = Arc::from("ht-a");
     for m in 0..5 {
         store
-            .record(a.clone(), sample(t(m * 60), m != 3, 10 + m as u64), TargetState::new(t(0)))
+            .record(
+                a.clone(),
+                sample(t(m * 60), m != 3, 10 + m as u64),
+                TargetState::new(t(0)),
+            )
             .await
             .unwrap();
     }
@@ -492,14 +507,26 @@ async fn sqlite_upgrades_from_every_earlier_schema() {
             .unwrap();
         }
         let (store, writer) = b.open(Retention::default());
-        assert_eq!(store.sample_count("ht-old").await.unwrap(), 1, "from schema {n}");
+        assert_eq!(
+            store.sample_count("ht-old").await.unwrap(),
+            1,
+            "from schema {n}"
+        );
         // The upgraded database takes every kind of row the latest schema has.
         store
-            .record(Arc::from("ht-old"), sample(t(0), true, 5), TargetState::new(t(0)))
+            .record(
+                Arc::from("ht-old"),
+                sample(t(0), true, 5),
+                TargetState::new(t(0)),
+            )
             .await
             .unwrap();
         store.flush().await.unwrap();
-        assert_eq!(store.sample_count("ht-old").await.unwrap(), 2, "from schema {n}");
+        assert_eq!(
+            store.sample_count("ht-old").await.unwrap(),
+            2,
+            "from schema {n}"
+        );
         drop(store);
         writer.join().await;
         // And it opens again without applying anything twice.
@@ -513,7 +540,11 @@ contract!(a_newer_schema_is_refused_and_left_unchanged);
 async fn a_newer_schema_is_refused_and_left_unchanged(b: Backing) {
     let (store, writer) = b.open(Retention::default());
     store
-        .record(Arc::from("ht-a"), sample(t(0), true, 5), TargetState::new(t(0)))
+        .record(
+            Arc::from("ht-a"),
+            sample(t(0), true, 5),
+            TargetState::new(t(0)),
+        )
         .await
         .unwrap();
     store.flush().await.unwrap();
@@ -527,11 +558,15 @@ async fn a_newer_schema_is_refused_and_left_unchanged(b: Backing) {
         Backing::Sqlite(_) => {
             let conn = rusqlite::Connection::open(b.sqlite_path()).unwrap();
             conn.execute(newer, []).unwrap();
-            conn.query_row(count, [], |r| r.get::<_, i64>(0)).unwrap().to_string()
+            conn.query_row(count, [], |r| r.get::<_, i64>(0))
+                .unwrap()
+                .to_string()
         }
         Backing::Postgres(db) => {
             common::postgres::server().run_sql(&db.name, newer);
-            common::postgres::server().run_sql(&db.name, count)[0][0].clone().unwrap()
+            common::postgres::server().run_sql(&db.name, count)[0][0]
+                .clone()
+                .unwrap()
         }
     };
     let err = match &b {
@@ -540,11 +575,16 @@ async fn a_newer_schema_is_refused_and_left_unchanged(b: Backing) {
     }
     .expect("a newer schema must be refused");
     assert!(matches!(err, StoreError::TooNew(_, 99, _)), "{err}");
-    assert!(err.to_string().contains("newer than this commwatch"), "{err}");
+    assert!(
+        err.to_string().contains("newer than this commwatch"),
+        "{err}"
+    );
     let rows_after = match &b {
         Backing::Sqlite(_) => {
             let conn = rusqlite::Connection::open(b.sqlite_path()).unwrap();
-            conn.query_row(count, [], |r| r.get::<_, i64>(0)).unwrap().to_string()
+            conn.query_row(count, [], |r| r.get::<_, i64>(0))
+                .unwrap()
+                .to_string()
         }
         Backing::Postgres(db) => common::postgres::server().run_sql(&db.name, count)[0][0]
             .clone()
@@ -563,25 +603,45 @@ async fn postgres_refusals_name_the_host_and_the_cause() {
 
     let mut wrong = good.clone();
     wrong.password = Some("not-the-password".into());
-    let e = Store::open_postgres(&wrong, Retention::default()).err().unwrap().to_string();
+    let e = Store::open_postgres(&wrong, Retention::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains(&format!("127.0.0.1:{port}/")), "{e}");
     assert!(e.contains("password authentication failed"), "{e}");
-    assert!(!e.contains("not-the-password") && !e.contains(&secret), "{e}");
+    assert!(
+        !e.contains("not-the-password") && !e.contains(&secret),
+        "{e}"
+    );
 
     let mut missing = good.clone();
     missing.url = format!("postgres://{}@127.0.0.1:{port}/no_such_db", {
-        let Backing::Postgres(db) = &b else { unreachable!() };
+        let Backing::Postgres(db) = &b else {
+            unreachable!()
+        };
         db.role.clone()
     });
-    let e = Store::open_postgres(&missing, Retention::default()).err().unwrap().to_string();
-    assert!(e.contains("no_such_db") && e.contains("does not exist"), "{e}");
+    let e = Store::open_postgres(&missing, Retention::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("no_such_db") && e.contains("does not exist"),
+        "{e}"
+    );
 
     let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_port = refused.local_addr().unwrap().port();
     drop(refused);
     let mut unreachable = good.clone();
     unreachable.url = format!("postgres://commwatch@127.0.0.1:{closed_port}/commwatch");
-    let e = Store::open_postgres(&unreachable, Retention::default()).err().unwrap().to_string();
-    assert!(e.contains(&format!("127.0.0.1:{closed_port}/commwatch")), "{e}");
+    let e = Store::open_postgres(&unreachable, Retention::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains(&format!("127.0.0.1:{closed_port}/commwatch")),
+        "{e}"
+    );
     assert!(e.to_lowercase().contains("refused"), "{e}");
 }

@@ -65,11 +65,16 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
                 .map_err(|e| e.to_string()),
         };
     }
-    let url = s.strip_prefix("postgres:").filter(|u| u.contains("://")).unwrap_or(s);
+    let url = s
+        .strip_prefix("postgres:")
+        .filter(|u| u.contains("://"))
+        .unwrap_or(s);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         if parsed.password().is_some() {
-            return Err("put the password in a file and pass --password-file, not in the URL".into());
+            return Err(
+                "put the password in a file and pass --password-file, not in the URL".into(),
+            );
         }
         let password = match password_file {
             Some(f) => Some(
@@ -130,7 +135,11 @@ pub async fn run(action: StoreAction, out: &mut dyn Write, err: &mut dyn Write) 
                 }
                 Err(e) => {
                     let _ = writeln!(err, "commwatch: {e}");
-                    ExitCode::from(if matches!(e, StoreError::TooNew(..)) { 1 } else { 2 })
+                    ExitCode::from(if matches!(e, StoreError::TooNew(..)) {
+                        1
+                    } else {
+                        2
+                    })
                 }
             }
         }

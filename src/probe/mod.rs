@@ -26,8 +26,8 @@ mod tcp;
 mod tls;
 mod vocab;
 
-pub(crate) use certs::{ReadAnyCertificate, load_roots};
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
+pub(crate) use certs::{ReadAnyCertificate, load_roots};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
 pub use heartbeat::{HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
 pub use http::{DEFAULT_BODY_CAP, HttpSpec};

@@ -80,7 +80,9 @@ async fn columns(store: &Store, table: &'static str) -> Result<Vec<String>, Stor
     store
         .query(move |c| {
             let rows = match c.engine() {
-                Engine::Sqlite => c.query("SELECT name FROM pragma_table_info(?1)", args![table])?,
+                Engine::Sqlite => {
+                    c.query("SELECT name FROM pragma_table_info(?1)", args![table])?
+                }
                 Engine::Postgres => c.query(
                     "SELECT column_name::text FROM information_schema.columns
                      WHERE table_schema = current_schema() AND table_name = ?1
@@ -113,7 +115,10 @@ async fn last_key(
         .map(|k| format!("{k} DESC"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("SELECT {} FROM {table} ORDER BY {order} LIMIT 1", key.join(", "));
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY {order} LIMIT 1",
+        key.join(", ")
+    );
     store
         .query(move |c| Ok(c.query_opt(&sql, args![])?.map(|r| r.0)))
         .await

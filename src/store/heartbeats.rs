@@ -21,7 +21,13 @@ impl Store {
                          ON CONFLICT(target) DO UPDATE SET at_ms = excluded.at_ms,
                              status = excluded.status, message = excluded.message,
                              pushes = excluded.pushes",
-                        args![&target, ms(push.at), push.status.as_str(), &push.message, pushes],
+                        args![
+                            &target,
+                            ms(push.at),
+                            push.status.as_str(),
+                            &push.message,
+                            pushes
+                        ],
                     )
                     .map(|_| ())
                 })

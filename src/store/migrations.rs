@@ -12,16 +12,31 @@ use super::sql::SqlError;
 /// SQLite's migrations, in order. A new one is appended here and in `migrations/sqlite/`.
 const SQLITE: &[(&str, &str)] = &[
     ("V1__init", include_str!("migrations/sqlite/V1__init.sql")),
-    ("V2__history", include_str!("migrations/sqlite/V2__history.sql")),
-    ("V3__alerting", include_str!("migrations/sqlite/V3__alerting.sql")),
+    (
+        "V2__history",
+        include_str!("migrations/sqlite/V2__history.sql"),
+    ),
+    (
+        "V3__alerting",
+        include_str!("migrations/sqlite/V3__alerting.sql"),
+    ),
     ("V4__acks", include_str!("migrations/sqlite/V4__acks.sql")),
-    ("V5__drills", include_str!("migrations/sqlite/V5__drills.sql")),
-    ("V6__heartbeats", include_str!("migrations/sqlite/V6__heartbeats.sql")),
+    (
+        "V5__drills",
+        include_str!("migrations/sqlite/V5__drills.sql"),
+    ),
+    (
+        "V6__heartbeats",
+        include_str!("migrations/sqlite/V6__heartbeats.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations, in order. The first is the whole schema SQLite reached in its six;
 /// from here on both engines gain the same numbered steps.
-const POSTGRES: &[(&str, &str)] = &[("V1__schema", include_str!("migrations/postgres/V1__schema.sql"))];
+const POSTGRES: &[(&str, &str)] = &[(
+    "V1__schema",
+    include_str!("migrations/postgres/V1__schema.sql"),
+)];
 
 /// The schema version this binary brings each engine to.
 pub fn latest_sqlite() -> usize {
@@ -49,7 +64,9 @@ fn runner(set: &[(&str, &str)], place: &str) -> Result<Runner, StoreError> {
 
 fn refinery_error(e: refinery::Error, place: &str, latest: usize) -> StoreError {
     match e.kind() {
-        Kind::MissingVersion(m) => StoreError::TooNew(place.to_string(), m.version().into(), latest),
+        Kind::MissingVersion(m) => {
+            StoreError::TooNew(place.to_string(), m.version().into(), latest)
+        }
         _ => StoreError::Migration(place.to_string(), e.to_string()),
     }
 }
@@ -138,9 +155,11 @@ pub(super) fn sqlite_status(conn: &rusqlite::Connection) -> Result<SchemaStatus,
         |r| r.get(0),
     )?;
     let applied = if has_history {
-        conn.query_row("SELECT max(version) FROM refinery_schema_history", [], |r| {
-            r.get::<_, Option<i64>>(0)
-        })?
+        conn.query_row(
+            "SELECT max(version) FROM refinery_schema_history",
+            [],
+            |r| r.get::<_, Option<i64>>(0),
+        )?
     } else {
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         (v > 0).then_some(v)

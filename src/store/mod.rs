@@ -25,10 +25,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) use queries::availability_by_target;
-pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
 pub use migrations::{SchemaStatus, latest_postgres, latest_sqlite};
 pub use postgres::{PgSettings, PgTls};
+pub(crate) use queries::availability_by_target;
+pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
 pub use rollup::Resolution;
 pub use sqlite::open_read_only;
 

@@ -46,7 +46,9 @@ pub enum PgTls {
     Require,
     /// TLS required; the certificate must chain to `ca_file` (or the public roots) and name
     /// the host.
-    VerifyFull { ca_file: Option<std::path::PathBuf> },
+    VerifyFull {
+        ca_file: Option<std::path::PathBuf>,
+    },
 }
 
 impl PgSettings {
@@ -159,7 +161,9 @@ pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreE
     std::thread::scope(|s| {
         s.spawn(|| {
             let place = settings.place();
-            let mut client = settings.connect().map_err(|e| e.into_store(place.clone()))?;
+            let mut client = settings
+                .connect()
+                .map_err(|e| e.into_store(place.clone()))?;
             migrations::postgres(&mut client, &place)?;
             let slots = (0..settings.pool_size.max(1))
                 .map(|_| Mutex::new(None))
@@ -187,7 +191,9 @@ pub(super) fn status(settings: &PgSettings) -> Result<migrations::SchemaStatus, 
     std::thread::scope(|s| {
         s.spawn(|| {
             let place = settings.place();
-            let mut client = settings.connect().map_err(|e| e.into_store(place.clone()))?;
+            let mut client = settings
+                .connect()
+                .map_err(|e| e.into_store(place.clone()))?;
             migrations::postgres_status(&mut client).map_err(|e| StoreError::Open(place, e))
         })
         .join()

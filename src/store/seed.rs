@@ -71,7 +71,6 @@ fn seed(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::store::{Retention, Store};
 
     #[tokio::test]

@@ -503,7 +503,9 @@ impl ToSql for Value {
                 Type::FLOAT8 => f.to_sql(ty, out),
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
                 Type::INT8 if f.fract() == 0.0 => (*f as i64).to_sql(ty, out),
-                Type::TEXT | Type::VARCHAR | Type::UNKNOWN => f.to_string().to_sql(&Type::TEXT, out),
+                Type::TEXT | Type::VARCHAR | Type::UNKNOWN => {
+                    f.to_string().to_sql(&Type::TEXT, out)
+                }
                 _ => Err(format!("a number cannot be sent as {ty}").into()),
             },
             Value::Text(s) => match *ty {

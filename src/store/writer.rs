@@ -44,7 +44,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(conn: Box<dyn WriteConn>, health: Arc<StoreHealth>, retention: Retention) -> Self {
+    pub(super) fn new(
+        conn: Box<dyn WriteConn>,
+        health: Arc<StoreHealth>,
+        retention: Retention,
+    ) -> Self {
         Self {
             conn,
             ids: HashMap::new(),
@@ -408,7 +412,8 @@ fn upsert_state(tx: &mut dyn Sql, id: i64, st: &TargetState) -> Result<(), SqlEr
 }
 
 /// Ends a target's open incident at `?2`, never before its own start.
-const CLOSE_OPEN: &str = "UPDATE incidents SET ended_at_ms = CASE WHEN ?2 < started_at_ms THEN started_at_ms ELSE ?2 END
+const CLOSE_OPEN: &str =
+    "UPDATE incidents SET ended_at_ms = CASE WHEN ?2 < started_at_ms THEN started_at_ms ELSE ?2 END
      WHERE target_id = ?1 AND ended_at_ms IS NULL";
 
 fn write_incident(tx: &mut dyn Sql, id: i64, w: &IncidentWrite) -> Result<(), SqlError> {

@@ -419,16 +419,18 @@ async fn seed_month(db: &std::path::Path, inv: &Inventory) -> Result<(), BenchEr
     let t = std::time::Instant::now();
     let (store, writer) = commwatch::store::Store::open(db, commwatch::store::Retention::default())
         .map_err(|e| BenchError::Child(e.to_string()))?;
+    let keys: Vec<String> = inv.entries.iter().map(|e| e.id.clone()).collect();
+    let n = keys.len();
+    let to = chrono::Utc::now();
+    store
+        .seed_rollups(keys, to - chrono::Duration::days(30), to)
+        .await
+        .map_err(|e| BenchError::Child(e.to_string()))?;
     drop(store);
     writer.join().await;
-    let conn = rusqlite::Connection::open(db)?;
-    let keys: Vec<&str> = inv.entries.iter().map(|e| e.id.as_str()).collect();
-    let to = chrono::Utc::now();
-    commwatch::store::seed::seed_rollups(&conn, &keys, to - chrono::Duration::days(30), to)
-        .map_err(|e| BenchError::Child(e.to_string()))?;
     eprintln!(
         "scale: seeded 30 days of rollups for {} targets in {:.1} s",
-        keys.len(),
+        n,
         t.elapsed().as_secs_f64()
     );
     Ok(())
