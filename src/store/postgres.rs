@@ -245,6 +245,15 @@ pub(super) struct PgReader {
     next: AtomicUsize,
 }
 
+impl Drop for PgReader {
+    fn drop(&mut self) {
+        // The last `Store` is often dropped on the async runtime, and closing a synchronous
+        // client blocks on a runtime of its own, which must not happen on a runtime thread.
+        let slots = std::mem::take(&mut self.slots);
+        let _ = std::thread::spawn(move || drop(slots)).join();
+    }
+}
+
 impl ReadConn for PgReader {
     fn read(&self, f: SqlFn<'_>) -> Result<(), SqlError> {
         // Take a free connection if there is one; otherwise wait for the next in turn.
