@@ -36,6 +36,19 @@ pub fn summary(path: &Path, c: &Config) -> String {
             "warning: no targets: commwatch would watch nothing; add [[targets]] tables or an include"
         );
     }
+    match &c.storage.backend {
+        crate::config::StorageBackend::Sqlite => {
+            let _ = writeln!(out, "  store: sqlite {}", c.storage.path.display());
+        }
+        crate::config::StorageBackend::Postgres(pg) => {
+            let _ = writeln!(
+                out,
+                "  store: postgres {} (sslmode {}; `commwatch store check` connects and checks the schema)",
+                pg.display_url(),
+                pg.sslmode.as_str()
+            );
+        }
+    }
     let (cap, storm) = (c.probe_cap(), c.storm_sockets());
     let how = if c.scheduler.max_concurrency.is_some() {
         "max_concurrency"

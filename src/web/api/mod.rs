@@ -404,6 +404,9 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
             "degraded": h.degraded.load(Ordering::Relaxed),
             "backlog": h.backlog.load(Ordering::Relaxed),
             "queue_depth": h.queue_depth.load(Ordering::Relaxed),
+            "backend": state.store.engine().as_str(),
+            "place": state.store.place(),
+            "write_failures": h.write_failures.load(Ordering::Relaxed),
         },
     }))
     .into_response())
