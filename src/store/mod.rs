@@ -65,9 +65,32 @@ pub enum StoreError {
     Query(#[from] SqlError),
     #[error("the store writer has stopped")]
     Closed,
+    /// The database could not be written within [`WRITE_WAIT`]: the change stays queued and is
+    /// committed, in order, when the database is back. Sending it again would record it twice.
+    #[error(
+        "the database cannot be written right now ({0}); the change is kept and will be saved \
+         when the database is back: do not send it again"
+    )]
+    Queued(String),
     #[error("a storage task failed: {0}")]
     Task(String),
 }
+
+impl StoreError {
+    /// Whether this means the database is unreachable or unwritable for now (a client may try
+    /// again later), as opposed to a fault in the request or the program.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Queued(_) | StoreError::Connect { .. } => true,
+            StoreError::Query(e) | StoreError::Open(_, e) => e.is_storage_failure(),
+            _ => false,
+        }
+    }
+}
+
+/// How long a module's write waits for its commit while the database is failing, before the
+/// caller is told it is queued: an officer's click answers within seconds during an outage.
+pub const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -424,7 +447,23 @@ impl Store {
             failed: Mutex::new(None),
         }))
         .await?;
-        done.await
+        let mut done = done;
+        let committed = match tokio::time::timeout(WRITE_WAIT, &mut done).await {
+            Ok(r) => r,
+            Err(_) if self.health.degraded.load(Ordering::Relaxed) => {
+                let why = self
+                    .health
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "no answer".into());
+                return Err(StoreError::Queued(why));
+            }
+            // Healthy but slow (a large batch): the commit is coming.
+            Err(_) => done.await,
+        };
+        committed
             .map_err(|_| StoreError::Closed)?
             .map_err(StoreError::Task)?;
         let v = slot.lock().unwrap_or_else(|p| p.into_inner()).take();

@@ -262,8 +262,13 @@ impl SqlError {
                 )
             }
             SqlError::Postgres(e) => match e.code() {
-                // No SQLSTATE: the connection itself failed (closed, reset, timed out).
-                None => true,
+                // No SQLSTATE: the connection failed (closed, reset, refused, timed out), except
+                // for a value the client itself could not encode or decode, which no retry
+                // would cure.
+                None => {
+                    let m = e.to_string();
+                    !(m.starts_with("error serializing") || m.starts_with("error deserializing"))
+                }
                 Some(code) => {
                     let c = code.code();
                     // 08 connection exceptions, 53 insufficient resources (disk full, out of

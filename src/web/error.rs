@@ -49,6 +49,20 @@ impl ApiError {
         }
     }
 
+    /// A store failure: 503 while the database is unreachable or unwritable (try again later,
+    /// or, for a queued write, not at all), 500 otherwise.
+    pub fn store(e: &crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "store_unavailable",
+                message: e.to_string(),
+            }
+        } else {
+            Self::internal(e.to_string())
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,7 +97,7 @@ pub fn reject(e: ApiError) -> warp::Rejection {
 
 /// A store failure as a 500 with a JSON body.
 pub fn internal(e: crate::store::StoreError) -> warp::Rejection {
-    reject(ApiError::internal(e.to_string()))
+    reject(ApiError::store(&e))
 }
 
 /// Turns warp's rejections into JSON errors.

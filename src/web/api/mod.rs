@@ -158,7 +158,7 @@ pub async fn target(id: String, state: AppState) -> Result<warp::reply::Response
         .store
         .recent_samples(&id, 50)
         .await
-        .map_err(|e| warp::reject::custom(ApiError::internal(e.to_string())))?;
+        .map_err(|e| warp::reject::custom(ApiError::store(&e)))?;
     let uptime: std::collections::BTreeMap<&str, crate::store::Availability> =
         crate::web::view::target::uptime(&state, &id, crate::time::now_ms())
             .await

@@ -15,7 +15,7 @@ use crate::web::error::ApiError;
 use crate::web::view::query::{Query, bounded, time_range};
 
 pub fn internal(e: StoreError) -> ApiError {
-    ApiError::internal(e.to_string())
+    ApiError::store(&e)
 }
 
 /// An incident as pages and `/api/v1/incidents` show it.

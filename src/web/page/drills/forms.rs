@@ -35,6 +35,7 @@ pub(super) fn drill_status(e: &DrillError) -> StatusCode {
         DrillError::Invalid(_) | DrillError::EmptyScope => StatusCode::BAD_REQUEST,
         DrillError::Overlap(_) | DrillError::Ended(_) => StatusCode::CONFLICT,
         DrillError::NotFound(_) => StatusCode::NOT_FOUND,
+        DrillError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         DrillError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
