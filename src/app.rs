@@ -81,6 +81,15 @@ impl App {
             .store_info
             .with_label_values(&[store.engine().as_str()])
             .set(1);
+        let me = &config.instance;
+        metrics
+            .instance_info
+            .with_label_values(&[
+                me.id.as_str(),
+                me.name.as_str(),
+                me.location.as_deref().unwrap_or(""),
+            ])
+            .set(1);
         let prober = Arc::new(Prober::new()?);
         let (states, rows) = restore(&config, &store, &prober, &metrics, local_addr).await?;
         // The configuration's own `Arc`s: the scheduler, engine and board share them.

@@ -121,6 +121,10 @@ impl ReloadTask {
             targets: new.targets.len(),
             ..ReloadReport::default()
         };
+        // The identity is in the metrics registered at start and in records being written.
+        if new.instance != old.instance {
+            report.needs_restart.push("instance".into());
+        }
         if new.server.listen != old.server.listen {
             report.needs_restart.push("server.listen".into());
         }

@@ -4,12 +4,15 @@
 pub mod alerting;
 pub mod drills;
 pub mod error;
+mod instance;
 mod kinds;
 mod resolve;
 mod schema;
 mod sections;
 mod storage;
 mod target;
+
+pub use instance::InstanceConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +43,8 @@ pub struct Config {
     /// The main file this configuration was read from.
     pub source: PathBuf,
     pub server: ServerConfig,
+    /// Who this instance is among the province's vantage points.
+    pub instance: InstanceConfig,
     pub storage: StorageConfig,
     pub defaults: Defaults,
     pub scheduler: SchedulerConfig,

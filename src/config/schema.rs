@@ -16,6 +16,8 @@ pub struct RawRoot {
     #[serde(default)]
     pub server: Option<Spanned<RawServer>>,
     #[serde(default)]
+    pub instance: Option<Spanned<super::instance::RawInstance>>,
+    #[serde(default)]
     pub storage: Option<Spanned<RawStorage>>,
     #[serde(default)]
     pub defaults: Option<Spanned<RawDefaults>>,

@@ -286,6 +286,7 @@ pub(super) struct Process {
     pub(super) config_last_reload_success_timestamp: Gauge,
     pub(super) config_reloads_total: IntCounterVec,
     pub(super) build_info: IntGaugeVec,
+    pub(super) instance_info: IntGaugeVec,
 }
 
 impl Process {
@@ -321,7 +322,19 @@ impl Process {
                 &["version"],
             )?,
         )?;
+        let instance_info = register(
+            registry,
+            IntGaugeVec::new(
+                prometheus::Opts::new(
+                    "commwatch_instance_info",
+                    "This vantage point's identity from [instance], always 1",
+                ),
+                // Not `instance`: Prometheus sets that label to the scrape address.
+                &["instance_id", "instance_name", "location"],
+            )?,
+        )?;
         Ok(Process {
+            instance_info,
             config_last_reload_successful,
             config_last_reload_success_timestamp,
             config_reloads_total,

@@ -393,6 +393,7 @@ pub async fn status(state: AppState) -> Result<warp::reply::Response, warp::Reje
         crate::web::view::overview::build(&rows, Default::default(), crate::time::now_ms()).summary;
     Ok(warp::reply::json(&serde_json::json!({
         "generated_at": crate::time::now_ms(),
+        "instance": state.config().instance,
         "targets": rows.len(),
         "states": counts,
         "communes": summary.communes,

@@ -45,6 +45,9 @@ pub struct PageCtx {
     pub caller: Option<Caller>,
     /// The anti-forgery value the page's forms carry (derived from the session cookie).
     pub form_token: Option<String>,
+    /// Which vantage point serves the page ("Phòng trực ban tỉnh (ops-room)"), shown on every
+    /// page so an officer comparing two screens knows which room each speaks for.
+    pub instance: Option<crate::config::InstanceConfig>,
 }
 
 impl PageCtx {
@@ -59,6 +62,7 @@ impl PageCtx {
             drills: Arc::from(Vec::new()),
             caller: None,
             form_token: None,
+            instance: None,
         }
     }
 }
@@ -92,6 +96,7 @@ pub fn ctx(state: AppState) -> impl Filter<Extract = (PageCtx,), Error = Rejecti
                     drills: state.drills.running(),
                     caller,
                     form_token,
+                    instance: Some(cfg.instance.clone()),
                 }
             },
         )
@@ -224,6 +229,14 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, refresh: bool, body: Markup)
                 (drills::banner(ctx.lang, &ctx.drills, crate::time::now_ms()))
                 main #main { (body) }
                 footer.muted {
+                    @if let Some(i) = &ctx.instance {
+                        span.instance title=(i.id) {
+                            (i.name)
+                            @if i.name != i.id { " (" (i.id) ")" }
+                            @if let Some(l) = &i.location { " · " (l) }
+                        }
+                        " · "
+                    }
                     "commwatch " (v) " · " (t.zone_note)
                     @if refresh { noscript { " · " (t.no_script_note) } }
                     " · " a href="/api/v1/status" { "API" }
