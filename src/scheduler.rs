@@ -333,7 +333,10 @@ impl TaskCtx {
         permit: Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> bool {
         self.in_flight.inc();
-        let observation = self.prober.run(&target.spec, target.timeout).await;
+        let observation = self
+            .prober
+            .run_from(&target.spec, target.timeout, target.source_address)
+            .await;
         self.in_flight.dec();
         drop(permit);
         self.results

@@ -290,3 +290,36 @@ async fn no_reply_is_a_timeout_with_facts() {
     assert_eq!((f.sent, f.received, f.loss), (3, 0, 1.0));
     assert!(obs.duration < Duration::from_secs(1));
 }
+
+/// A ping with its socket bound to a vantage point's own address (`source_address`) is
+/// answered (the reply must come back to that address), and a source of the other family is
+/// refused before anything is sent. Which address the echo left from is shown for TCP, HTTP,
+/// DNS and SIP in tests/source_address.rs, where the server sees it.
+#[tokio::test]
+async fn a_ping_leaves_from_the_source_address() {
+    if !root_or_skip("a_ping_leaves_from_the_source_address") {
+        return;
+    }
+    let t = icmp_target(
+        "127.0.0.1",
+        "count = 3\nspacing = \"20ms\"\nsource_address = \"127.0.0.21\"\nchecks = ['received >= 3']",
+    );
+    assert_eq!(t.source_address, Some("127.0.0.21".parse().unwrap()));
+    let prober = prober();
+    let obs = prober.run_from(&t.spec, t.timeout, t.source_address).await;
+    let sample = t.judge(&obs);
+    assert!(sample.ok, "{:?} {:?}", obs.error_detail, sample.checks);
+    let other = prober
+        .run_from(&t.spec, t.timeout, Some("::1".parse().unwrap()))
+        .await;
+    assert_eq!(other.error, Some(commwatch::probe::ErrorCode::Unreachable));
+    assert!(
+        other
+            .error_detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("another address family"),
+        "{:?}",
+        other.error_detail
+    );
+}

@@ -22,7 +22,7 @@ pub async fn run(path: &Path, target: &str, json: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let obs = prober.run(&t.spec, t.timeout).await;
+    let obs = prober.run_from(&t.spec, t.timeout, t.source_address).await;
     let sample = t.judge(&obs);
     if json {
         let out = serde_json::json!({

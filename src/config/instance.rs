@@ -21,6 +21,9 @@ pub struct RawInstance {
     pub location: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The local address every probe binds to, so a vantage point probes over the uplink it is
+    /// meant to watch (IPv4 or IPv6; must be an address of this machine).
+    pub source_address: Option<String>,
 }
 
 /// This instance's identity.
@@ -30,6 +33,7 @@ pub struct InstanceConfig {
     pub name: String,
     pub location: Option<String>,
     pub labels: BTreeMap<String, String>,
+    pub source_address: Option<std::net::IpAddr>,
 }
 
 impl Default for InstanceConfig {
@@ -40,6 +44,7 @@ impl Default for InstanceConfig {
             id,
             location: None,
             labels: BTreeMap::new(),
+            source_address: None,
         }
     }
 }
@@ -149,7 +154,24 @@ pub(super) fn resolve_instance(
         }
     }
     out.labels = r.labels.clone();
+    if let Some(a) = &r.source_address {
+        match local_address(a) {
+            Ok(ip) => out.source_address = Some(ip),
+            Err(e) => ctx.err_key(span, "source_address", e),
+        }
+    }
     out
+}
+
+/// Parses a `source_address` and proves it is an address of this machine by binding a UDP
+/// socket to it (nothing is sent), so a typo is refused at load rather than failing every probe.
+pub(super) fn local_address(text: &str) -> Result<std::net::IpAddr, String> {
+    let ip: std::net::IpAddr = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IPv4 or IPv6 address"))?;
+    std::net::UdpSocket::bind((ip, 0))
+        .map(|_| ip)
+        .map_err(|e| format!("{ip} is not an address of this machine ({e})"))
 }
 
 #[cfg(test)]

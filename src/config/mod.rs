@@ -238,6 +238,9 @@ pub struct Defaults {
     pub timeout: Duration,
     pub failure_threshold: u32,
     pub success_threshold: u32,
+    /// `[instance] source_address`: the local address every probe binds to unless its target
+    /// names its own.
+    pub source_address: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +309,9 @@ pub struct Target {
     /// critical (default) | warning | info.
     pub severity: String,
     pub depends_on: Vec<String>,
+    /// The local address this target's probes bind to (its own `source_address`, else the
+    /// instance's); `None`: the system chooses.
+    pub source_address: Option<std::net::IpAddr>,
     pub origin: Origin,
 }
 

@@ -73,7 +73,8 @@ pub(super) fn load_text(path: &Path, text: &str) -> Result<Config, ConfigErrors>
     let server = resolve_server(&mut ctx, raw.server.as_ref());
     let instance = super::instance::resolve_instance(&mut ctx, raw.instance.as_ref());
     let storage = super::storage::resolve_storage(&mut ctx, raw.storage.as_ref());
-    let defaults = resolve_defaults(&mut ctx, raw.defaults.as_ref());
+    let mut defaults = resolve_defaults(&mut ctx, raw.defaults.as_ref());
+    defaults.source_address = instance.source_address;
     let scheduler = resolve_scheduler(&mut ctx, raw.scheduler.as_ref());
 
     let mut targets = Vec::new();

@@ -177,6 +177,8 @@ pub struct RawTarget {
     pub severity: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// The local address this target's probes bind to (overrides `[instance] source_address`).
+    pub source_address: Option<String>,
 
     /// Checks in the check language; all must pass (see `check/`).
     pub checks: Option<Vec<Spanned<String>>>,

@@ -109,6 +109,7 @@ pub(super) fn resolve_defaults(
         timeout: DEFAULT_TIMEOUT,
         failure_threshold: DEFAULT_FAILURE_THRESHOLD,
         success_threshold: DEFAULT_SUCCESS_THRESHOLD,
+        source_address: None,
     };
     let Some(raw) = raw else { return d };
     let span = raw.span();

@@ -145,6 +145,17 @@ pub(super) fn resolve_target(
         );
     }
 
+    let source_address = match &r.source_address {
+        Some(a) => match super::instance::local_address(a) {
+            Ok(ip) => Some(ip),
+            Err(e) => {
+                ctx.err_key(span.clone(), "source_address", e);
+                None
+            }
+        },
+        None => defaults.source_address,
+    };
+
     if ctx.errors.len() > before {
         return None;
     }
@@ -172,6 +183,7 @@ pub(super) fn resolve_target(
         },
         severity: r.severity.clone().unwrap_or_else(|| "critical".to_string()),
         depends_on: r.depends_on.clone(),
+        source_address,
         origin: Origin {
             file: ctx.file.to_path_buf(),
             line: {

@@ -159,6 +159,7 @@ pub(super) async fn probe(spec: &DnsSpec, run: &Run) -> Observation {
         DnsTransport::Tcp => ConnectionConfig::tcp(),
     };
     conn.port = spec.server.port();
+    conn.bind_addr = run.source.map(|ip| SocketAddr::new(ip, 0));
     let mut server = NameServerConfig::udp(spec.server.ip());
     server.connections = vec![conn];
     let mut opts = ResolverOpts::default();

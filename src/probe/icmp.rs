@@ -2,6 +2,7 @@
 //! loss ratio, RTT min/avg/median/max and jitter — the way Smokeping measures a link, not the
 //! single packet of a blackbox exporter, which cannot see loss at all.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -106,8 +107,10 @@ impl IcmpFacts {
 /// packet on the host, so more than one would each parse everyone's replies. Created on first
 /// use, inside the runtime that runs the probes (the client spawns its receive task there).
 pub(super) struct IcmpProber {
-    v4: Mutex<Option<Client>>,
-    v6: Mutex<Option<Client>>,
+    /// One client per family and source address (`None`: the system's choice): a raw socket
+    /// sees every ICMP packet on the host, so they are few and shared by all probes.
+    v4: Mutex<HashMap<Option<IpAddr>, Client>>,
+    v6: Mutex<HashMap<Option<IpAddr>, Client>>,
     /// Our identifier on raw sockets (datagram sockets get one from the kernel).
     ident: u16,
 }
@@ -115,22 +118,30 @@ pub(super) struct IcmpProber {
 impl IcmpProber {
     pub(super) fn new() -> IcmpProber {
         IcmpProber {
-            v4: Mutex::new(None),
-            v6: Mutex::new(None),
+            v4: Mutex::new(HashMap::new()),
+            v6: Mutex::new(HashMap::new()),
             ident: rand::random(),
         }
     }
 
-    fn client(&self, v6: bool) -> Result<(Client, &'static str), (ErrorCode, String)> {
+    fn client(
+        &self,
+        v6: bool,
+        source: Option<IpAddr>,
+    ) -> Result<(Client, &'static str), (ErrorCode, String)> {
         let slot = if v6 { &self.v6 } else { &self.v4 };
-        // A poisoned lock only means a panic between two assignments; the slot is whole.
+        // A poisoned lock only means a panic between two assignments; the map is whole.
         let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = guard.as_ref() {
+        if let Some(c) = guard.get(&source) {
             return Ok((c.clone(), socket_kind(c)));
         }
         let kind = if v6 { ICMP::V6 } else { ICMP::V4 };
+        let mut config = Config::builder().kind(kind);
+        if let Some(ip) = source {
+            config = config.bind(std::net::SocketAddr::new(ip, 0));
+        }
         // Failures are not cached: permission can be granted while the daemon runs.
-        let client = Client::new(&Config::builder().kind(kind).build()).map_err(|e| {
+        let client = Client::new(&config.build()).map_err(|e| {
             let code = ErrorCode::from_io(&e);
             let first = e.to_string();
             let first = first.lines().next().unwrap_or_default();
@@ -156,7 +167,7 @@ impl IcmpProber {
             socket,
             "ICMP client ready"
         );
-        *guard = Some(client.clone());
+        guard.insert(source, client.clone());
         Ok((client, socket))
     }
 
@@ -169,7 +180,16 @@ impl IcmpProber {
                 None => return obs,
             },
         };
-        let (client, socket) = match self.client(ip.is_ipv6()) {
+        if let Some(src) = run.source
+            && src.is_ipv6() != ip.is_ipv6()
+        {
+            obs.fail(
+                ErrorCode::Unreachable,
+                format!("source address {src} cannot reach {ip} (another address family)"),
+            );
+            return obs;
+        }
+        let (client, socket) = match self.client(ip.is_ipv6(), run.source) {
             Ok(c) => c,
             Err((code, detail)) => {
                 obs.fail(code, detail);

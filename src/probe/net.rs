@@ -65,6 +65,9 @@ pub(crate) struct Run {
     pub start: Instant,
     pub deadline: tokio::time::Instant,
     pub timeout: Duration,
+    /// The local address to probe from (`[instance]` or the target's `source_address`), so
+    /// a vantage point measures the uplink it is meant to watch; `None`: the system chooses.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Run {
@@ -77,6 +80,17 @@ impl Run {
             start,
             deadline: tokio::time::Instant::from_std(start) + timeout,
             timeout,
+            source: None,
+        }
+    }
+
+    /// The local socket address a UDP probe towards `dest` binds to: the source address when
+    /// one is set (of `dest`'s family), else the unspecified address of that family.
+    pub fn udp_bind(&self, dest: &SocketAddr) -> SocketAddr {
+        match self.source {
+            Some(ip) => SocketAddr::new(ip, 0),
+            None if dest.is_ipv4() => SocketAddr::from(([0, 0, 0, 0], 0)),
+            None => SocketAddr::from(([0u16; 8], 0)),
         }
     }
 
@@ -145,7 +159,7 @@ pub(crate) async fn connect_addr(
     obs: &mut Observation,
 ) -> Option<tokio::net::TcpStream> {
     let before = run.start.elapsed();
-    match run.within(tokio::net::TcpStream::connect(addr)).await {
+    match run.within(connect_from(run.source, addr)).await {
         None => {
             obs.fail(
                 ErrorCode::Timeout,
@@ -165,6 +179,29 @@ pub(crate) async fn connect_addr(
             Some(stream)
         }
     }
+}
+
+/// A TCP connection to `addr`, from `source` when one is given.
+async fn connect_from(
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(ip) = source else {
+        return tokio::net::TcpStream::connect(addr).await;
+    };
+    if ip.is_ipv4() != addr.is_ipv4() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("source address {ip} cannot reach {addr} (another address family)"),
+        ));
+    }
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
 }
 
 /// The start of a reply as printable text, for people and checks (bounded).

@@ -55,7 +55,19 @@ impl Prober {
     /// Runs one probe with a hard deadline. A probe that does not finish by `timeout` is cut off
     /// and reported as [`ErrorCode::Timeout`], so a hung endpoint costs at most its timeout.
     pub async fn run(&self, spec: &ProbeSpec, timeout: Duration) -> Observation {
-        let run = Run::new(spec.kind(), timeout);
+        self.run_from(spec, timeout, None).await
+    }
+
+    /// As [`Prober::run`], with every socket of the probe bound to `source` (a vantage point's
+    /// own uplink address).
+    pub async fn run_from(
+        &self,
+        spec: &ProbeSpec,
+        timeout: Duration,
+        source: Option<std::net::IpAddr>,
+    ) -> Observation {
+        let mut run = Run::new(spec.kind(), timeout);
+        run.source = source;
         let fut = self.start(spec, &run);
         match tokio::time::timeout(timeout + DEADLINE_GRACE, fut).await {
             Ok(mut obs) => {

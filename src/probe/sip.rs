@@ -189,11 +189,7 @@ fn accept(
 }
 
 async fn over_udp(spec: &SipSpec, addr: SocketAddr, run: &Run, obs: &mut Observation) {
-    let bind: SocketAddr = if addr.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
-    };
+    let bind = run.udp_bind(&addr);
     let socket = match UdpSocket::bind(bind).await {
         Ok(s) => s,
         Err(e) => {

@@ -146,7 +146,10 @@ pub async fn probe(
         let budget = Duration::from_secs_f64(secs.min(3_600.0)).saturating_sub(TIMEOUT_MARGIN);
         timeout = timeout.min(budget.max(Duration::from_millis(100)));
     }
-    let obs = state.prober.run(&t.spec, timeout).await;
+    let obs = state
+        .prober
+        .run_from(&t.spec, timeout, t.source_address)
+        .await;
     let sample = t.judge(&obs);
     let body = render(&obs, sample.ok);
     Ok(warp::reply::with_header(
