@@ -134,6 +134,7 @@ fn migrate_and_check(b: &Backing) {
     let (c, v) = check(&config);
     assert_eq!(c, 0, "{v}");
     assert_eq!(v["up_to_date"], true, "{v}");
+    assert_eq!(v["reachable"], true, "{v}");
     assert_eq!(v["applied"].as_i64(), Some(latest), "{v}");
     let backend = v["backend"].as_str().unwrap();
     assert!(
@@ -213,6 +214,13 @@ fn check_and_migrate_say_2_when_postgres_cannot_be_reached() {
     assert_eq!(code(&o), 2, "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reachable"], false, "{v}");
+    assert_eq!(v["up_to_date"], false, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("Connection refused"),
+        "{v}"
+    );
     assert!(!err.contains(&db.password), "{err}");
     let o = migrate(&config);
     assert_eq!(code(&o), 2, "{}", text(&o.stderr));
@@ -568,13 +576,24 @@ async fn copy_from_sqlite_verifies_resumes_and_leaves_a_working_postgres() {
         (partial as u64) < source["samples"] + source["heartbeats"],
         "the interrupted copy had copied everything"
     );
+    // Even interrupted, the destination takes new rows: the targets' id generator already
+    // continues past the copied ids.
+    let next = pg_count(
+        &db2,
+        "SELECT nextval(pg_get_serial_sequence('targets', 'id'))",
+    );
+    let copied = pg_count(&db2, "SELECT coalesce(max(id), 0) FROM targets");
+    assert!(
+        copied > 0 && next > copied,
+        "next target id {next}, copied up to {copied}"
+    );
     let resumed = copy_verified(&from, &db2);
     assert_eq!(inserted(&resumed)["targets"], 0, "{resumed}");
 
     // Rows lost in the middle of a table (not only at its end) are found and filled in.
     server().run_sql(
         &db2.name,
-        "DELETE FROM samples WHERE at_ms % 2 = 0; DELETE FROM rollup_minute WHERE bucket_ms % 120000 = 0;
+        "DELETE FROM samples WHERE (at_ms / 60000) % 2 = 0; DELETE FROM rollup_minute WHERE bucket_ms % 120000 = 0;
          DELETE FROM incident_acks WHERE id = (SELECT min(id) FROM incident_acks)",
     );
     assert!(pg_count(&db2, "SELECT count(*) FROM samples") < source["samples"] as i64);

@@ -163,6 +163,7 @@ pub async fn run(action: StoreAction, out: &mut dyn Write, err: &mut dyn Write) 
                             "{}",
                             serde_json::json!({
                                 "backend": backend_name(&cfg.storage),
+                                "reachable": true,
                                 "applied": s.applied,
                                 "latest": s.latest,
                                 "up_to_date": s.up_to_date(),
@@ -184,6 +185,19 @@ pub async fn run(action: StoreAction, out: &mut dyn Write, err: &mut dyn Write) 
                     }
                 }
                 Err(e) => {
+                    if json {
+                        // A script reading stdout learns why, not only the exit code.
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({
+                                "backend": backend_name(&cfg.storage),
+                                "reachable": false,
+                                "up_to_date": false,
+                                "error": e.to_string(),
+                            })
+                        );
+                    }
                     let _ = writeln!(err, "commwatch: {e}");
                     ExitCode::from(2)
                 }
