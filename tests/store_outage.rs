@@ -650,3 +650,148 @@ async fn a_restart_while_idle_costs_no_failed_read_or_write() {
     drop(store);
     writer.join().await;
 }
+
+/// A TCP relay to the PostgreSQL server that, once armed, swallows the server's reply to the
+/// next COMMIT (CommandComplete "COMMIT") and cuts both sides: the transaction is committed,
+/// but the client never hears so, as when the link or the server dies at that instant.
+struct CommitCutter {
+    addr: SocketAddr,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CommitCutter {
+    async fn start(upstream: u16) -> CommitCutter {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (a, c) = (armed.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    continue;
+                };
+                let (a, c) = (a.clone(), c.clone());
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                    });
+                    // Server to client, message by message (type byte, length, body): plain
+                    // TCP, so every message of the protocol is readable.
+                    let mut head = [0u8; 5];
+                    while sr.read_exact(&mut head).await.is_ok() {
+                        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+                        let mut body = vec![0u8; len.saturating_sub(4)];
+                        if sr.read_exact(&mut body).await.is_err() {
+                            break;
+                        }
+                        if head[0] == b'C' && body == b"COMMIT\0" && a.swap(false, Ordering::SeqCst)
+                        {
+                            c.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if cw.write_all(&head).await.is_err() || cw.write_all(&body).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        CommitCutter { addr, armed, cut }
+    }
+}
+
+/// The reply to a COMMIT is lost although the transaction committed: the writer must not
+/// commit the same rows a second time (rollups counting a sample twice, alert events and
+/// incidents doubled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_reply_is_lost_is_not_written_twice() {
+    use commwatch::state::TargetState;
+    use commwatch::store::{AlertEventRow, Change, PgSettings, PgTls, Retention, SampleRow};
+    let _g = SERVER_USE.lock().await;
+    let db = server().database("lost_commit");
+    let cutter = CommitCutter::start(server().port()).await;
+    let settings = PgSettings {
+        url: db.url.replace(
+            &format!(":{}/", server().port()),
+            &format!(":{}/", cutter.addr.port()),
+        ),
+        password: Some(db.password.clone()),
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(5),
+        tls: PgTls::Disable,
+    };
+    let (store, writer) =
+        commwatch::store::Store::open_postgres(&settings, Retention::default()).unwrap();
+    let target: Arc<str> = Arc::from("ht-lost-commit");
+    let change = |at: chrono::DateTime<chrono::Utc>| Change {
+        target: target.clone(),
+        sample: Some(SampleRow {
+            at,
+            ok: false,
+            degraded: false,
+            latency: Duration::from_millis(3),
+            error: None,
+            detail: None,
+            loss: None,
+            drill: None,
+        }),
+        state: Some(TargetState::new(at)),
+        incident: None,
+        alerts: vec![AlertEventRow {
+            target: target.to_string(),
+            kind: "firing",
+            state: commwatch::state::State::Down,
+            at,
+            started_at: Some(at),
+            cause: None,
+            explained_by: None,
+            drill_id: None,
+        }],
+    };
+    let t0 = chrono::Utc::now();
+    store.record_change(change(t0)).await.unwrap();
+    store.flush().await.unwrap();
+
+    cutter.armed.store(true, Ordering::SeqCst);
+    store
+        .record_change(change(t0 + chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(15), store.flush())
+        .await
+        .expect("the write never committed")
+        .unwrap();
+    assert_eq!(
+        cutter.cut.load(Ordering::SeqCst),
+        1,
+        "the COMMIT reply was not cut"
+    );
+    let n = |sql: &str| -> i64 {
+        server().run_sql(&db.name, sql)[0][0]
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(n("SELECT count(*) FROM samples"), 2);
+    assert_eq!(
+        n("SELECT coalesce(sum(count), 0) FROM rollup_minute"),
+        2,
+        "a sample counted twice in the rollups"
+    );
+    assert_eq!(
+        n("SELECT count(*) FROM alert_events"),
+        2,
+        "an alert event written twice"
+    );
+    drop(store);
+    writer.join().await;
+}

@@ -236,10 +236,36 @@ impl WriteConn for PgWriter {
         let r = f(&mut PgSql {
             client: &mut tx,
             cache: &mut self.cache,
-        })
-        .and_then(|()| tx.commit().map_err(SqlError::from));
+        });
         self.used = Instant::now();
-        r
+        r?;
+        // The transaction's id, so that a COMMIT whose reply is lost can be looked up: the
+        // writer retries a failed batch whole, and retrying one that did commit would count
+        // its samples twice in the rollups and double its alert events and incidents.
+        let xid = transaction_id(&mut tx)?;
+        let committed = tx.commit();
+        self.used = Instant::now();
+        match committed {
+            Ok(()) => Ok(()),
+            // No SQLSTATE: the connection failed, so the server may have committed or not.
+            Err(e) if e.code().is_none() => {
+                self.client = None;
+                self.cache.clear();
+                match self.commit_status(xid) {
+                    Some(true) => {
+                        tracing::warn!(
+                            place = %self.settings.place(),
+                            "the connection to PostgreSQL was lost on COMMIT; the transaction had committed"
+                        );
+                        Ok(())
+                    }
+                    // Not committed (rolled back when the connection went), or not known yet
+                    // because the server cannot be reached: the writer retries.
+                    _ => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn recover(&mut self) {
@@ -250,6 +276,39 @@ impl WriteConn for PgWriter {
         }
         self.cache.clear();
     }
+}
+
+impl PgWriter {
+    /// Whether transaction `xid` committed, asked on a new connection (kept for the next
+    /// batch); `None` when the server cannot be reached or does not know yet.
+    fn commit_status(&mut self, xid: i64) -> Option<bool> {
+        let mut client = self.settings.connect().ok()?;
+        let status = client
+            .query_one("SELECT txid_status($1)", &[&xid])
+            .ok()?
+            .get::<_, Option<String>>(0);
+        self.client = Some(client);
+        match status.as_deref() {
+            Some("committed") => Some(true),
+            Some("aborted") => Some(false),
+            // "in progress" (the old backend has not finished yet) or too old to know.
+            _ => None,
+        }
+    }
+}
+
+/// The current transaction's id (`txid_current()`, epoch included), in one round trip.
+fn transaction_id(tx: &mut postgres::Transaction<'_>) -> Result<i64, SqlError> {
+    for m in tx.simple_query("SELECT txid_current()")? {
+        if let postgres::SimpleQueryMessage::Row(r) = m
+            && let Some(v) = r.get(0)
+        {
+            return v
+                .parse()
+                .map_err(|_| SqlError::Data(format!("txid_current() returned {v}")));
+        }
+    }
+    Err(SqlError::NoRow)
 }
 
 pub(super) struct PgReader {
