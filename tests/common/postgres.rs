@@ -3,9 +3,9 @@
 //! password (SCRAM) authentication over TCP, and TLS offered on the same port (`ssl = on`, a
 //! certificate for `127.0.0.1` and `localhost` signed by a CA made at start, whose certificate
 //! is [`PgServer::ca_file`]; the `host` lines of pg_hba.conf accept TLS and plain TCP alike).
-//! Each test takes its own database and login role
-//! from [`PgServer::database`]; chaos tests crash and restart it with [`PgServer::kill`],
-//! [`PgServer::stop_fast`] and [`PgServer::start_again`].
+//! Each test takes its own database and login role from [`PgServer::database`]; chaos tests
+//! crash and restart it with [`PgServer::kill`], [`PgServer::stop_fast`] and
+//! [`PgServer::start_again`].
 //!
 //! Everything here is blocking and safe to call from `#[tokio::test]`: the sync `postgres`
 //! client starts its own runtime (and panics inside another), so its work runs on a fresh
