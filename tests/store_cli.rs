@@ -837,3 +837,72 @@ async fn tls_require_encrypts_without_a_ca_and_disable_stays_plain() {
         writer.join().await;
     }
 }
+
+/// `store copy --to postgres://...?sslmode=...&sslrootcert=...`: the TLS the URL asks for, as
+/// libpq reads it, not silently `prefer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_takes_tls_from_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    let (store, writer) = Store::open(&path, Retention::default()).unwrap();
+    drop(store);
+    writer.join().await;
+    let from = format!("sqlite:{}", path.display());
+    let db = server().database("cli_copy_tls");
+    let run = |query: &str| {
+        let to = format!("{}?{query}", db.url);
+        cli(
+            &[
+                "store",
+                "copy",
+                "--from",
+                &from,
+                "--to",
+                &to,
+                "--password-file",
+                db.password_file.to_str().unwrap(),
+            ],
+            Duration::from_secs(30),
+        )
+    };
+    let ca = server().ca_file().display().to_string();
+    let o = run(&format!("sslmode=verify-full&sslrootcert={ca}"));
+    assert_eq!(code(&o), 0, "{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("copied and verified"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Another CA: refused, saying it is the certificate.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, params.self_signed(&key).unwrap().pem()).unwrap();
+    let o = run(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        other.display()
+    ));
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("invalid peer certificate"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    for (query, why) in [
+        ("sslmode=verify-ca", "sslmode \"verify-ca\""),
+        ("sslmode=require&sslrootcert=/nonexistent", "sslrootcert"),
+    ] {
+        let o = run(query);
+        assert_eq!(code(&o), 2, "{query}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(why),
+            "{query}: {}",
+            text(&o.stderr)
+        );
+    }
+    let o = run("sslmode=require&application_name=copy");
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+}
