@@ -29,7 +29,9 @@ pub enum StoreAction {
     },
     /// Copy every record from one store to another. Safe to run again: an interrupted copy
     /// goes on where it stopped. Stores are `sqlite:PATH`, `postgres://USER@HOST:PORT/DB`
-    /// (or `postgres:URL`), or `config:FILE` for the `[storage]` of a configuration.
+    /// (or `postgres:URL`; TLS with `?sslmode=verify-full&sslrootcert=CA_FILE`, or
+    /// `disable`, `prefer` (the default), `require`), or `config:FILE` for the `[storage]` of
+    /// a configuration.
     Copy {
         #[arg(long, value_name = "STORE")]
         from: String,
@@ -76,6 +78,43 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
                 "put the password in a file and pass --password-file, not in the URL".into(),
             );
         }
+        // TLS as libpq spells it in a URL: `sslmode` (disable, prefer, require, verify-full)
+        // and `sslrootcert` (the CA file for verify-full). Taken out of the URL here: the
+        // client library knows neither verify-full nor the CA file, and would otherwise let
+        // its own reading of `sslmode` be overridden without a word.
+        let mut sslmode = None;
+        let mut ca_file = None;
+        let mut kept = Vec::new();
+        for (k, v) in parsed.query_pairs() {
+            match k.as_ref() {
+                "sslmode" => sslmode = Some(v.into_owned()),
+                "sslrootcert" => ca_file = Some(PathBuf::from(v.as_ref())),
+                _ => kept.push((k.into_owned(), v.into_owned())),
+            }
+        }
+        let tls = match sslmode.as_deref() {
+            None | Some("prefer") => PgTls::Prefer,
+            Some("disable") => PgTls::Disable,
+            Some("require") => PgTls::Require,
+            Some("verify-full") => PgTls::VerifyFull {
+                ca_file: ca_file.take(),
+            },
+            Some(other) => {
+                return Err(format!(
+                    "{url}: sslmode {other:?} is not one of disable, prefer, require, verify-full"
+                ));
+            }
+        };
+        if ca_file.is_some() {
+            return Err(format!(
+                "{url}: sslrootcert is only used with sslmode=verify-full"
+            ));
+        }
+        let mut clean = parsed.clone();
+        clean.set_query(None);
+        if !kept.is_empty() {
+            clean.query_pairs_mut().extend_pairs(kept);
+        }
         let password = match password_file {
             Some(f) => Some(
                 std::fs::read_to_string(f)
@@ -86,11 +125,11 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
             None => None,
         };
         return Ok(Spec::Postgres(PgSettings {
-            url: url.to_string(),
+            url: clean.to_string(),
             password,
             pool_size: 2,
             connect_timeout: std::time::Duration::from_secs(10),
-            tls: PgTls::Prefer,
+            tls,
         }));
     }
     Err(format!(
@@ -163,6 +202,7 @@ pub async fn run(action: StoreAction, out: &mut dyn Write, err: &mut dyn Write) 
                             "{}",
                             serde_json::json!({
                                 "backend": backend_name(&cfg.storage),
+                                "reachable": true,
                                 "applied": s.applied,
                                 "latest": s.latest,
                                 "up_to_date": s.up_to_date(),
@@ -184,6 +224,19 @@ pub async fn run(action: StoreAction, out: &mut dyn Write, err: &mut dyn Write) 
                     }
                 }
                 Err(e) => {
+                    if json {
+                        // A script reading stdout learns why, not only the exit code.
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({
+                                "backend": backend_name(&cfg.storage),
+                                "reachable": false,
+                                "up_to_date": false,
+                                "error": e.to_string(),
+                            })
+                        );
+                    }
                     let _ = writeln!(err, "commwatch: {e}");
                     ExitCode::from(2)
                 }

@@ -150,6 +150,22 @@ pub async fn copy(
         if count(to, table).await? < count(from, table).await? {
             inserted += copy_table(from, to, table, key, &cols, false).await?;
         }
+        // The destination's id generator continues past the copied ids as soon as the table is
+        // copied, not only at the end: a copy interrupted after it leaves a store that takes
+        // new rows without key clashes.
+        if to.engine() == Engine::Postgres && GENERATED_IDS.contains(&table) {
+            to.write(move |tx| {
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                                       (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    ),
+                    args![],
+                )
+                .map(|_| ())
+            })
+            .await?;
+        }
         let t = TableCopy {
             table,
             source: count(from, table).await?,
@@ -158,21 +174,6 @@ pub async fn copy(
         };
         progress(&t);
         tables.push(t);
-    }
-    if to.engine() == Engine::Postgres {
-        to.write(|tx| {
-            for table in GENERATED_IDS {
-                tx.execute(
-                    &format!(
-                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
-                                       (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                    ),
-                    args![],
-                )?;
-            }
-            Ok(())
-        })
-        .await?;
     }
     let mut mismatches: Vec<String> = tables
         .iter()

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::StoreError;
 use super::backend::{ReadConn, SqlFn, WriteConn};
@@ -173,6 +173,7 @@ pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreE
                     settings: settings.clone(),
                     client: Some(client),
                     cache: StatementCache::default(),
+                    used: Instant::now(),
                 },
                 PgReader {
                     settings: settings.clone(),
@@ -205,6 +206,8 @@ pub(super) struct PgWriter {
     settings: PgSettings,
     client: Option<postgres::Client>,
     cache: StatementCache,
+    /// When the connection last ended a transaction.
+    used: Instant,
 }
 
 impl WriteConn for PgWriter {
@@ -213,6 +216,15 @@ impl WriteConn for PgWriter {
     }
 
     fn transaction(&mut self, f: SqlFn<'_>) -> Result<(), SqlError> {
+        // A kept connection whose server restarted since its last use (the synchronous client
+        // only notices when it is used) would fail this batch: the store would turn degraded
+        // and wait a retry pause for nothing. One empty query finds out first.
+        if let Some(c) = self.client.as_mut()
+            && self.used.elapsed() >= CHECK_IDLE
+            && (c.is_closed() || c.is_valid(self.settings.connect_timeout).is_err())
+        {
+            self.client = None;
+        }
         if self.client.is_none() {
             self.cache.clear();
             self.client = Some(self.settings.connect().map_err(ConnectError::into_sql)?);
@@ -221,12 +233,39 @@ impl WriteConn for PgWriter {
             return Err(SqlError::Data("no connection".into()));
         };
         let mut tx = client.transaction()?;
-        f(&mut PgSql {
+        let r = f(&mut PgSql {
             client: &mut tx,
             cache: &mut self.cache,
-        })?;
-        tx.commit()?;
-        Ok(())
+        });
+        self.used = Instant::now();
+        r?;
+        // The transaction's id, so that a COMMIT whose reply is lost can be looked up: the
+        // writer retries a failed batch whole, and retrying one that did commit would count
+        // its samples twice in the rollups and double its alert events and incidents.
+        let xid = transaction_id(&mut tx)?;
+        let committed = tx.commit();
+        self.used = Instant::now();
+        match committed {
+            Ok(()) => Ok(()),
+            // No SQLSTATE: the connection failed, so the server may have committed or not.
+            Err(e) if e.code().is_none() => {
+                self.client = None;
+                self.cache.clear();
+                match self.commit_status(xid) {
+                    Some(true) => {
+                        tracing::warn!(
+                            place = %self.settings.place(),
+                            "the connection to PostgreSQL was lost on COMMIT; the transaction had committed"
+                        );
+                        Ok(())
+                    }
+                    // Not committed (rolled back when the connection went), or not known yet
+                    // because the server cannot be reached: the writer retries.
+                    _ => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn recover(&mut self) {
@@ -239,11 +278,58 @@ impl WriteConn for PgWriter {
     }
 }
 
+impl PgWriter {
+    /// Whether transaction `xid` committed, asked on a new connection (kept for the next
+    /// batch); `None` when the server cannot be reached or does not know yet.
+    fn commit_status(&mut self, xid: i64) -> Option<bool> {
+        let mut client = self.settings.connect().ok()?;
+        let status = client
+            .query_one("SELECT txid_status($1)", &[&xid])
+            .ok()?
+            .get::<_, Option<String>>(0);
+        self.client = Some(client);
+        match status.as_deref() {
+            Some("committed") => Some(true),
+            Some("aborted") => Some(false),
+            // "in progress" (the old backend has not finished yet) or too old to know.
+            _ => None,
+        }
+    }
+}
+
+/// The current transaction's id (`txid_current()`, epoch included), in one round trip.
+fn transaction_id(tx: &mut postgres::Transaction<'_>) -> Result<i64, SqlError> {
+    for m in tx.simple_query("SELECT txid_current()")? {
+        if let postgres::SimpleQueryMessage::Row(r) = m
+            && let Some(v) = r.get(0)
+        {
+            return v
+                .parse()
+                .map_err(|_| SqlError::Data(format!("txid_current() returned {v}")));
+        }
+    }
+    Err(SqlError::NoRow)
+}
+
 pub(super) struct PgReader {
     settings: PgSettings,
-    slots: Vec<Mutex<Option<(postgres::Client, StatementCache)>>>,
+    slots: Vec<Mutex<Option<Pooled>>>,
     next: AtomicUsize,
 }
+
+/// A reader connection and when it was last used.
+struct Pooled {
+    client: postgres::Client,
+    cache: StatementCache,
+    used: Instant,
+}
+
+/// A connection idle for longer than this is checked (one empty query) before it is used: the
+/// server may have restarted meanwhile, and the synchronous client only notices a closed
+/// connection when it next uses it, which would fail the read or the batch it was taken for.
+/// A restart takes longer than this, so every connection that outlived one is checked; work
+/// in a burst pays nothing.
+const CHECK_IDLE: Duration = Duration::from_millis(100);
 
 impl Drop for PgReader {
     fn drop(&mut self) {
@@ -266,14 +352,29 @@ impl ReadConn for PgReader {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
             });
-        if guard.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-            let client = self.settings.connect().map_err(ConnectError::into_sql)?;
-            *guard = Some((client, StatementCache::default()));
+        if let Some(p) = guard.as_mut()
+            && !p.client.is_closed()
+            && p.used.elapsed() >= CHECK_IDLE
+            && p.client.is_valid(self.settings.connect_timeout).is_err()
+        {
+            *guard = None;
         }
-        let Some((client, cache)) = guard.as_mut() else {
+        if guard.as_ref().is_none_or(|p| p.client.is_closed()) {
+            let client = self.settings.connect().map_err(ConnectError::into_sql)?;
+            *guard = Some(Pooled {
+                client,
+                cache: StatementCache::default(),
+                used: Instant::now(),
+            });
+        }
+        let Some(p) = guard.as_mut() else {
             return Err(SqlError::Data("no connection".into()));
         };
-        let r = f(&mut PgSql { client, cache });
+        let r = f(&mut PgSql {
+            client: &mut p.client,
+            cache: &mut p.cache,
+        });
+        p.used = Instant::now();
         if let Err(e) = &r
             && e.is_storage_failure()
         {

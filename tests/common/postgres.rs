@@ -1,8 +1,11 @@
 //! A throwaway, real PostgreSQL server for integration tests: one per test binary, started on
 //! first use from Debian's binaries, in a fresh temp dir, on a free 127.0.0.1 port, with
-//! password (SCRAM) authentication over TCP. Each test takes its own database and login role
-//! from [`PgServer::database`]; chaos tests crash and restart it with [`PgServer::kill`],
-//! [`PgServer::stop_fast`] and [`PgServer::start_again`].
+//! password (SCRAM) authentication over TCP, and TLS offered on the same port (`ssl = on`, a
+//! certificate for `127.0.0.1` and `localhost` signed by a CA made at start, whose certificate
+//! is [`PgServer::ca_file`]; the `host` lines of pg_hba.conf accept TLS and plain TCP alike).
+//! Each test takes its own database and login role from [`PgServer::database`]; chaos tests
+//! crash and restart it with [`PgServer::kill`], [`PgServer::stop_fast`] and
+//! [`PgServer::start_again`].
 //!
 //! Everything here is blocking and safe to call from `#[tokio::test]`: the sync `postgres`
 //! client starts its own runtime (and panics inside another), so its work runs on a fresh
@@ -44,6 +47,11 @@ pub struct PgServer {
     data_dir: PathBuf,
     socket_dir: PathBuf,
     log_path: PathBuf,
+    /// The CA that signed the server's certificate (PEM), for `sslmode = "verify-full"`.
+    ca_file: PathBuf,
+    /// The server's certificate and key, as `ssl_cert_file` and `ssl_key_file`.
+    cert_file: PathBuf,
+    key_file: PathBuf,
     port: u16,
     password: String,
     /// The `postgres` system user's uid and gid when this process is root: PostgreSQL refuses
@@ -110,8 +118,18 @@ impl PgServer {
         let password = random_token(32);
         let pwfile = root.join("pwfile");
         write_private(&pwfile, &password);
+        let (ca_file, cert_file, key_file) = write_tls_files(&root);
         if let Some((uid, gid)) = run_as {
-            for p in [&root, &socket_dir, &log_path, &pwfile] {
+            // The server refuses a key file that its own user does not own (or that others
+            // can read); write_private made it 0600.
+            for p in [
+                &root,
+                &socket_dir,
+                &log_path,
+                &pwfile,
+                &cert_file,
+                &key_file,
+            ] {
                 chown(p, uid, gid);
             }
         }
@@ -150,6 +168,9 @@ impl PgServer {
                 data_dir: data_dir.clone(),
                 socket_dir: socket_dir.clone(),
                 log_path: log_path.clone(),
+                ca_file: ca_file.clone(),
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
                 port: free_port(),
                 password: password.clone(),
                 run_as,
@@ -187,6 +208,12 @@ impl PgServer {
     /// The superuser's password, random for each run.
     pub fn admin_password(&self) -> &str {
         &self.password
+    }
+
+    /// The PEM certificate of the CA that signed the server's certificate (for `127.0.0.1` and
+    /// `localhost`): the `ca_file` of `sslmode = "verify-full"`.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
     }
 
     /// The directory holding the server's unix socket (`-k`).
@@ -324,6 +351,11 @@ impl PgServer {
             // a write(2) per commit.
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=200"])
+            .args(["-c", "ssl=on"])
+            .arg("-c")
+            .arg(format!("ssl_cert_file={}", self.cert_file.display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", self.key_file.display()))
             .args(["-c", "logging_collector=off"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
@@ -435,6 +467,38 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         Ok(v) => v,
         Err(p) => std::panic::resume_unwind(p),
     })
+}
+
+/// A CA made for this run and a server certificate it signs for `127.0.0.1` and `localhost`,
+/// written into `root/tls/`: (CA certificate, server certificate, server key), all PEM.
+fn write_tls_files(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = root.join("tls");
+    fs::create_dir(&dir).unwrap();
+    let ca_key = rcgen::KeyPair::generate().expect("generating the test CA's key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "commwatch PostgreSQL test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("signing the test CA");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().expect("generating the server's key");
+    let mut leaf =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "127.0.0.1");
+    let cert = leaf
+        .signed_by(&key, &issuer)
+        .expect("signing the server's certificate");
+    let (ca_file, cert_file, key_file) = (
+        dir.join("ca.pem"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    fs::write(&ca_file, ca_cert.pem()).unwrap();
+    fs::write(&cert_file, cert.pem()).unwrap();
+    write_private(&key_file, &key.serialize_pem());
+    (ca_file, cert_file, key_file)
 }
 
 /// Debian's server binaries of the highest installed major version.
