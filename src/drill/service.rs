@@ -283,11 +283,25 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
     if note.text.chars().count() > MAX_TEXT_CHARS {
         return Err(Invalid::TextTooLong.into());
     }
-    let drill = state
-        .store
-        .query(move |c| db::get(c, drill_id))
-        .await?
-        .ok_or(DrillError::NotFound(drill_id))?;
+    // A running drill is known in memory: notes keep coming while the database is out (the
+    // write is then queued); an ended one is read from the store.
+    let running = state
+        .drills
+        .running()
+        .iter()
+        .find(|d| d.id == drill_id)
+        .map(|d| d.started_at);
+    let started_at = match running {
+        Some(at) => at,
+        None => {
+            state
+                .store
+                .query(move |c| db::get(c, drill_id))
+                .await?
+                .ok_or(DrillError::NotFound(drill_id))?
+                .started_at
+        }
+    };
     let cfg = state.config();
     for t in &note.expected_targets {
         if !cfg.targets.iter().any(|c| &c.id == t) {
@@ -299,7 +313,7 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
     {
         return Err(Invalid::UntilNotAfterNote.into());
     }
-    if note.at < drill.started_at - chrono::Duration::hours(24) {
+    if note.at < started_at - chrono::Duration::hours(24) {
         return Err(Invalid::NoteTooEarly.into());
     }
     let now = crate::time::now_ms();
