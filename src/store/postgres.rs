@@ -154,51 +154,54 @@ impl ConnectError {
     }
 }
 
-/// Connects, migrates, and returns the writer's connection and the reader pool. Runs on a
-/// thread of its own, so it may be called from async code.
-pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreError> {
-    let settings = settings.clone();
+/// Runs `f` on a thread of its own and waits for it: the synchronous client starts a runtime
+/// of its own, which must not happen on a tokio worker thread, and callers may be async code.
+fn off_runtime<T: Send>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
     std::thread::scope(|s| {
-        s.spawn(|| {
-            let place = settings.place();
-            let mut client = settings
-                .connect()
-                .map_err(|e| e.into_store(place.clone()))?;
-            migrations::postgres(&mut client, &place)?;
-            let slots = (0..settings.pool_size.max(1))
-                .map(|_| Mutex::new(None))
-                .collect();
-            Ok((
-                PgWriter {
-                    settings: settings.clone(),
-                    client: Some(client),
-                    cache: StatementCache::default(),
-                    used: Instant::now(),
-                },
-                PgReader {
-                    settings: settings.clone(),
-                    slots,
-                    next: AtomicUsize::new(0),
-                },
-            ))
-        })
-        .join()
-        .map_err(|_| StoreError::Task("opening PostgreSQL panicked".into()))?
+        s.spawn(f)
+            .join()
+            .map_err(|_| StoreError::Task(format!("{what} panicked")))?
+    })
+}
+
+/// Connects, migrates, and returns the writer's connection and the reader pool.
+pub(super) fn open(settings: &PgSettings) -> Result<(PgWriter, PgReader), StoreError> {
+    off_runtime("opening PostgreSQL", || {
+        let place = settings.place();
+        let mut client = settings
+            .connect()
+            .map_err(|e| e.into_store(place.clone()))?;
+        migrations::postgres(&mut client, &place)?;
+        let slots = (0..settings.pool_size.max(1))
+            .map(|_| Mutex::new(None))
+            .collect();
+        Ok((
+            PgWriter {
+                settings: settings.clone(),
+                client: Some(client),
+                cache: StatementCache::default(),
+                used: Instant::now(),
+            },
+            PgReader {
+                settings: settings.clone(),
+                slots,
+                next: AtomicUsize::new(0),
+            },
+        ))
     })
 }
 
 /// The database's schema, read without changing it.
 pub(super) fn status(settings: &PgSettings) -> Result<migrations::SchemaStatus, StoreError> {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let place = settings.place();
-            let mut client = settings
-                .connect()
-                .map_err(|e| e.into_store(place.clone()))?;
-            migrations::postgres_status(&mut client).map_err(|e| StoreError::Open(place, e))
-        })
-        .join()
-        .map_err(|_| StoreError::Task("reading the PostgreSQL schema panicked".into()))?
+    off_runtime("reading the PostgreSQL schema", || {
+        let place = settings.place();
+        let mut client = settings
+            .connect()
+            .map_err(|e| e.into_store(place.clone()))?;
+        migrations::postgres_status(&mut client).map_err(|e| StoreError::Open(place, e))
     })
 }
 
