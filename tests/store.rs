@@ -645,3 +645,38 @@ async fn postgres_refusals_name_the_host_and_the_cause() {
     );
     assert!(e.to_lowercase().contains("refused"), "{e}");
 }
+
+/// `store copy` refuses a destination that holds another record: the second operations room's
+/// target 1 is not the first room's target 1, and its history must not be filed under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_into_another_record_is_refused() {
+    let dest = Backing::postgres("copy_refused");
+    let (to, to_writer) = dest.open(Retention::default());
+    for (i, key) in ["ht-room-a-target", "ht-room-b-target"].iter().enumerate() {
+        let src = Backing::sqlite();
+        let (from, from_writer) = src.open(Retention::default());
+        from.record(
+            Arc::from(*key),
+            sample(t(0), true, 5),
+            TargetState::new(t(0)),
+        )
+        .await
+        .unwrap();
+        from.flush().await.unwrap();
+        let r = commwatch::store::copy::copy(&from, &to, t(60), |_| {}).await;
+        if i == 0 {
+            assert!(r.unwrap().verified());
+        } else {
+            let e = r.err().expect("the second record must be refused");
+            assert!(matches!(e, StoreError::Refused(_)), "{e}");
+            assert!(e.to_string().contains("another record"), "{e}");
+        }
+        drop(from);
+        from_writer.join().await;
+    }
+    // Nothing of the second room reached the destination.
+    assert_eq!(to.sample_count("ht-room-b-target").await.unwrap(), 0);
+    assert_eq!(to.sample_count("ht-room-a-target").await.unwrap(), 1);
+    drop(to);
+    to_writer.join().await;
+}

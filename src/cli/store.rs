@@ -72,7 +72,8 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
         .filter(|u| u.contains("://"))
         .unwrap_or(s);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        // Never echo the URL: a malformed one may still carry a password.
+        let parsed = url::Url::parse(url).map_err(|e| format!("the PostgreSQL URL: {e}"))?;
         if parsed.password().is_some() {
             return Err(
                 "put the password in a file and pass --password-file, not in the URL".into(),
@@ -89,6 +90,12 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
             match k.as_ref() {
                 "sslmode" => sslmode = Some(v.into_owned()),
                 "sslrootcert" => ca_file = Some(PathBuf::from(v.as_ref())),
+                "password" => {
+                    return Err(
+                        "put the password in a file and pass --password-file, not in the URL"
+                            .into(),
+                    );
+                }
                 _ => kept.push((k.into_owned(), v.into_owned())),
             }
         }
@@ -137,10 +144,17 @@ fn parse_spec(s: &str, password_file: Option<&Path>) -> Result<Spec, String> {
     ))
 }
 
+/// A copy keeps everything: no retention pass may prune what it moves (the destination's
+/// daemon applies its own `[storage]` retention once it runs).
+const KEEP_ALL: Retention = Retention {
+    raw: std::time::Duration::from_secs(100 * 365 * 86_400),
+    minute: std::time::Duration::from_secs(100 * 365 * 86_400),
+};
+
 fn open(spec: &Spec) -> Result<(Store, WriterHandle), StoreError> {
     match spec {
-        Spec::Sqlite(path) => Store::open(path, Retention::default()),
-        Spec::Postgres(settings) => Store::open_postgres(settings, Retention::default()),
+        Spec::Sqlite(path) => Store::open(path, KEEP_ALL),
+        Spec::Postgres(settings) => Store::open_postgres(settings, KEEP_ALL),
     }
 }
 

@@ -149,7 +149,7 @@ pub async fn start(
     let by_owned = by.to_string();
     let id = state
         .store
-        .write(move |tx| db::insert(tx, &new, &by_owned, now, &targets))
+        .write_now(move |tx| db::insert(tx, &new, &by_owned, now, &targets))
         .await?;
     publish(state).await?;
     let drill = state
@@ -174,7 +174,7 @@ pub async fn stop(
     let by_owned = by.map(str::to_string);
     let ended = state
         .store
-        .write(move |tx| db::end(tx, id, at, reason, by_owned.as_deref()))
+        .write_now(move |tx| db::end(tx, id, at, reason, by_owned.as_deref()))
         .await?;
     let drill = state
         .store
@@ -320,7 +320,7 @@ pub async fn add_note(state: &AppState, drill_id: i64, note: NewNote) -> Result<
     let stored = note.clone();
     let id = state
         .store
-        .write(move |tx| db::insert_note(tx, drill_id, &stored, now))
+        .write_or_queue(move |tx| db::insert_note(tx, drill_id, &stored, now))
         .await?;
     Ok(Note {
         id,

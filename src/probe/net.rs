@@ -133,7 +133,16 @@ pub(crate) async fn resolve_one(
         Some(Ok(a)) => a.collect(),
     };
     obs.phases.dns = Some(run.start.elapsed().saturating_sub(before));
-    let first = addrs.first().copied();
+    // From a source address, the first address of its family: a dual-stack name must not be
+    // reported down because its AAAA came first for an IPv4 vantage point.
+    let first = match run.source {
+        Some(src) => addrs
+            .iter()
+            .find(|a| a.is_ipv4() == src.is_ipv4())
+            .or(addrs.first())
+            .copied(),
+        None => addrs.first().copied(),
+    };
     if first.is_none() {
         obs.fail(ErrorCode::DnsError, format!("{host} has no addresses"));
     }

@@ -46,7 +46,7 @@ impl Store {
     ) -> Result<AckOutcome, StoreError> {
         // Through the single writer, like every other write: the check that the incident is
         // still open and the insert commit together.
-        self.write(move |tx| {
+        self.write_or_queue(move |tx| {
             let found: Option<(String, Option<i64>)> = match tx.query_opt(
                 "SELECT t.key, i.ended_at_ms FROM incidents i JOIN targets t ON t.id = i.target_id
                  WHERE i.id = ?1",

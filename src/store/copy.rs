@@ -133,6 +133,7 @@ pub async fn copy(
     mut progress: impl FnMut(&TableCopy),
 ) -> Result<CopyReport, StoreError> {
     from.flush().await?;
+    same_record(from, to).await?;
     let mut tables = Vec::new();
     for &(table, key) in TABLES {
         let source_cols = columns(from, table).await?;
@@ -190,11 +191,11 @@ pub async fn copy(
     let b = availability(to, start, end).await?;
     for (target, av) in &a {
         match b.get(target) {
-            Some(bv) if bv == av => {}
-            Some(bv) => mismatches.push(format!(
-                "{target}: 30-day availability {:?} in the source, {:?} in the destination",
-                av.ratio, bv.ratio
-            )),
+            Some(bv) => {
+                if let Some(what) = differs(av, bv) {
+                    mismatches.push(format!("{target}: 30-day {what}"));
+                }
+            }
             None => mismatches.push(format!("{target}: missing from the destination")),
         }
     }
@@ -203,6 +204,68 @@ pub async fn copy(
         targets_compared: a.len(),
         mismatches,
     })
+}
+
+/// The fields of two availabilities that differ, said for people. Counts must be equal; sums
+/// of reals may differ in their last bits (SQLite sums them compensated, PostgreSQL plainly).
+fn differs(a: &Availability, b: &Availability) -> Option<String> {
+    let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    let mut out = Vec::new();
+    for (name, x, y) in [
+        ("count", a.count, b.count),
+        ("ok", a.ok, b.ok),
+        ("degraded", a.degraded, b.degraded),
+    ] {
+        if x != y {
+            out.push(format!("{name} {x} in the source, {y} in the destination"));
+        }
+    }
+    for (name, x, y) in [
+        ("latency_avg", a.latency_avg_seconds, b.latency_avg_seconds),
+        ("latency_min", a.latency_min_seconds, b.latency_min_seconds),
+        ("latency_max", a.latency_max_seconds, b.latency_max_seconds),
+        ("loss_avg", a.loss_avg, b.loss_avg),
+    ] {
+        if !close(x, y) {
+            out.push(format!(
+                "{name} {x:?} in the source, {y:?} in the destination"
+            ));
+        }
+    }
+    (!out.is_empty()).then(|| out.join(", "))
+}
+
+/// Refuses a destination that holds another record: a target id that names another target
+/// there would file the source's history under the wrong target. A destination that is empty,
+/// or an earlier, interrupted copy of this same source, is fine.
+async fn same_record(from: &Store, to: &Store) -> Result<(), StoreError> {
+    let source = target_keys(from).await?;
+    let dest = target_keys(to).await?;
+    for (id, key) in &dest {
+        match source.get(id) {
+            Some(k) if k == key => {}
+            _ => {
+                return Err(StoreError::Refused(format!(
+                    "the destination already holds another record (its target {key} is not the \
+                     source's target {id}); copy into an empty database"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn target_keys(s: &Store) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    s.query(|c| {
+        c.query("SELECT id, key FROM targets", args![])?
+            .iter()
+            .map(|r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))
+            .collect()
+    })
+    .await
 }
 
 async fn availability(

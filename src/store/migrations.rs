@@ -113,9 +113,25 @@ pub(super) fn postgres(client: &mut postgres::Client, place: &str) -> Result<(),
     // An arbitrary constant: "commwatch" in ASCII, truncated to fit a bigint.
     const LOCK: i64 = 0x636f_6d6d_7761_7463;
     let q = |e| StoreError::Open(place.to_string(), SqlError::Postgres(e));
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK])
-        .map_err(q)?;
+    // Bounded: an instance whose migration hangs must not hold every other one at start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK])
+            .map_err(q)?
+            .get(0);
+        if got {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::Migration(
+                place.to_string(),
+                "another commwatch has been migrating this database for 2 minutes; try again"
+                    .into(),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let r = runner(POSTGRES, place)?
         .run(client)
         .map_err(|e| refinery_error(e, place, POSTGRES.len()));

@@ -72,6 +72,14 @@ pub enum StoreError {
          when the database is back: do not send it again"
     )]
     Queued(String),
+    /// An operation that would damage a record (a copy into a database holding another).
+    #[error("{0}")]
+    Refused(String),
+    /// The database is failing, and the change was not queued: try again when it is back.
+    #[error(
+        "the database cannot be written right now ({0}); nothing was changed: try again when it is back"
+    )]
+    Unavailable(String),
     #[error("a storage task failed: {0}")]
     Task(String),
 }
@@ -81,7 +89,7 @@ impl StoreError {
     /// again later), as opposed to a fault in the request or the program.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Queued(_) | StoreError::Connect { .. } => true,
+            StoreError::Queued(_) | StoreError::Unavailable(_) | StoreError::Connect { .. } => true,
             StoreError::Query(e) | StoreError::Open(_, e) => e.is_storage_failure(),
             _ => false,
         }
@@ -426,10 +434,54 @@ impl Store {
     }
 
     /// Runs `f` inside the single writer's next transaction and returns its value once that
-    /// transaction is committed. Modules with tables of their own (alerting, drills) write
-    /// through this, so SQLite only ever has one writer and their rows commit in order with
-    /// the samples and states around them.
+    /// transaction is committed, however long the database takes to come back. Modules with
+    /// tables of their own (alerting, drills) write through this, so SQLite only ever has one
+    /// writer and their rows commit in order with the samples and states around them. Internal
+    /// tasks use it: the delivery worker, for one, must know an attempt is recorded before it
+    /// reads the outbox again, or it would send the same message twice.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
+    {
+        self.write_within(f, None).await
+    }
+
+    /// As [`Store::write`] for a request a person waits on (a note, an acknowledgement, a
+    /// silence): while the database is failing the answer comes within [`WRITE_WAIT`], as
+    /// [`StoreError::Queued`], and the change is still committed when the database is back.
+    pub async fn write_or_queue<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
+    {
+        self.write_within(f, Some(WRITE_WAIT)).await
+    }
+
+    /// As [`Store::write_or_queue`], but refused at once, with nothing queued, while the
+    /// database is failing: for changes whose result the caller needs and which must not
+    /// happen twice if the caller tries again (starting a drill).
+    pub async fn write_now<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
+    {
+        if self.health.degraded.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable(self.last_error()));
+        }
+        self.write_within(f, Some(WRITE_WAIT)).await
+    }
+
+    fn last_error(&self) -> String {
+        self.health
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| "no answer".into())
+    }
+
+    async fn write_within<T, F>(&self, f: F, wait: Option<Duration>) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Fn(&mut dyn Sql) -> Result<T, SqlError> + Send + 'static,
@@ -448,20 +500,19 @@ impl Store {
         }))
         .await?;
         let mut done = done;
-        let committed = match tokio::time::timeout(WRITE_WAIT, &mut done).await {
-            Ok(r) => r,
-            Err(_) if self.health.degraded.load(Ordering::Relaxed) => {
-                let why = self
-                    .health
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone()
-                    .unwrap_or_else(|| "no answer".into());
-                return Err(StoreError::Queued(why));
-            }
-            // Healthy but slow (a large batch): the commit is coming.
-            Err(_) => done.await,
+        let committed = match wait {
+            None => done.await,
+            Some(wait) => loop {
+                match tokio::time::timeout(wait, &mut done).await {
+                    Ok(r) => break r,
+                    Err(_) if self.health.degraded.load(Ordering::Relaxed) => {
+                        return Err(StoreError::Queued(self.last_error()));
+                    }
+                    // Healthy but slow (a large batch): look again after another wait, so a
+                    // writer that turns out to be failing is still answered in bounded time.
+                    Err(_) => continue,
+                }
+            },
         };
         committed
             .map_err(|_| StoreError::Closed)?

@@ -110,6 +110,10 @@ impl PgSettings {
         c.keepalives_interval(Duration::from_secs(5));
         c.keepalives_retries(3);
         c.tcp_user_timeout(Duration::from_secs(30));
+        // No wait on the server is unbounded: a lock held by a stuck session (another
+        // instance's migration, an abandoned transaction) fails the statement, which the
+        // writer retries, instead of stopping the writer and, behind it, probing.
+        c.options("-c lock_timeout=30s -c idle_in_transaction_session_timeout=120s");
         c.ssl_mode(match self.tls {
             PgTls::Disable => postgres::config::SslMode::Disable,
             PgTls::Prefer => postgres::config::SslMode::Prefer,

@@ -274,13 +274,17 @@ impl SqlError {
                     // 08 connection exceptions, 53 insufficient resources (disk full, out of
                     // memory, too many connections), 57 operator intervention (shutdown,
                     // cancel), 58 system errors, 40001/40P01 serialization and deadlock.
+                    // 57014 (a statement cancelled by a timeout) is the statement's own fault:
+                    // retrying it would fail the same way for ever. 55P03: a lock not
+                    // granted within lock_timeout, which passes.
                     c.starts_with("08")
                         || c.starts_with("53")
-                        || c.starts_with("57")
+                        || (c.starts_with("57") && c != "57014")
                         || c.starts_with("58")
                         || c == "40001"
                         || c == "40P01"
                         || c == "25006"
+                        || c == "55P03"
                 }
             },
             _ => false,

@@ -71,7 +71,7 @@ async fn create_silence(
     };
     let id = state
         .store
-        .write(move |tx| silence::insert(tx, &new))
+        .write_now(move |tx| silence::insert(tx, &new))
         .await
         .map_err(internal)?;
     tracing::info!(silence = id, by = %caller.name, "silence created");
@@ -99,7 +99,7 @@ async fn expire_silence(
     let by = caller.name.clone();
     let ended = state
         .store
-        .write(move |tx| silence::expire(tx, id, &by))
+        .write_or_queue(move |tx| silence::expire(tx, id, &by))
         .await
         .map_err(internal)?;
     if !ended {
