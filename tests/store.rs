@@ -667,7 +667,7 @@ async fn a_copy_into_another_record_is_refused() {
         if i == 0 {
             assert!(r.unwrap().verified());
         } else {
-            let e = r.err().expect("the second record must be refused");
+            let e = r.expect_err("the second record must be refused");
             assert!(matches!(e, StoreError::Refused(_)), "{e}");
             assert!(e.to_string().contains("another record"), "{e}");
         }
