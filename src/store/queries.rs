@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::rollup::{Resolution, plan};
+use super::rollup::{COARSE_AFTER_MS, Resolution, Segment, plan, plan_to_latest};
 use super::sql::{Engine, Row, Sql, SqlError, Value, args};
 use super::{Store, StoreError, from_ms, ms};
 use crate::state::{State, TargetState};
@@ -142,6 +142,24 @@ fn sums_from(r: &Row, first: usize) -> Result<Sums, SqlError> {
     })
 }
 
+/// The rollup segments covering `[from, to)`. A long range that ends after the newest minute
+/// bucket (the usual "last 30 days" up to now) reads its last, partial day as one day bucket:
+/// every sample writes its minute, hour and day buckets together, so with no minute bucket
+/// starting at or after `to` that day bucket holds exactly what the range covers of that day.
+/// One index step (`rollup_minute_by_bucket`) decides it.
+fn segments(c: &mut dyn Sql, from: i64, to: i64) -> Result<Vec<Segment>, SqlError> {
+    if to - from <= COARSE_AFTER_MS {
+        return Ok(plan(from, to));
+    }
+    let newest: Option<i64> = c
+        .query_one("SELECT max(bucket_ms) FROM rollup_minute", args![])?
+        .get(0)?;
+    Ok(match newest {
+        Some(m) if m >= to => plan(from, to),
+        _ => plan_to_latest(from, to),
+    })
+}
+
 /// Availability per target key over `[from, to)`; `targets = None` means every target.
 pub(crate) fn availability_by_target(
     c: &mut dyn Sql,
@@ -151,7 +169,7 @@ pub(crate) fn availability_by_target(
 ) -> Result<HashMap<String, Availability>, SqlError> {
     let mut totals: HashMap<i64, Sums> = HashMap::new();
     let ids = target_ids(c, targets)?;
-    for seg in plan(from, to) {
+    for seg in segments(c, from, to)? {
         let table = seg.resolution.table();
         let mut sql = if ids.is_none() && c.engine() == Engine::Sqlite {
             // Every target: SQLite walks the targets and reads each one's range from the
@@ -414,7 +432,7 @@ impl Store {
                 return Ok(total.finish());
             }
             let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
-            for seg in plan(ms(from), ms(to)) {
+            for seg in segments(c, ms(from), ms(to))? {
                 // Ids are integers from our own table, so inlining them is safe and lets one
                 // statement cover thousands of targets.
                 let sql = format!(
