@@ -485,7 +485,6 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../src/store/migrations/sqlite/V4__acks.sql"),
     include_str!("../src/store/migrations/sqlite/V5__drills.sql"),
     include_str!("../src/store/migrations/sqlite/V6__heartbeats.sql"),
-    include_str!("../src/store/migrations/sqlite/V7__rollup_minute_by_bucket.sql"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

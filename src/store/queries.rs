@@ -142,18 +142,40 @@ fn sums_from(r: &Row, first: usize) -> Result<Sums, SqlError> {
     })
 }
 
-/// The rollup segments covering `[from, to)`. A long range that ends after the newest minute
-/// bucket (the usual "last 30 days" up to now) reads its last, partial day as one day bucket:
-/// every sample writes its minute, hour and day buckets together, so with no minute bucket
-/// starting at or after `to` that day bucket holds exactly what the range covers of that day.
-/// One index step (`rollup_minute_by_bucket`) decides it.
-fn segments(c: &mut dyn Sql, from: i64, to: i64) -> Result<Vec<Segment>, SqlError> {
+/// The rollup segments covering `[from, to)` for the targets `ids` (`None`: every target). A
+/// long range that ends after the targets' newest minute bucket (the usual "last 30 days" up
+/// to now) reads its last, partial day as one day bucket: every sample writes its minute, hour
+/// and day buckets together, so with no minute bucket starting at or after `to` that day
+/// bucket holds exactly what the range covers of that day. Deciding it costs one primary-key
+/// step per target (the newest minute bucket is the end of its key range), no extra index.
+fn segments(
+    c: &mut dyn Sql,
+    ids: Option<&[(i64, String)]>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Segment>, SqlError> {
     if to - from <= COARSE_AFTER_MS {
         return Ok(plan(from, to));
     }
-    let newest: Option<i64> = c
-        .query_one("SELECT max(bucket_ms) FROM rollup_minute", args![])?
-        .get(0)?;
+    let mut sql = String::from(
+        "SELECT max((SELECT max(r.bucket_ms) FROM rollup_minute r WHERE r.target_id = t.id))
+         FROM targets t",
+    );
+    let mut params = Vec::new();
+    match ids {
+        None => {}
+        Some([]) => return Ok(plan(from, to)),
+        Some([(id, _)]) => {
+            sql.push_str(" WHERE t.id = ?1");
+            params.push(Value::Int(*id));
+        }
+        Some(ids) => {
+            // Integers from our own table: safe to inline (see availability_by_target).
+            let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>();
+            sql.push_str(&format!(" WHERE t.id IN ({})", list.join(",")));
+        }
+    }
+    let newest: Option<i64> = c.query_one(&sql, &params)?.get(0)?;
     Ok(match newest {
         Some(m) if m >= to => plan(from, to),
         _ => plan_to_latest(from, to),
@@ -169,7 +191,7 @@ pub(crate) fn availability_by_target(
 ) -> Result<HashMap<String, Availability>, SqlError> {
     let mut totals: HashMap<i64, Sums> = HashMap::new();
     let ids = target_ids(c, targets)?;
-    for seg in segments(c, from, to)? {
+    for seg in segments(c, ids.as_deref(), from, to)? {
         let table = seg.resolution.table();
         let mut sql = if ids.is_none() && c.engine() == Engine::Sqlite {
             // Every target: SQLite walks the targets and reads each one's range from the
@@ -185,25 +207,33 @@ pub(crate) fn availability_by_target(
                 "SELECT target_id, {SUM_COLUMNS} FROM {table} WHERE bucket_ms >= ?1 AND bucket_ms < ?2"
             )
         };
+        let mut params = vec![Value::Int(seg.from), Value::Int(seg.to)];
         if let Some(ids) = &ids {
             if ids.is_empty() {
                 continue;
             }
-            // Ids are integers from our own table, so inlining them is safe and keeps one
-            // statement for any number of targets.
-            let list = ids
-                .iter()
-                .map(|(id, _)| id.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            sql.push_str(&format!(" AND target_id IN ({list})"));
+            if let [(id, _)] = ids.as_slice() {
+                // One target (its own page): a parameter, so the statement is prepared once
+                // per connection rather than once per target.
+                sql.push_str(" AND target_id = ?3");
+                params.push(Value::Int(*id));
+            } else {
+                // Ids are integers from our own table, so inlining them is safe and keeps one
+                // statement for any number of targets.
+                let list = ids
+                    .iter()
+                    .map(|(id, _)| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                sql.push_str(&format!(" AND target_id IN ({list})"));
+            }
         }
         sql.push_str(if ids.is_none() && c.engine() == Engine::Sqlite {
             " GROUP BY t.id"
         } else {
             " GROUP BY target_id"
         });
-        for r in c.query(&sql, args![seg.from, seg.to])? {
+        for r in c.query(&sql, &params)? {
             let id: i64 = r.get(0)?;
             totals.entry(id).or_default().add(&sums_from(&r, 1)?);
         }
@@ -432,7 +462,7 @@ impl Store {
                 return Ok(total.finish());
             }
             let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
-            for seg in segments(c, ms(from), ms(to))? {
+            for seg in segments(c, Some(&ids), ms(from), ms(to))? {
                 // Ids are integers from our own table, so inlining them is safe and lets one
                 // statement cover thousands of targets.
                 let sql = format!(
