@@ -517,6 +517,8 @@ impl<'a> Batch<'a> {
 /// engines' limits on parameters (SQLite 32,766, PostgreSQL 65,535), and a full batch of
 /// MAX_BATCH samples is a handful of statements.
 const MAX_ROWS_PER_STATEMENT: usize = 512;
+// The widest row (a rollup, 10 values) times the cap stays under SQLite's 32,766 parameters.
+const _: () = assert!(10 * MAX_ROWS_PER_STATEMENT < 32_766);
 
 /// `head VALUES (...), (...) tail` for every row, in statements of power-of-two sizes (512, 256,
 /// ..., 1), so that a table has at most ten distinct statement texts and each engine's statement
@@ -652,8 +654,6 @@ mod tests {
         assert_eq!(chunk_size(511), 256);
         assert_eq!(chunk_size(512), 512);
         assert_eq!(chunk_size(4_000), MAX_ROWS_PER_STATEMENT);
-        // Widest row times the cap stays under SQLite's 32,766 parameters.
-        assert!(10 * MAX_ROWS_PER_STATEMENT < 32_766);
         let sql = values_statement("INSERT INTO t(a, b)", "", 2, 2);
         assert_eq!(sql, "INSERT INTO t(a, b) VALUES (?1, ?2), (?3, ?4) ");
     }
