@@ -1,5 +1,6 @@
 //! The single writer. It owns the write connection and runs on its own thread so a slow disk
-//! never stalls the async runtime; it batches rows into transactions, keeps rows in memory
+//! never stalls the async runtime; it batches rows into transactions (and a transaction's
+//! samples, rollups and states into a few multi-row upserts), keeps rows in memory
 //! (bounded) while the database cannot be written, and runs retention between batches.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
