@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::rollup::{Resolution, plan};
-use super::sql::{Row, Sql, SqlError, Value, args};
+use super::rollup::{COARSE_AFTER_MS, Resolution, Segment, plan, plan_to_latest};
+use super::sql::{Engine, Row, Sql, SqlError, Value, args};
 use super::{Store, StoreError, from_ms, ms};
 use crate::state::{State, TargetState};
 
@@ -142,6 +142,46 @@ fn sums_from(r: &Row, first: usize) -> Result<Sums, SqlError> {
     })
 }
 
+/// The rollup segments covering `[from, to)` for the targets `ids` (`None`: every target). A
+/// long range that ends after the targets' newest minute bucket (the usual "last 30 days" up
+/// to now) reads its last, partial day as one day bucket: every sample writes its minute, hour
+/// and day buckets together, so with no minute bucket starting at or after `to` that day
+/// bucket holds exactly what the range covers of that day. Deciding it costs one primary-key
+/// step per target (the newest minute bucket is the end of its key range), no extra index.
+fn segments(
+    c: &mut dyn Sql,
+    ids: Option<&[(i64, String)]>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Segment>, SqlError> {
+    if to - from <= COARSE_AFTER_MS {
+        return Ok(plan(from, to));
+    }
+    let mut sql = String::from(
+        "SELECT max((SELECT max(r.bucket_ms) FROM rollup_minute r WHERE r.target_id = t.id))
+         FROM targets t",
+    );
+    let mut params = Vec::new();
+    match ids {
+        None => {}
+        Some([]) => return Ok(plan(from, to)),
+        Some([(id, _)]) => {
+            sql.push_str(" WHERE t.id = ?1");
+            params.push(Value::Int(*id));
+        }
+        Some(ids) => {
+            // Integers from our own table: safe to inline (see availability_by_target).
+            let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>();
+            sql.push_str(&format!(" WHERE t.id IN ({})", list.join(",")));
+        }
+    }
+    let newest: Option<i64> = c.query_one(&sql, &params)?.get(0)?;
+    Ok(match newest {
+        Some(m) if m >= to => plan(from, to),
+        _ => plan_to_latest(from, to),
+    })
+}
+
 /// Availability per target key over `[from, to)`; `targets = None` means every target.
 pub(crate) fn availability_by_target(
     c: &mut dyn Sql,
@@ -151,26 +191,49 @@ pub(crate) fn availability_by_target(
 ) -> Result<HashMap<String, Availability>, SqlError> {
     let mut totals: HashMap<i64, Sums> = HashMap::new();
     let ids = target_ids(c, targets)?;
-    for seg in plan(from, to) {
-        let mut sql = format!(
-            "SELECT target_id, {SUM_COLUMNS} FROM {} WHERE bucket_ms >= ?1 AND bucket_ms < ?2",
-            seg.resolution.table()
-        );
+    for seg in segments(c, ids.as_deref(), from, to)? {
+        let table = seg.resolution.table();
+        let mut sql = if ids.is_none() && c.engine() == Engine::Sqlite {
+            // Every target: SQLite walks the targets and reads each one's range from the
+            // primary key (target_id, bucket_ms), so rows arrive grouped and contiguous. The
+            // plain form reads the day table through its bucket index, fetches each row by
+            // key and sorts them into groups in a temporary B-tree: three times slower.
+            format!(
+                "SELECT t.id, {SUM_COLUMNS} FROM targets t JOIN {table} r
+                 ON r.target_id = t.id AND r.bucket_ms >= ?1 AND r.bucket_ms < ?2"
+            )
+        } else {
+            format!(
+                "SELECT target_id, {SUM_COLUMNS} FROM {table} WHERE bucket_ms >= ?1 AND bucket_ms < ?2"
+            )
+        };
+        let mut params = vec![Value::Int(seg.from), Value::Int(seg.to)];
         if let Some(ids) = &ids {
             if ids.is_empty() {
                 continue;
             }
-            // Ids are integers from our own table, so inlining them is safe and keeps one
-            // statement for any number of targets.
-            let list = ids
-                .iter()
-                .map(|(id, _)| id.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            sql.push_str(&format!(" AND target_id IN ({list})"));
+            if let [(id, _)] = ids.as_slice() {
+                // One target (its own page): a parameter, so the statement is prepared once
+                // per connection rather than once per target.
+                sql.push_str(" AND target_id = ?3");
+                params.push(Value::Int(*id));
+            } else {
+                // Ids are integers from our own table, so inlining them is safe and keeps one
+                // statement for any number of targets.
+                let list = ids
+                    .iter()
+                    .map(|(id, _)| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                sql.push_str(&format!(" AND target_id IN ({list})"));
+            }
         }
-        sql.push_str(" GROUP BY target_id");
-        for r in c.query(&sql, args![seg.from, seg.to])? {
+        sql.push_str(if ids.is_none() && c.engine() == Engine::Sqlite {
+            " GROUP BY t.id"
+        } else {
+            " GROUP BY target_id"
+        });
+        for r in c.query(&sql, &params)? {
             let id: i64 = r.get(0)?;
             totals.entry(id).or_default().add(&sums_from(&r, 1)?);
         }
@@ -192,12 +255,29 @@ fn all_targets(c: &mut dyn Sql) -> Result<HashMap<i64, String>, SqlError> {
         .collect()
 }
 
+/// Keys past which [`target_ids`] reads the whole targets table once.
+const BULK_KEYS: usize = 32;
+
 /// Maps keys to ids; keys never seen by the store are left out.
 fn target_ids(
     c: &mut dyn Sql,
     targets: Option<&[String]>,
 ) -> Result<Option<Vec<(i64, String)>>, SqlError> {
     let Some(keys) = targets else { return Ok(None) };
+    if keys.len() > BULK_KEYS {
+        // A province or the whole country: one read of the (small) targets table instead of a
+        // statement per key, each a round trip on PostgreSQL.
+        let all: HashMap<String, i64> = c
+            .query("SELECT key, id FROM targets", args![])?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_, SqlError>>()?;
+        return Ok(Some(
+            keys.iter()
+                .filter_map(|k| all.get(k).map(|id| (*id, k.clone())))
+                .collect(),
+        ));
+    }
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         if let Some(r) = c.query_opt("SELECT id FROM targets WHERE key = ?1", args![k])? {
@@ -382,7 +462,7 @@ impl Store {
                 return Ok(total.finish());
             }
             let list = ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
-            for seg in plan(ms(from), ms(to)) {
+            for seg in segments(c, Some(&ids), ms(from), ms(to))? {
                 // Ids are integers from our own table, so inlining them is safe and lets one
                 // statement cover thousands of targets.
                 let sql = format!(

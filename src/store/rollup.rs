@@ -92,6 +92,27 @@ pub fn plan(from: i64, to: i64) -> Vec<Segment> {
     out
 }
 
+/// Like [`plan`], for a range that ends at or after the newest bucket stored: nothing starts
+/// at or after `to`, so the bucket of any resolution holding `to` holds exactly the buckets the
+/// range covers up to `to`. Past two days the last, partial day is then read as its day bucket
+/// (one row per target instead of up to 23 hours and 59 minutes of rows).
+pub fn plan_to_latest(from: i64, to: i64) -> Vec<Segment> {
+    if to - from <= COARSE_AFTER_MS {
+        return plan(from, to);
+    }
+    let from = Resolution::Hour.floor(from);
+    let d0 = Resolution::Day.ceil(from);
+    let mut out = Vec::new();
+    plan_hours(from, d0, &mut out);
+    // Days starting in [d0, to): the whole days and the one holding `to`.
+    out.push(Segment {
+        resolution: Resolution::Day,
+        from: d0,
+        to,
+    });
+    out
+}
+
 fn plan_hours(from: i64, to: i64, out: &mut Vec<Segment>) {
     if to <= from {
         return;
@@ -167,6 +188,46 @@ mod tests {
                 // A month is a handful of segments, not thousands.
                 assert!(segs.len() <= 5, "{segs:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_range_ending_at_the_newest_bucket_reads_its_last_day_whole() {
+        let start = 1_795_885_200_000 + 7 * MINUTE_MS + 5_000;
+        for len in [30 * MINUTE_MS, 2 * DAY_MS] {
+            assert_eq!(plan_to_latest(start, start + len), plan(start, start + len));
+        }
+        for (len, shift) in [
+            (3 * DAY_MS + 7 * HOUR_MS + 3 * MINUTE_MS, 0),
+            (30 * DAY_MS, 0),
+            (30 * DAY_MS, 5 * HOUR_MS + 11 * MINUTE_MS),
+        ] {
+            let (from, to) = (start + shift, start + shift + len);
+            let segs = plan_to_latest(from, to);
+            let last = segs.last().unwrap();
+            assert_eq!(last.resolution, Resolution::Day);
+            assert_eq!(last.to, to);
+            // The day holding `to` is read, and so every minute of the exact plan's tail.
+            assert!(Resolution::Day.floor(to) >= last.from);
+            let exact = plan(from, to);
+            let day_end = exact
+                .iter()
+                .find(|s| s.resolution == Resolution::Day)
+                .unwrap()
+                .to;
+            assert!(
+                exact
+                    .iter()
+                    .all(|s| s.from < day_end || s.from >= Resolution::Day.floor(to))
+            );
+            // Same start: the hours before the first whole day, if any.
+            let before: Vec<Segment> = exact
+                .iter()
+                .take_while(|s| s.resolution != Resolution::Day)
+                .copied()
+                .collect();
+            assert_eq!(&segs[..segs.len() - 1], &before[..]);
+            assert!(segs.len() <= 2, "{segs:?}");
         }
     }
 }

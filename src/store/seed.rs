@@ -61,11 +61,33 @@ fn seed(
     };
     let day = chrono::Duration::days(1);
     let hour = chrono::Duration::hours(1);
-    fill(Resolution::Day, from, to)?;
+    // Whole days, then the day holding `to` with only the minutes up to `to`, as probing
+    // until `to` leaves it (a range ending there may read that day's bucket whole).
+    let last_day = Resolution::Day.floor(to.timestamp_millis());
+    fill(
+        Resolution::Day,
+        from,
+        chrono::DateTime::from_timestamp_millis(last_day).unwrap_or(to),
+    )?;
     fill(Resolution::Hour, from, (from + day).min(to))?;
     fill(Resolution::Hour, (to - day).max(from), to)?;
     fill(Resolution::Minute, from, (from + hour).min(to))?;
     fill(Resolution::Minute, (to - hour).max(from), to)?;
+    let minutes = (to.timestamp_millis() - last_day + 59_999) / 60_000;
+    if minutes > 0 {
+        tx.execute(
+            "INSERT INTO rollup_day(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
+                                    latency_min_us, latency_max_us, loss_sum, loss_count)
+             SELECT t.id, CAST(?1 AS BIGINT), CAST(?2 AS BIGINT), CAST(?2 AS BIGINT) - (t.id % 3), 0,
+                    CAST(?2 AS BIGINT) * 20000, 8000, 48000, 0, 0 FROM targets t
+             WHERE true
+             ON CONFLICT (target_id, bucket_ms) DO UPDATE SET count = excluded.count, ok = excluded.ok,
+                 degraded = excluded.degraded, latency_sum_us = excluded.latency_sum_us,
+                 latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us,
+                 loss_sum = excluded.loss_sum, loss_count = excluded.loss_count",
+            args![last_day, minutes],
+        )?;
+    }
     Ok(())
 }
 

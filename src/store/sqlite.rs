@@ -21,6 +21,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // WAL checkpoints run automatically inside the writer's commits, which happen on the
     // writer thread: they never delay probing.
     conn.busy_timeout(Duration::from_secs(2))?;
+    // The writer's batched upserts come in up to ten sizes per table (writer.rs): room for
+    // all of them beside every other statement, so none is parsed again per batch.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
 

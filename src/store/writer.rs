@@ -1,8 +1,9 @@
 //! The single writer. It owns the write connection and runs on its own thread so a slow disk
-//! never stalls the async runtime; it batches rows into transactions, keeps rows in memory
+//! never stalls the async runtime; it batches rows into transactions (and a transaction's
+//! samples, rollups and states into a few multi-row upserts), keeps rows in memory
 //! (bounded) while the database cannot be written, and runs retention between batches.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::WriteConn;
 use super::rollup::Resolution;
-use super::sql::{Sql, SqlError, args};
+use super::sql::{Sql, SqlError, Value, args};
 use super::{IncidentWrite, Pruned, Retention, Row, SampleRow, StoreHealth, WriteOp, ms};
 use crate::probe::ErrorCode;
 use crate::state::{IncidentChange, TargetState};
@@ -285,24 +286,30 @@ fn write_rows<'a>(
     ids: &mut HashMap<Arc<str>, i64>,
     rows: impl Iterator<Item = &'a Row>,
 ) -> Result<(), SqlError> {
+    let mut batch = Batch::default();
     for row in rows {
         match row {
             Row::Change(c) => {
                 let id = Writer::target_id(tx, ids, &c.target)?;
+                // Incidents and alert events are rare and order-sensitive among themselves
+                // (close, then open): written as they come. Nothing they touch is read or
+                // written by the batched tables, so writing those later keeps the result.
                 if let Some(i) = &c.incident {
                     write_incident(tx, id, i)?;
                 }
                 if let Some(s) = &c.sample {
-                    insert_sample(tx, id, s)?;
+                    batch.add_sample(id, s);
                 }
                 if let Some(st) = &c.state {
-                    upsert_state(tx, id, st)?;
+                    batch.states.insert(id, st);
                 }
                 for a in &c.alerts {
                     insert_alert_event(tx, a)?;
                 }
             }
             Row::Exec { run, failed, .. } => {
+                // Another module's statements may read what came before them: write it first.
+                batch.flush(tx)?;
                 tx.batch("SAVEPOINT exec")?;
                 match run(tx) {
                     Ok(()) => tx.batch("RELEASE SAVEPOINT exec")?,
@@ -316,61 +323,253 @@ fn write_rows<'a>(
             }
         }
     }
+    batch.flush(tx)
+}
+
+/// Rows of consecutive changes, gathered so that each table gets a few multi-row statements
+/// per transaction instead of one statement (on PostgreSQL, one round trip) per row. Keyed
+/// and sorted by primary key: a multi-row PostgreSQL upsert must not name one key twice, and
+/// sorted keys touch the index in order.
+#[derive(Default)]
+struct Batch<'a> {
+    /// The last sample per (target, time) wins, as the per-row upsert's overwrite did.
+    samples: BTreeMap<(i64, i64), &'a SampleRow>,
+    /// Minute, hour and day rollups, per (target, bucket): every sample counts, duplicates
+    /// included, exactly as one upsert per sample counted them.
+    rollups: [BTreeMap<(i64, i64), Agg>; 3],
+    /// The last state per target wins.
+    states: BTreeMap<i64, &'a TargetState>,
+}
+
+/// Resolutions in the order of `Batch::rollups`.
+const RESOLUTIONS: [Resolution; 3] = [Resolution::Minute, Resolution::Hour, Resolution::Day];
+
+/// What a run of samples adds to one rollup bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Agg {
+    count: i64,
+    ok: i64,
+    degraded: i64,
+    latency_sum_us: i64,
+    /// Over successful samples only; `None` when none succeeded (the column's NULL).
+    latency_min_us: Option<i64>,
+    latency_max_us: Option<i64>,
+    loss_sum: f64,
+    loss_count: i64,
+}
+
+impl Agg {
+    fn of(s: &SampleRow) -> Self {
+        let latency_us = latency_us(s);
+        let ok_latency = s.ok.then_some(latency_us);
+        Agg {
+            count: 1,
+            ok: i64::from(s.ok),
+            degraded: i64::from(s.ok && s.degraded),
+            latency_sum_us: ok_latency.unwrap_or(0),
+            latency_min_us: ok_latency,
+            latency_max_us: ok_latency,
+            loss_sum: s.loss.unwrap_or(0.0),
+            loss_count: i64::from(s.loss.is_some()),
+        }
+    }
+
+    /// Folds a later sample in, with the same NULL rules as the upsert's CASE: a NULL side
+    /// leaves the other.
+    fn add(&mut self, o: &Agg) {
+        fn pick(a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64) -> Option<i64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        self.count += o.count;
+        self.ok += o.ok;
+        self.degraded += o.degraded;
+        self.latency_sum_us = self.latency_sum_us.saturating_add(o.latency_sum_us);
+        self.latency_min_us = pick(self.latency_min_us, o.latency_min_us, i64::min);
+        self.latency_max_us = pick(self.latency_max_us, o.latency_max_us, i64::max);
+        self.loss_sum += o.loss_sum;
+        self.loss_count += o.loss_count;
+    }
+}
+
+fn latency_us(s: &SampleRow) -> i64 {
+    s.latency.as_micros().min(i64::MAX as u128) as i64
+}
+
+impl<'a> Batch<'a> {
+    fn add_sample(&mut self, id: i64, s: &'a SampleRow) {
+        let at = ms(s.at);
+        self.samples.insert((id, at), s);
+        let agg = Agg::of(s);
+        for (res, map) in RESOLUTIONS.iter().zip(self.rollups.iter_mut()) {
+            map.entry((id, res.floor(at)))
+                .and_modify(|a| a.add(&agg))
+                .or_insert(agg);
+        }
+    }
+
+    /// Writes everything gathered and empties the batch.
+    fn flush(&mut self, tx: &mut dyn Sql) -> Result<(), SqlError> {
+        if !self.samples.is_empty() {
+            let rows: Vec<[Value; 8]> = std::mem::take(&mut self.samples)
+                .into_iter()
+                .map(|((id, at), s)| {
+                    [
+                        id.into(),
+                        at.into(),
+                        s.ok.into(),
+                        s.degraded.into(),
+                        latency_us(s).into(),
+                        s.error.map(ErrorCode::as_str).into(),
+                        (&s.detail).into(),
+                        s.drill.into(),
+                    ]
+                })
+                .collect();
+            upsert_many(
+                tx,
+                "INSERT INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail, drill_id)",
+                "ON CONFLICT (target_id, at_ms) DO UPDATE SET ok = excluded.ok, degraded = excluded.degraded,
+                     latency_us = excluded.latency_us, error = excluded.error, detail = excluded.detail,
+                     drill_id = excluded.drill_id",
+                &rows,
+            )?;
+        }
+        for (res, map) in RESOLUTIONS.iter().zip(self.rollups.iter_mut()) {
+            if map.is_empty() {
+                continue;
+            }
+            let rows: Vec<[Value; 10]> = std::mem::take(map)
+                .into_iter()
+                .map(|((id, bucket), a)| {
+                    [
+                        id.into(),
+                        bucket.into(),
+                        a.count.into(),
+                        a.ok.into(),
+                        a.degraded.into(),
+                        a.latency_sum_us.into(),
+                        a.latency_min_us.into(),
+                        a.latency_max_us.into(),
+                        a.loss_sum.into(),
+                        a.loss_count.into(),
+                    ]
+                })
+                .collect();
+            // The two-argument min/max of SQLite is LEAST/GREATEST in PostgreSQL, so the
+            // comparisons are spelled out as CASE, which both read.
+            let tail = format!(
+                "ON CONFLICT(target_id, bucket_ms) DO UPDATE SET
+                    count = {t}.count + excluded.count,
+                    ok = {t}.ok + excluded.ok,
+                    degraded = {t}.degraded + excluded.degraded,
+                    latency_sum_us = {t}.latency_sum_us + excluded.latency_sum_us,
+                    latency_min_us = CASE WHEN excluded.latency_min_us IS NULL THEN {t}.latency_min_us
+                                          WHEN {t}.latency_min_us IS NULL THEN excluded.latency_min_us
+                                          WHEN excluded.latency_min_us < {t}.latency_min_us THEN excluded.latency_min_us
+                                          ELSE {t}.latency_min_us END,
+                    latency_max_us = CASE WHEN excluded.latency_max_us IS NULL THEN {t}.latency_max_us
+                                          WHEN {t}.latency_max_us IS NULL THEN excluded.latency_max_us
+                                          WHEN excluded.latency_max_us > {t}.latency_max_us THEN excluded.latency_max_us
+                                          ELSE {t}.latency_max_us END,
+                    loss_sum = {t}.loss_sum + excluded.loss_sum,
+                    loss_count = {t}.loss_count + excluded.loss_count",
+                t = res.table()
+            );
+            let head = format!(
+                "INSERT INTO {}(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
+                                latency_min_us, latency_max_us, loss_sum, loss_count)",
+                res.table()
+            );
+            upsert_many(tx, &head, &tail, &rows)?;
+        }
+        if !self.states.is_empty() {
+            let rows = std::mem::take(&mut self.states)
+                .into_iter()
+                .map(|(id, st)| {
+                    let data =
+                        serde_json::to_string(st).map_err(|e| SqlError::Data(e.to_string()))?;
+                    Ok([
+                        id.into(),
+                        st.state.as_str().into(),
+                        ms(st.since).into(),
+                        st.consecutive_ok.into(),
+                        st.consecutive_fail.into(),
+                        data.into(),
+                    ])
+                })
+                .collect::<Result<Vec<[Value; 6]>, SqlError>>()?;
+            upsert_many(
+                tx,
+                "INSERT INTO target_state(target_id, state, since_ms, consecutive_ok, consecutive_fail, data)",
+                "ON CONFLICT(target_id) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
+                     consecutive_ok = excluded.consecutive_ok, consecutive_fail = excluded.consecutive_fail,
+                     data = excluded.data",
+                &rows,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows per statement at most. Times the widest row (10 values) it stays far below both
+/// engines' limits on parameters (SQLite 32,766, PostgreSQL 65,535), and a full batch of
+/// MAX_BATCH samples is a handful of statements.
+const MAX_ROWS_PER_STATEMENT: usize = 512;
+// The widest row (a rollup, 10 values) times the cap stays under SQLite's 32,766 parameters.
+const _: () = assert!(10 * MAX_ROWS_PER_STATEMENT < 32_766);
+
+/// `head VALUES (...), (...) tail` for every row, in statements of power-of-two sizes (512, 256,
+/// ..., 1), so that a table has at most ten distinct statement texts and each engine's statement
+/// cache keeps them all parsed, instead of one new text per batch size.
+fn upsert_many<const W: usize>(
+    tx: &mut dyn Sql,
+    head: &str,
+    tail: &str,
+    rows: &[[Value; W]],
+) -> Result<(), SqlError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = chunk_size(rest.len());
+        let (chunk, more) = rest.split_at(size);
+        let sql = values_statement(head, tail, W, size);
+        let args: Vec<Value> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
+        tx.execute(&sql, &args)?;
+        rest = more;
+    }
     Ok(())
 }
 
-fn insert_sample(tx: &mut dyn Sql, id: i64, s: &SampleRow) -> Result<(), SqlError> {
-    let latency_us = s.latency.as_micros().min(i64::MAX as u128) as i64;
-    let error = s.error.map(ErrorCode::as_str);
-    tx.execute(
-        "INSERT INTO samples(target_id, at_ms, ok, degraded, latency_us, error, detail, drill_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (target_id, at_ms) DO UPDATE SET ok = excluded.ok, degraded = excluded.degraded,
-             latency_us = excluded.latency_us, error = excluded.error, detail = excluded.detail,
-             drill_id = excluded.drill_id",
-        args![id, ms(s.at), s.ok, s.degraded, latency_us, error, &s.detail, s.drill],
-    )?;
+/// The largest power of two at most `n` (and at most MAX_ROWS_PER_STATEMENT); `n` > 0.
+fn chunk_size(n: usize) -> usize {
+    let n = n.min(MAX_ROWS_PER_STATEMENT);
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
 
-    let ok_latency = s.ok.then_some(latency_us);
-    for res in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
-        // Upsert into each rollup. The two-argument min/max of SQLite is LEAST/GREATEST in
-        // PostgreSQL, so the comparisons are spelled out as CASE, which both read.
-        let sql = format!(
-            "INSERT INTO {t}(target_id, bucket_ms, count, ok, degraded, latency_sum_us, latency_min_us,
-                             latency_max_us, loss_sum, loss_count)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
-             ON CONFLICT(target_id, bucket_ms) DO UPDATE SET
-                count = {t}.count + 1,
-                ok = {t}.ok + excluded.ok,
-                degraded = {t}.degraded + excluded.degraded,
-                latency_sum_us = {t}.latency_sum_us + excluded.latency_sum_us,
-                latency_min_us = CASE WHEN excluded.latency_min_us IS NULL THEN {t}.latency_min_us
-                                      WHEN {t}.latency_min_us IS NULL THEN excluded.latency_min_us
-                                      WHEN excluded.latency_min_us < {t}.latency_min_us THEN excluded.latency_min_us
-                                      ELSE {t}.latency_min_us END,
-                latency_max_us = CASE WHEN excluded.latency_max_us IS NULL THEN {t}.latency_max_us
-                                      WHEN {t}.latency_max_us IS NULL THEN excluded.latency_max_us
-                                      WHEN excluded.latency_max_us > {t}.latency_max_us THEN excluded.latency_max_us
-                                      ELSE {t}.latency_max_us END,
-                loss_sum = {t}.loss_sum + excluded.loss_sum,
-                loss_count = {t}.loss_count + excluded.loss_count",
-            t = res.table()
-        );
-        tx.execute(
-            &sql,
-            args![
-                id,
-                res.floor(ms(s.at)),
-                s.ok,
-                s.ok && s.degraded,
-                ok_latency.unwrap_or(0),
-                ok_latency,
-                s.loss.unwrap_or(0.0),
-                i64::from(s.loss.is_some()),
-            ],
-        )?;
+fn values_statement(head: &str, tail: &str, width: usize, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 7 + 16);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "?{}", r * width + c + 1);
+        }
+        sql.push(')');
     }
-    Ok(())
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
 }
 
 fn insert_alert_event(tx: &mut dyn Sql, a: &super::AlertEventRow) -> Result<(), SqlError> {
@@ -386,26 +585,6 @@ fn insert_alert_event(tx: &mut dyn Sql, a: &super::AlertEventRow) -> Result<(), 
             &a.cause,
             &a.explained_by,
             &a.drill_id
-        ],
-    )?;
-    Ok(())
-}
-
-fn upsert_state(tx: &mut dyn Sql, id: i64, st: &TargetState) -> Result<(), SqlError> {
-    let data = serde_json::to_string(st).map_err(|e| SqlError::Data(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO target_state(target_id, state, since_ms, consecutive_ok, consecutive_fail, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(target_id) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms,
-             consecutive_ok = excluded.consecutive_ok, consecutive_fail = excluded.consecutive_fail,
-             data = excluded.data",
-        args![
-            id,
-            st.state.as_str(),
-            ms(st.since),
-            st.consecutive_ok,
-            st.consecutive_fail,
-            data
         ],
     )?;
     Ok(())
@@ -463,4 +642,55 @@ fn write_incident(tx: &mut dyn Sql, id: i64, w: &IncidentWrite) -> Result<(), Sq
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_come_in_power_of_two_sizes_up_to_the_cap() {
+        assert_eq!(chunk_size(1), 1);
+        assert_eq!(chunk_size(3), 2);
+        assert_eq!(chunk_size(511), 256);
+        assert_eq!(chunk_size(512), 512);
+        assert_eq!(chunk_size(4_000), MAX_ROWS_PER_STATEMENT);
+        let sql = values_statement("INSERT INTO t(a, b)", "", 2, 2);
+        assert_eq!(sql, "INSERT INTO t(a, b) VALUES (?1, ?2), (?3, ?4) ");
+    }
+
+    fn sample(ok: bool, latency_ms: u64, loss: Option<f64>) -> SampleRow {
+        SampleRow {
+            at: chrono::DateTime::<chrono::Utc>::default(),
+            ok,
+            degraded: ok,
+            latency: Duration::from_millis(latency_ms),
+            error: None,
+            detail: None,
+            loss,
+            drill: None,
+        }
+    }
+
+    #[test]
+    fn aggregates_keep_null_latencies_of_failed_samples_out() {
+        let mut a = Agg::of(&sample(false, 900, None));
+        assert_eq!((a.latency_min_us, a.latency_max_us), (None, None));
+        a.add(&Agg::of(&sample(true, 20, Some(0.5))));
+        a.add(&Agg::of(&sample(true, 10, None)));
+        a.add(&Agg::of(&sample(false, 1, Some(1.0))));
+        assert_eq!(
+            a,
+            Agg {
+                count: 4,
+                ok: 2,
+                degraded: 2,
+                latency_sum_us: 30_000,
+                latency_min_us: Some(10_000),
+                latency_max_us: Some(20_000),
+                loss_sum: 1.5,
+                loss_count: 2,
+            }
+        );
+    }
 }
