@@ -5,6 +5,9 @@
 // Tests unwrap: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// common for the daemon's [storage] (stores::storage_for_test); support for the probe
+// helpers. Both load common/needs.rs, which is harmless.
+#[allow(clippy::duplicate_mod)]
 mod common;
 mod support;
 
