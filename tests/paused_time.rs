@@ -66,11 +66,13 @@ async fn a_two_hour_drill_ends_by_itself_two_hours_later() {
 
     tokio::time::sleep(Duration::from_secs(3_600 + 30)).await;
     // The end is written by the store's own thread, which paused time does not wait for: look
-    // again (each look reads the store, so real time passes) until it has landed.
+    // again (each look reads the store, so real time passes) until it has landed, and until
+    // the lifecycle task, which reads the drills back after its write, has dropped it from the
+    // running list (on PostgreSQL those reads take long enough to be seen in between).
     let read = || app.state.store.query(move |c| db::get(c, id));
     let mut end = read().await.unwrap().unwrap();
     for _ in 0..200 {
-        if !end.running() {
+        if !end.running() && app.state.drills.running().is_empty() {
             break;
         }
         // Real time for the writer thread, without letting paused time run on meanwhile
