@@ -15,10 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_commwatch");
 
 fn write_config(dir: &std::path::Path, listen: &str, body: &str) -> std::path::PathBuf {
     let path = dir.join("commwatch.toml");
-    let text = format!(
-        "[server]\nlisten = \"{listen}\"\n[storage]\npath = \"{}\"\n{body}",
-        dir.join("cli.db").display()
-    );
+    let (storage, _db) = stores::storage_for_test(dir);
+    let text = format!("[server]\nlisten = \"{listen}\"\n{storage}{body}");
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -130,10 +128,8 @@ async fn run_stops_cleanly_on_sigterm_and_keeps_its_samples() {
         "{}",
         out.1
     );
-    let db = commwatch::store::open_read_only(&dir.path().join("cli.db")).unwrap();
-    let n: i64 = db
-        .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
-        .unwrap();
+    let rows = stores::test_sql(dir.path(), "SELECT count(*) FROM samples");
+    let n: i64 = rows[0][0].as_deref().unwrap().parse().unwrap();
     assert!(n >= 1);
 }
 

@@ -52,7 +52,8 @@ async fn a_full_disk_degrades_storage_and_drains_when_space_returns() {
             "[[targets]]\nid = \"t{i}\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n\n"
         ));
     }
-    let app = start_app(&mnt, &targets).await;
+    // About SQLite's file on a full disk: a SQLite file whatever `COMMWATCH_TEST_STORE` says.
+    let app = start_app_sqlite(&mnt, &targets).await;
     let addr = app.local_addr();
     let store = app.state.store.clone();
     store.flush().await.unwrap();

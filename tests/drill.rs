@@ -49,10 +49,8 @@ fn target(id: &str, addr: &str, operator: &str, commune: &str) -> String {
 }
 
 async fn start(dir: &Path, body: &str) -> App {
-    let text = format!(
-        "[storage]\npath = \"{}\"\n{body}",
-        dir.join("commwatch.db").display()
-    );
+    let (storage, _db) = common::stores::storage_for_test(dir);
+    let text = format!("{storage}{body}");
     let cfg =
         Config::from_str_at(&dir.join("commwatch.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -74,20 +72,23 @@ async fn post(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn db(dir: &Path) -> rusqlite::Connection {
-    commwatch::store::open_read_only(&dir.join("commwatch.db")).unwrap()
+/// One row of a read on the daemon's record (SQLite or PostgreSQL), values as text.
+fn db_row(dir: &Path, sql: &str) -> Option<Vec<Option<String>>> {
+    common::stores::test_sql(dir, sql).into_iter().next()
 }
 
 /// (samples, samples tagged with `drill`) of one target.
 fn counts(dir: &Path, target: &str, drill: i64) -> (i64, i64) {
-    db(dir)
-        .query_row(
-            "SELECT count(*), count(*) FILTER (WHERE s.drill_id = ?2) FROM samples s
-             JOIN targets t ON t.id = s.target_id WHERE t.key = ?1",
-            rusqlite::params![target, drill],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+    let row = db_row(
+        dir,
+        &format!(
+            "SELECT count(*), count(*) FILTER (WHERE s.drill_id = {drill}) FROM samples s
+             JOIN targets t ON t.id = s.target_id WHERE t.key = '{target}'"
+        ),
+    )
+    .unwrap();
+    let n = |i: usize| row[i].as_deref().unwrap().parse::<i64>().unwrap();
+    (n(0), n(1))
 }
 
 fn metric(text: &str, name: &str) -> Option<f64> {
@@ -192,24 +193,21 @@ async fn drill_over_the_api_probes_its_scope_at_the_drill_pace_and_tags_everythi
     // The failing in-scope target opened an incident carrying the drill id, and its alert
     // event is marked too.
     wait_for(Duration::from_secs(15), "a drill incident", || async {
-        db(dir.path())
-            .query_row(
-                "SELECT i.drill_id FROM incidents i JOIN targets t ON t.id = i.target_id
-                 WHERE t.key = 'ka-viettel-dead'",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .ok()
-            .flatten()
-            .filter(|d| *d == id)
+        db_row(
+            dir.path(),
+            "SELECT i.drill_id FROM incidents i JOIN targets t ON t.id = i.target_id
+             WHERE t.key = 'ka-viettel-dead'",
+        )
+        .and_then(|r| r[0].as_deref().map(|d| d.parse::<i64>().unwrap()))
+        .filter(|d| *d == id)
     })
     .await;
-    let marked: String = db(dir.path())
-        .query_row(
-            "SELECT drill_id FROM alert_events WHERE target = 'ka-viettel-dead' AND kind = 'firing'",
-            [],
-            |r| r.get(0),
-        )
+    let marked: String = db_row(
+        dir.path(),
+        "SELECT drill_id FROM alert_events WHERE target = 'ka-viettel-dead' AND kind = 'firing'",
+    )
+    .unwrap()[0]
+        .clone()
         .unwrap();
     assert_eq!(marked, id.to_string());
 
@@ -1058,12 +1056,9 @@ async fn a_reload_during_a_drill_adds_and_removes_its_targets() {
     let dir = tempfile::tempdir().unwrap();
     let up = http_server(200).await.to_string();
     let path = dir.path().join("commwatch.toml");
+    let (storage, _db) = common::stores::storage_for_test(dir.path());
     let write = |targets: &str| {
-        let text = format!(
-            "[storage]\npath = \"{}\"\n{}{targets}",
-            dir.path().join("commwatch.db").display(),
-            auth()
-        );
+        let text = format!("{storage}{}{targets}", auth());
         std::fs::write(&path, text).unwrap();
     };
     write(&format!(

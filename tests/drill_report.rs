@@ -5,6 +5,7 @@
 // Tests unwrap: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "support/report_check.rs"]
 mod report_check;
 
@@ -460,9 +461,11 @@ async fn incident_id(store: &Store, target: &'static str, start: i64) -> i64 {
         .unwrap()
 }
 
-async fn build() -> (Report, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, writer) = Store::open(&dir.path().join("r.db"), Retention::default()).unwrap();
+/// The report of a store filled by `fill`, on the engine `COMMWATCH_TEST_STORE` names (the
+/// backing is returned so the record outlives the report).
+async fn build() -> (Report, common::stores::Backing) {
+    let backing = common::stores::Backing::for_test("drill_report");
+    let (store, writer) = backing.open(Retention::default());
     let cfg = config();
     let id = fill(&store, &cfg).await;
     let targets = cfg.targets.clone();
@@ -478,7 +481,7 @@ async fn build() -> (Report, tempfile::TempDir) {
     assert!(missing.is_none());
     drop(store);
     writer.join().await;
-    (r, dir)
+    (r, backing)
 }
 
 fn close(a: f64, b: f64) -> bool {

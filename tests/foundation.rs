@@ -170,16 +170,13 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
     // Graceful shutdown flushes the store; every target has samples on disk.
     let down_since = st["portal-503"]["since"].clone();
     app.shutdown().await;
-    let db = commwatch::store::open_read_only(&dir.path().join("commwatch.db")).unwrap();
     let mut counts = std::collections::HashMap::new();
-    let mut stmt = db
-        .prepare("SELECT t.key, count(*) FROM samples s JOIN targets t ON t.id = s.target_id GROUP BY t.key")
-        .unwrap();
-    for row in stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .unwrap()
-    {
-        let (k, n) = row.unwrap();
+    for row in stores::test_sql(
+        dir.path(),
+        "SELECT t.key, count(*) FROM samples s JOIN targets t ON t.id = s.target_id GROUP BY t.key",
+    ) {
+        let k = row[0].clone().unwrap();
+        let n: i64 = row[1].as_deref().unwrap().parse().unwrap();
         counts.insert(k, n);
     }
     for (id, _) in expected {
@@ -188,19 +185,17 @@ async fn states_samples_metrics_and_page_over_real_sockets() {
             "no samples for {id}: {counts:?}"
         );
     }
-    let errors: Vec<(String, String)> = db
-        .prepare("SELECT DISTINCT t.key, s.error FROM samples s JOIN targets t ON t.id = s.target_id WHERE s.error IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let errors: Vec<(String, String)> = stores::test_sql(
+        dir.path(),
+        "SELECT DISTINCT t.key, s.error FROM samples s JOIN targets t ON t.id = s.target_id WHERE s.error IS NOT NULL",
+    )
+    .into_iter()
+    .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+    .collect();
     assert!(
         errors.contains(&("portal-hang".into(), "timeout".into())),
         "{errors:?}"
     );
-    drop(stmt);
-    drop(db);
 
     // A restart resumes: states are restored before the first probe, and sampling continues.
     let before = counts["portal-ok"];

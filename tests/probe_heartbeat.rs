@@ -5,6 +5,10 @@
 // Tests unwrap: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// common for the daemon's [storage] (stores::storage_for_test); support for the probe
+// helpers. Both load common/needs.rs, which is harmless.
+#[allow(clippy::duplicate_mod)]
+mod common;
 mod support;
 
 use std::time::Duration;
@@ -26,11 +30,10 @@ struct Running {
 
 async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
+    let (storage, _db) = common::stores::storage_for_test(dir.path());
     let text = format!(
         r#"
-[storage]
-path = "{}"
-
+{storage}
 [[targets]]
 id = "ht-thach-ha-generator"
 kind = "heartbeat"
@@ -45,8 +48,7 @@ id = "ht-portal"
 kind = "tcp"
 address = "127.0.0.1:9"
 interval = "60s"
-"#,
-        dir.path().join("cw.db").display()
+"#
     );
     let config = Config::from_str_at(&dir.path().join("commwatch.toml"), &text).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

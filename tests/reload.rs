@@ -81,16 +81,9 @@ async fn reload_applies_changes_without_restarting_unchanged_targets() {
         .find(|id| commwatch::scheduler::first_offset(id, interval) < Duration::from_millis(600))
         .unwrap();
     let path = dir.path().join("commwatch.toml");
+    let (storage, _db) = stores::storage_for_test(dir.path());
     let write = |targets: &str| {
-        std::fs::write(
-            &path,
-            format!(
-                "[storage]\npath = \"{}\"\n{}{targets}",
-                dir.path().join("r.db").display(),
-                auth_section()
-            ),
-        )
-        .unwrap()
+        std::fs::write(&path, format!("{storage}{}{targets}", auth_section())).unwrap()
     };
     let keep_t = format!(
         "[[targets]]\nid = \"{keep}\"\nkind = \"http\"\nurl = \"http://{keep_addr}/\"\ninterval = \"4s\"\ntimeout = \"1s\"\noperator = \"vnpt\"\n\n"
@@ -182,9 +175,9 @@ async fn an_invalid_reload_is_refused_and_the_old_config_keeps_running() {
     let dir = tempfile::tempdir().unwrap();
     let ok = http_server(200).await;
     let path = dir.path().join("commwatch.toml");
+    let (storage, _db) = stores::storage_for_test(dir.path());
     let good = format!(
-        "[storage]\npath = \"{}\"\n{}[[targets]]\nid = \"a\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n",
-        dir.path().join("r.db").display(),
+        "{storage}{}[[targets]]\nid = \"a\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n",
         auth_section()
     );
     std::fs::write(&path, &good).unwrap();
@@ -267,15 +260,15 @@ async fn max_concurrency_changes_on_reload() {
     let (ok_addr, ok_hits) = recording_server().await;
     let hang = silent_server().await;
     let path = dir.path().join("commwatch.toml");
+    let (storage, _db) = stores::storage_for_test(dir.path());
     let write = |cap: usize| {
         std::fs::write(
             &path,
             format!(
-                "[storage]\npath = \"{}\"\n{}[scheduler]\nmax_concurrency = {cap}\n\n\
+                "{storage}{}[scheduler]\nmax_concurrency = {cap}\n\n\
                  [[targets]]\nid = \"hang-1\"\nkind = \"http\"\nurl = \"http://{hang}/1\"\ninterval = \"4s\"\ntimeout = \"3900ms\"\n\n\
                  [[targets]]\nid = \"hang-2\"\nkind = \"http\"\nurl = \"http://{hang}/2\"\ninterval = \"4s\"\ntimeout = \"3900ms\"\n\n\
                  [[targets]]\nid = \"ok\"\nkind = \"http\"\nurl = \"http://{ok_addr}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n",
-                dir.path().join("r.db").display(),
                 auth_section()
             ),
         )

@@ -415,6 +415,8 @@ commune = "Cẩm Xuyên"
     app.shutdown().await;
 }
 
+/// About SQLite itself (another process holding the file's write lock): it runs on a SQLite
+/// file whatever `COMMWATCH_TEST_STORE` says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_database_degrades_storage_but_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -427,7 +429,7 @@ kind = "http"
 url = "http://{ok}/"
 "#
     );
-    let app = start_app(dir.path(), &toml).await;
+    let app = start_app_sqlite(dir.path(), &toml).await;
     let addr = app.local_addr();
     let store = app.state.store.clone();
     store.flush().await.unwrap();

@@ -337,10 +337,8 @@ sha256 = "{}"
 /// Writes the config to disk (so a reload can re-read it) and starts the app on port 0.
 async fn start(dir: &Path, body: &str) -> App {
     let path = dir.join("commwatch.toml");
-    let text = format!(
-        "[storage]\npath = \"{}\"\n{body}",
-        dir.join("commwatch.db").display()
-    );
+    let (storage, _db) = stores::storage_for_test(dir);
+    let text = format!("{storage}{body}");
     std::fs::write(&path, text).unwrap();
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -705,17 +703,12 @@ async fn every_response_matches_the_spec() {
         inc["incidents"][0]["acks"][0]["comment"],
         "Đã gọi VNPT, đang điều xe máy phát"
     );
-    // The acknowledgement is in SQLite, not only in memory.
-    let db = commwatch::store::open_read_only(&dir.path().join("commwatch.db")).unwrap();
-    let author: String = db
-        .query_row(
-            "SELECT author FROM incident_acks WHERE incident_id = ?1",
-            [incident],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(author, "truc-ban-1");
-    drop(db);
+    // The acknowledgement is in the database, not only in memory.
+    let rows = stores::test_sql(
+        dir.path(),
+        &format!("SELECT author FROM incident_acks WHERE incident_id = {incident}"),
+    );
+    assert_eq!(rows[0][0].as_deref(), Some("truc-ban-1"));
 
     // The page form takes the same incident (a script may use its bearer header instead of
     // the session cookie and form token); errors are pages.

@@ -61,12 +61,22 @@ pub async fn tcp_server() -> SocketAddr {
 
 pub mod needs;
 
-/// Starts the daemon on 127.0.0.1:0 with `toml` (storage forced into `dir`).
+/// Starts the daemon on 127.0.0.1:0 with `toml` (storage forced into `dir`, or into a
+/// PostgreSQL database under `COMMWATCH_TEST_STORE=postgres`: see
+/// [`stores::storage_for_test`]).
 pub async fn start_app(dir: &Path, toml: &str) -> App {
-    let text = format!(
-        "[storage]\npath = \"{}\"\n\n{toml}",
-        dir.join("commwatch.db").display()
-    );
+    let (storage, _db) = stores::storage_for_test(dir);
+    start_app_with_storage(dir, &storage, toml).await
+}
+
+/// Starts the daemon on a SQLite file in `dir` whatever `COMMWATCH_TEST_STORE` says, for a
+/// test about SQLite itself.
+pub async fn start_app_sqlite(dir: &Path, toml: &str) -> App {
+    start_app_with_storage(dir, &stores::sqlite_storage_toml(dir), toml).await
+}
+
+async fn start_app_with_storage(dir: &Path, storage: &str, toml: &str) -> App {
+    let text = format!("{storage}\n{toml}");
     let cfg =
         Config::from_str_at(&dir.join("commwatch.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
