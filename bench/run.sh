@@ -2,7 +2,7 @@
 # commwatch benchmark harness: installs the peers from Debian if missing, builds release
 # binaries, and runs every scenario against simulated endpoints on loopback.
 #
-#   bench/run.sh           full run (about 20 minutes); updates the table in BENCHMARKS.md
+#   bench/run.sh           full run (about 30 minutes); updates the tables in BENCHMARKS.md
 #   bench/run.sh --quick   short windows, single runs (about 3 minutes): checks the harness works
 #
 # Markdown goes to stdout, progress to stderr, JSON to bench/out/latest.json.
@@ -26,6 +26,8 @@ missing=()
 [ -x /usr/bin/prometheus-blackbox-exporter ] || command -v blackbox_exporter >/dev/null 2>&1 \
     || missing+=(prometheus-blackbox-exporter)
 command -v fping >/dev/null 2>&1 || missing+=(fping)
+# The store benchmark's PostgreSQL column runs Debian's server binaries.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # nft silences pings to the simulated mobile sites that hang or fail in the storm.
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -54,9 +56,32 @@ cargo build --release --bins >&2
 csv=()
 [ -n "${COMMWATCH_COMMUNES:-}" ] && csv=(--csv "$COMMWATCH_COMMUNES")
 if [ "$quick" -eq 1 ]; then
-    exec target/release/commwatch-bench run --quick "${csv[@]}" \
+    target/release/commwatch-bench run --quick "${csv[@]}" \
         --out bench/out/latest.json --label "bench/run.sh --quick"
 else
-    exec target/release/commwatch-bench run "${csv[@]}" \
+    target/release/commwatch-bench run "${csv[@]}" \
         --out bench/out/latest.json --doc BENCHMARKS.md --label "bench/run.sh"
+fi
+
+# The store on both engines, same workload, same run: the writer's throughput and CPU (daemon
+# and PostgreSQL server), the national drill's load and the 30-day views. It starts a throwaway
+# PostgreSQL on 127.0.0.1 from Debian's binaries (installed above when missing).
+store_args=()
+[ "$quick" -eq 1 ] && store_args=(--quick)
+echo "bench/run.sh: store benchmark (SQLite and PostgreSQL)" >&2
+mkdir -p bench/out
+cargo bench --bench store -- "${store_args[@]}" > bench/out/store.md
+echo
+echo "#### Store, SQLite beside PostgreSQL (cargo bench --bench store)"
+echo
+cat bench/out/store.md
+if [ "$quick" -eq 0 ]; then
+    # Between its own markers, so the harness's table and this one are rewritten apart.
+    awk -v table=bench/out/store.md '
+        /^<!-- store:begin/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+        /^<!-- store:end -->/ { skip = 0 }
+        !skip { print }
+    ' BENCHMARKS.md > bench/out/BENCHMARKS.md.new
+    mv bench/out/BENCHMARKS.md.new BENCHMARKS.md
+    echo "bench/run.sh: store table updated in BENCHMARKS.md" >&2
 fi

@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench store` (add `-- --quick` for a smaller run). Prints a Markdown table.
 //! The PostgreSQL column runs on a throwaway server on 127.0.0.1 started from Debian's binaries
-//! (tests/common/postgres.rs); `-- --sqlite-only` leaves it out.
+//! (tests/common/postgres.rs); `-- --sqlite-only` leaves it out, `-- --avail-only` runs only the
+//! 30-day reads (the other rows then read zero).
 
 // A benchmark unwraps: a panic is how it reports a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -358,8 +359,18 @@ struct Results {
     sizes: Option<Sizes>,
 }
 
-async fn run(engine: Engine, dir: &std::path::Path, quick: bool) -> Results {
+async fn run(engine: Engine, dir: &std::path::Path, quick: bool, avail_only: bool) -> Results {
     let (w_targets, w_rounds) = if quick { (1_000, 60) } else { (1_000, 1_440) };
+    if avail_only {
+        let a_targets = if quick { 2_000 } else { 20_000 };
+        let place = Place::new(engine, dir, "bench_avail");
+        return Results {
+            write: Cost::default(),
+            drill: Cost::default(),
+            avail: availability_30d(&place, a_targets).await,
+            sizes: None,
+        };
+    }
     let place = Place::new(engine, dir, "bench_write");
     let write = write_throughput(&place, engine, w_targets, w_rounds).await;
     let sizes = match &place {
@@ -388,12 +399,14 @@ const DRILL_TARGETS: usize = 20_000;
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let sqlite_only = std::env::args().any(|a| a == "--sqlite-only");
+    // Only the 30-day reads: what to run under a profiler.
+    let avail_only = std::env::args().any(|a| a == "--avail-only");
     let dir = tempfile::tempdir().unwrap();
-    let lite = run(Engine::Sqlite, dir.path(), quick).await;
+    let lite = run(Engine::Sqlite, dir.path(), quick, avail_only).await;
     let pg = if sqlite_only {
         None
     } else {
-        Some(run(Engine::Postgres, dir.path(), quick).await)
+        Some(run(Engine::Postgres, dir.path(), quick, avail_only).await)
     };
 
     let both = |f: &dyn Fn(&Results) -> String| -> String {

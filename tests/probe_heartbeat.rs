@@ -177,6 +177,50 @@ async fn no_push_since_start_fails_after_the_window() {
     r.app.shutdown().await;
 }
 
+/// Devices that can only fetch a URL push with a GET: the token, status and message in the
+/// query, the same checks and answers as a POST, and never a cached answer.
+#[tokio::test]
+async fn a_get_is_a_push_too() {
+    let r = start().await;
+    let c = client();
+    let url = |q: &str| format!("{}/api/v1/push/ht-thach-ha-generator?{q}", r.base);
+    let resp = c
+        .get(url(&format!(
+            "token={TOKEN}&status=fail&message=m%C3%A1y%20ph%C3%A1t%20t%E1%BA%AFt"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "fail");
+    let (obs, sample) = r.probe(r.app.state.heartbeats.clone()).await;
+    assert_eq!(failing(&sample), ["push_status (fail) == ok"]);
+    let last = obs.facts.heartbeat.and_then(|h| h.last).expect("push");
+    assert_eq!(last.message.as_deref(), Some("máy phát tắt"));
+    // A wrong or missing token is refused as for a POST, with a JSON error, and records nothing.
+    let bad_status = format!("token={TOKEN}&status=maybe");
+    for (q, status, code) in [
+        ("token=wrong-token-xxxxxxxx", 403, "forbidden"),
+        ("", 401, "unauthorized"),
+        (bad_status.as_str(), 400, "invalid_status"),
+    ] {
+        let resp = c.get(url(q)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{q}");
+        let err: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{q}: {err}");
+    }
+    let (last, pushes) = r
+        .app
+        .state
+        .heartbeats
+        .last("ht-thach-ha-generator")
+        .expect("push");
+    assert_eq!((last.message.as_deref(), pushes), (Some("máy phát tắt"), 1));
+    r.app.shutdown().await;
+}
+
 #[tokio::test]
 async fn pushes_need_the_right_token_and_target() {
     let r = start().await;

@@ -456,6 +456,146 @@ async fn recent_samples_come_newest_first(b: Backing) {
     writer.join().await;
 }
 
+contract!(long_ranges_read_weeks_that_match_raw_samples);
+/// Ranges past a week read day and week rollups the writer kept as samples arrived: over 23
+/// days of ten-minute probes (two months ago), every range counts exactly the samples from the
+/// local midnight of its first day, whether data follows its end (the exact plan) or it ends at
+/// the newest sample (the last week read whole).
+async fn long_ranges_read_weeks_that_match_raw_samples(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
+    let key: Arc<str> = Arc::from("ht-long");
+    let mut truth = Vec::new();
+    for m in 0..(23 * 144) {
+        let at = t(EARLIER + m * 600 + 7);
+        // Fails for a day in the second week and every 31st probe.
+        let ok = !((1_300..1_444).contains(&m) || m % 31 == 0);
+        let latency = 10 + (m % 17) as u64;
+        truth.push((at, ok, latency));
+        store
+            .record(key.clone(), sample(at, ok, latency), TargetState::new(at))
+            .await
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    let local_midnight = |at: DateTime<Utc>| {
+        let ms = Resolution::Day.floor(at.timestamp_millis());
+        Utc.timestamp_millis_opt(ms).single().unwrap()
+    };
+    let at = |s: i64| t(EARLIER + s);
+    let end = at(23 * 86_400);
+    for (from, to) in [
+        (at(0), end),
+        (at(3_600 * 5 + 600), end),
+        (
+            at(86_400 * 2 + 3_600 * 3),
+            at(86_400 * 19 + 3_600 * 5 + 1_200),
+        ),
+        (at(86_400 * 4 + 3_600 * 20), at(86_400 * 12)),
+        (at(86_400 * 9 + 77), end + chrono::Duration::hours(30)),
+    ] {
+        let start = local_midnight(from);
+        let expect: Vec<_> = truth
+            .iter()
+            .filter(|(at, ..)| *at >= start && *at < to)
+            .collect();
+        let ok = expect.iter().filter(|(_, ok, _)| *ok).count() as u64;
+        let avail = store
+            .availability(Some(vec!["ht-long".into()]), from, to)
+            .await
+            .unwrap()
+            .remove("ht-long")
+            .unwrap();
+        assert_eq!(avail.count, expect.len() as u64, "{from}..{to}");
+        assert_eq!(avail.ok, ok, "{from}..{to}");
+        let lat: Vec<u64> = expect
+            .iter()
+            .filter(|(_, ok, _)| *ok)
+            .map(|(_, _, l)| *l)
+            .collect();
+        let avg = lat.iter().sum::<u64>() as f64 / lat.len() as f64 / 1e3;
+        assert!(
+            (avail.latency_avg_seconds.unwrap() - avg).abs() < 1e-9,
+            "{from}..{to}: {avail:?}"
+        );
+        assert_eq!(
+            avail.latency_max_seconds.unwrap(),
+            *lat.iter().max().unwrap() as f64 / 1e3
+        );
+        // Every target at once and the group sum read the same buckets.
+        let all = store.availability(None, from, to).await.unwrap();
+        assert_eq!(all["ht-long"].count, avail.count, "{from}..{to}");
+        let group = store
+            .group_availability(vec!["ht-long".into()], from, to)
+            .await
+            .unwrap();
+        assert_eq!(
+            (group.count, group.ok),
+            (avail.count, avail.ok),
+            "{from}..{to}"
+        );
+    }
+    // The week series holds every sample once.
+    let weeks = store
+        .series("ht-long", Resolution::Week, t(EARLIER - 8 * 86_400), end)
+        .await
+        .unwrap();
+    assert!(weeks.len() >= 4 && weeks.len() <= 5, "{weeks:?}");
+    let counted: u64 = weeks.iter().map(|w| w.availability.count).sum();
+    assert_eq!(counted, truth.len() as u64);
+    drop(store);
+    writer.join().await;
+}
+
+/// Two months before t(0): every range of the test above ends in the past, so the store looks
+/// for data after its end instead of taking it as ending now.
+const EARLIER: i64 = -60 * 86_400;
+
+contract!(a_long_range_ending_now_reads_its_last_week_whole);
+/// The pages' "last 30 days": the range ends when the request came in, and reads the week
+/// holding that moment as one bucket; it counts every sample since the local midnight of its
+/// first day, none twice.
+async fn a_long_range_ending_now_reads_its_last_week_whole(b: Backing) {
+    let (store, writer) = b.open(Retention::default());
+    let key: Arc<str> = Arc::from("ht-now");
+    let now = Utc::now();
+    let first = now - chrono::Duration::days(12);
+    let mut truth = Vec::new();
+    for m in 0..(12 * 48) {
+        let at = first + chrono::Duration::minutes(30 * m);
+        let ok = m % 7 != 0;
+        truth.push((at, ok));
+        store
+            .record(key.clone(), sample(at, ok, 12), TargetState::new(at))
+            .await
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    let (from, to) = (now - chrono::Duration::days(10), Utc::now());
+    let start = Utc
+        .timestamp_millis_opt(Resolution::Day.floor(from.timestamp_millis()))
+        .single()
+        .unwrap();
+    let expect: Vec<_> = truth
+        .iter()
+        .filter(|(at, _)| *at >= start && *at < to)
+        .collect();
+    let avail = store
+        .availability(Some(vec!["ht-now".into()]), from, to)
+        .await
+        .unwrap()
+        .remove("ht-now")
+        .unwrap();
+    assert_eq!(avail.count, expect.len() as u64);
+    assert_eq!(avail.ok, expect.iter().filter(|(_, ok)| *ok).count() as u64);
+    let all = store.availability(None, from, to).await.unwrap();
+    assert_eq!(
+        (all["ht-now"].count, all["ht-now"].ok),
+        (avail.count, avail.ok)
+    );
+    drop(store);
+    writer.join().await;
+}
+
 contract!(thirty_seeded_days_read_the_same);
 async fn thirty_seeded_days_read_the_same(b: Backing) {
     let (store, writer) = b.open(Retention::default());
@@ -465,13 +605,16 @@ async fn thirty_seeded_days_read_the_same(b: Backing) {
     store.seed_rollups(keys.clone(), from, to).await.unwrap();
     let all = store.availability(None, from, to).await.unwrap();
     assert_eq!(all.len(), 30);
-    // Every bucket holds one probe per minute; the target's id modulo 3 failed per bucket.
+    // Every bucket holds one probe per minute; the target's id modulo 3 failed per bucket. A
+    // range longer than a week starts at the local midnight of its first day, seven hours
+    // before t(0) (UTC+7), and the seeding fills that day whole.
+    let minutes = 30 * 1_440 + 7 * 60;
     for a in all.values() {
-        assert_eq!(a.count, 30 * 1_440, "{a:?}");
+        assert_eq!(a.count, minutes, "{a:?}");
         assert!(a.ok <= a.count && a.count - a.ok < 200, "{a:?}");
     }
     let group = store.group_availability(keys, from, to).await.unwrap();
-    assert_eq!(group.count, 30 * 30 * 1_440);
+    assert_eq!(group.count, 30 * minutes);
     drop(store);
     writer.join().await;
 }
@@ -485,7 +628,11 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../src/store/migrations/sqlite/V4__acks.sql"),
     include_str!("../src/store/migrations/sqlite/V5__drills.sql"),
     include_str!("../src/store/migrations/sqlite/V6__heartbeats.sql"),
+    include_str!("../src/store/migrations/sqlite/V7__week_rollups.sql"),
 ];
+
+/// Wednesday 2026-10-07 00:00 in Vietnam (UTC+7): a local day in the middle of its week.
+const OLD_DAY: DateTime<Utc> = DateTime::from_timestamp_millis(1_791_306_000_000).unwrap();
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_upgrades_from_every_earlier_schema() {
@@ -505,6 +652,16 @@ async fn sqlite_upgrades_from_every_earlier_schema() {
                 [],
             )
             .unwrap();
+            if (2..SQLITE_MIGRATIONS.len()).contains(&n) {
+                // A day an older binary rolled up, before week buckets existed.
+                conn.execute(
+                    "INSERT INTO rollup_day(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
+                         latency_min_us, latency_max_us, loss_sum, loss_count)
+                     VALUES (1, ?1, 1440, 1400, 0, 7000000, 4000, 6000, 0, 0)",
+                    [OLD_DAY.timestamp_millis()],
+                )
+                .unwrap();
+            }
         }
         let (store, writer) = b.open(Retention::default());
         assert_eq!(
@@ -512,6 +669,30 @@ async fn sqlite_upgrades_from_every_earlier_schema() {
             1,
             "from schema {n}"
         );
+        if (2..SQLITE_MIGRATIONS.len()).contains(&n) {
+            // The upgrade built the day's week: a month around it reads the day once.
+            let month = store
+                .availability(
+                    Some(vec!["ht-old".into()]),
+                    OLD_DAY - chrono::Duration::days(12),
+                    OLD_DAY + chrono::Duration::days(18),
+                )
+                .await
+                .unwrap()
+                .remove("ht-old")
+                .unwrap();
+            assert_eq!((month.count, month.ok), (1440, 1400), "from schema {n}");
+            let weeks = store
+                .series(
+                    "ht-old",
+                    Resolution::Week,
+                    OLD_DAY - chrono::Duration::days(7),
+                    OLD_DAY + chrono::Duration::days(7),
+                )
+                .await
+                .unwrap();
+            assert_eq!(weeks.len(), 1, "from schema {n}: {weeks:?}");
+        }
         // The upgraded database takes every kind of row the latest schema has.
         store
             .record(
@@ -591,6 +772,56 @@ async fn a_newer_schema_is_refused_and_left_unchanged(b: Backing) {
             .unwrap(),
     };
     assert_eq!(rows_before, rows_after);
+}
+
+/// A PostgreSQL record at schema 1 (before week buckets) gains the weeks of its days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrades_from_the_first_schema() {
+    let b = Backing::postgres("upgrade_v1");
+    let Backing::Postgres(db) = &b else {
+        unreachable!()
+    };
+    let (store, writer) = b.open(Retention::default());
+    drop(store);
+    writer.join().await;
+    // Back to schema 1, as a binary from before the week buckets left it, with a day of its own.
+    let pg = common::postgres::server();
+    pg.run_sql(&db.name, "DROP TABLE rollup_week");
+    pg.run_sql(
+        &db.name,
+        "DELETE FROM refinery_schema_history WHERE version > 1",
+    );
+    pg.run_sql(
+        &db.name,
+        "INSERT INTO targets(id, key) VALUES (1, 'ht-old')",
+    );
+    pg.run_sql(
+        &db.name,
+        &format!(
+            "INSERT INTO rollup_day(target_id, bucket_ms, count, ok, degraded, latency_sum_us,
+                 latency_min_us, latency_max_us, loss_sum, loss_count)
+             VALUES (1, {}, 1440, 1400, 0, 7000000, 4000, 6000, 0, 0)",
+            OLD_DAY.timestamp_millis()
+        ),
+    );
+    let (store, writer) = b.open(Retention::default());
+    let month = store
+        .availability(
+            Some(vec!["ht-old".into()]),
+            OLD_DAY - chrono::Duration::days(12),
+            OLD_DAY + chrono::Duration::days(18),
+        )
+        .await
+        .unwrap()
+        .remove("ht-old")
+        .unwrap();
+    assert_eq!((month.count, month.ok), (1440, 1400));
+    assert_eq!(
+        pg.run_sql(&db.name, "SELECT count(*), sum(count) FROM rollup_week"),
+        vec![vec![Some("1".to_string()), Some("1440".to_string())]]
+    );
+    drop(store);
+    writer.join().await;
 }
 
 /// A refused connection at start is an error naming the place and the cause, never the password.

@@ -35,6 +35,7 @@ const TABLES: &[&str] = &[
     "rollup_minute",
     "rollup_hour",
     "rollup_day",
+    "rollup_week",
     "alert_events",
     "alert_groups",
     "outbox",

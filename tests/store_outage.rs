@@ -382,7 +382,7 @@ async fn a_killed_postgres_degrades_storage_and_loses_nothing_once_it_is_back() 
             samples as f64, probed,
             "{t}: samples stored vs probes counted"
         );
-        for table in ["rollup_minute", "rollup_hour", "rollup_day"] {
+        for table in ["rollup_minute", "rollup_hour", "rollup_day", "rollup_week"] {
             let rolled = q(&format!(
                 "SELECT coalesce(sum(r.count), 0) FROM {table} r JOIN targets t ON t.id = r.target_id WHERE t.key = '$T'"
             ));

@@ -935,6 +935,15 @@ async fn every_response_matches_the_spec() {
         404,
     )
     .await;
+    c.call(
+        "GET",
+        "/api/v1/push/{target}",
+        "/api/v1/push/nope?token=x&status=ok",
+        None,
+        None,
+        404,
+    )
+    .await;
 
     // The blackbox-style probe endpoint: configured targets only.
     c.call("GET", "/probe", "/probe?target=ok-1", None, None, 200)

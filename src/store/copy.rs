@@ -22,6 +22,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("rollup_minute", &["target_id", "bucket_ms"]),
     ("rollup_hour", &["target_id", "bucket_ms"]),
     ("rollup_day", &["target_id", "bucket_ms"]),
+    ("rollup_week", &["target_id", "bucket_ms"]),
     ("alert_events", &["id"]),
     ("alert_groups", &["receiver", "group_key"]),
     ("outbox", &["id"]),

@@ -29,14 +29,24 @@ const SQLITE: &[(&str, &str)] = &[
         "V6__heartbeats",
         include_str!("migrations/sqlite/V6__heartbeats.sql"),
     ),
+    (
+        "V7__week_rollups",
+        include_str!("migrations/sqlite/V7__week_rollups.sql"),
+    ),
 ];
 
 /// PostgreSQL's migrations, in order. The first is the whole schema SQLite reached in its six;
 /// from here on both engines gain the same numbered steps.
-const POSTGRES: &[(&str, &str)] = &[(
-    "V1__schema",
-    include_str!("migrations/postgres/V1__schema.sql"),
-)];
+const POSTGRES: &[(&str, &str)] = &[
+    (
+        "V1__schema",
+        include_str!("migrations/postgres/V1__schema.sql"),
+    ),
+    (
+        "V2__week_rollups",
+        include_str!("migrations/postgres/V2__week_rollups.sql"),
+    ),
+];
 
 /// The schema version this binary brings each engine to.
 pub fn latest_sqlite() -> usize {

@@ -334,15 +334,20 @@ fn write_rows<'a>(
 struct Batch<'a> {
     /// The last sample per (target, time) wins, as the per-row upsert's overwrite did.
     samples: BTreeMap<(i64, i64), &'a SampleRow>,
-    /// Minute, hour and day rollups, per (target, bucket): every sample counts, duplicates
-    /// included, exactly as one upsert per sample counted them.
-    rollups: [BTreeMap<(i64, i64), Agg>; 3],
+    /// Minute, hour, day and week rollups, per (target, bucket): every sample counts,
+    /// duplicates included, exactly as one upsert per sample counted them.
+    rollups: [BTreeMap<(i64, i64), Agg>; 4],
     /// The last state per target wins.
     states: BTreeMap<i64, &'a TargetState>,
 }
 
 /// Resolutions in the order of `Batch::rollups`.
-const RESOLUTIONS: [Resolution; 3] = [Resolution::Minute, Resolution::Hour, Resolution::Day];
+const RESOLUTIONS: [Resolution; 4] = [
+    Resolution::Minute,
+    Resolution::Hour,
+    Resolution::Day,
+    Resolution::Week,
+];
 
 /// What a run of samples adds to one rollup bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]

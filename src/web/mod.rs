@@ -217,8 +217,9 @@ fn operations(state: AppState) -> warp::filters::BoxedFilter<(warp::reply::Respo
         .and(with_state(state.clone()))
         .and_then(scrape::serve);
 
+    // GET too: many generator controllers and old modems can only fetch a URL.
     let push = warp::path!("api" / "v1" / "push" / String)
-        .and(warp::post())
+        .and(warp::get().or(warp::post()).unify())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("content-type"))
         .and(warp::query::<std::collections::HashMap<String, String>>())

@@ -273,6 +273,7 @@ pub async fn target_series(
         Some("minute") => Resolution::Minute,
         Some("hour") => Resolution::Hour,
         Some("day") => Resolution::Day,
+        Some("week") => Resolution::Week,
         // About a few hundred points whatever the range: what a chart can show.
         None | Some("auto") if span <= chrono::Duration::hours(6) => Resolution::Minute,
         None | Some("auto") if span <= chrono::Duration::days(14) => Resolution::Hour,
@@ -280,7 +281,7 @@ pub async fn target_series(
         Some(other) => {
             return Err(reject(ApiError::bad_request(
                 "invalid_query",
-                format!("`resolution` must be minute, hour, day or auto, not `{other}`"),
+                format!("`resolution` must be minute, hour, day, week or auto, not `{other}`"),
             )));
         }
     };

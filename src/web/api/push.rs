@@ -1,6 +1,6 @@
-//! `POST /api/v1/push/{target}`: heartbeats from sites that cannot be probed (a commune office
-//! behind NAT, a generator controller). Each heartbeat target has its own token, sent as
-//! `Authorization: Bearer TOKEN` or `?token=TOKEN` (for devices that can only fetch a URL).
+//! `POST /api/v1/push/{target}` (or `GET`, for devices that can only fetch a URL): heartbeats
+//! from sites that cannot be probed (a commune office behind NAT, a generator controller). Each
+//! heartbeat target has its own token, sent as `Authorization: Bearer TOKEN` or `?token=TOKEN`.
 //! `status` (ok or fail, default ok) and `message` come from the query or a small JSON body.
 
 use std::collections::HashMap;
@@ -127,10 +127,16 @@ pub async fn push(
     let pushes = state.heartbeats.record(&id, push.clone());
     state.store.record_push(id.clone(), push, pushes);
     tracing::debug!(target = %id, status = status.as_str(), "heartbeat received");
-    Ok(warp::reply::json(&serde_json::json!({
-        "target": id,
-        "status": status.as_str(),
-        "at": at,
-    }))
+    // A heartbeat sent as a GET must never be answered from a cache on the way: the push
+    // would look delivered and never reach us.
+    Ok(warp::reply::with_header(
+        warp::reply::json(&serde_json::json!({
+            "target": id,
+            "status": status.as_str(),
+            "at": at,
+        })),
+        "cache-control",
+        "no-store",
+    )
     .into_response())
 }
