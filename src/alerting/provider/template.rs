@@ -127,3 +127,77 @@ pub fn fit(n: &Notification, max: usize) -> String {
     out.push_str(&tail);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    // Tests unwrap: a panic is how a test reports a failure.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeMap;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::alerting::model::Kind;
+    use crate::state::State;
+
+    fn storm(targets: usize) -> Notification {
+        let at = Utc.with_ymd_and_hms(2026, 9, 7, 6, 5, 0).single().unwrap();
+        let targets = (0..targets)
+            .map(|i| AlertTarget {
+                id: format!("t{i}"),
+                name: format!("Trạm BTS Viettel số {i}"),
+                labels: [("commune".to_string(), format!("Xã {i}"))].into(),
+                state: State::Down,
+                status: Status::Firing,
+                cause: Some("connect: connection refused".into()),
+                started_at: at,
+                ended_at: None,
+                explains: Vec::new(),
+                explained: Vec::new(),
+                flapping: None,
+                acknowledged_by: None,
+            })
+            .collect();
+        Notification {
+            id: "cw-1".into(),
+            idempotency_key: "cw-1-1".into(),
+            receiver: "sms".into(),
+            status: Status::Firing,
+            kind: Kind::New,
+            drill: None,
+            group: [("operator".to_string(), "viettel".to_string())].into(),
+            targets,
+            created_at: at,
+            language: Language::Vi,
+            external_url: None,
+            monitor_isolated: None,
+            max_listed: 20,
+        }
+    }
+
+    #[test]
+    fn fitted_text_never_passes_the_limit_and_counts_what_it_left_out() {
+        let n = storm(9);
+        for max in 20..=400 {
+            let s = fit(&n, max);
+            assert!(s.chars().count() <= max, "{max}: {s}");
+            let named = s.lines().filter(|l| l.starts_with("• ")).count();
+            if named < 9 {
+                assert!(
+                    s.ends_with(&format!("… (+{} trạm)", 9 - named)),
+                    "{max}: {s}"
+                );
+            }
+        }
+        // A short message is left alone.
+        let one = storm(1);
+        assert_eq!(fit(&one, 1_600), one.text());
+        let f = fields(&storm(3), Some(60));
+        assert!(f.text.chars().count() <= 60, "{}", f.text);
+        assert_eq!(
+            f.group["commune"], "",
+            "every label is present, empty when not grouped"
+        );
+    }
+}

@@ -420,7 +420,7 @@ fn email(
     match (&r.username, &password_file) {
         (Some(_), None) => ctx.err(
             span.clone(),
-            "password_file",
+            "username",
             "`username` needs `password_file`, a file holding the password alone",
         ),
         (None, Some(_)) => ctx.err(

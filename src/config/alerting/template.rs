@@ -196,8 +196,10 @@ fn explain(source: &str, e: &minijinja::Error) -> TemplateError {
     if let Some(d) = e.detail() {
         let _ = write!(s, " ({d})");
     }
-    if let Some(at) = e.range().and_then(|r| source.get(r)) {
-        let _ = write!(s, ": `{}`", at.trim());
+    if e.kind() == minijinja::ErrorKind::UndefinedError
+        && let Some(at) = e.range().and_then(|r| enclosing(source, r))
+    {
+        let _ = write!(s, ": `{at}`");
     }
     if let Some(line) = e.line() {
         let _ = write!(s, " (template line {line})");
@@ -206,6 +208,22 @@ fn explain(source: &str, e: &minijinja::Error) -> TemplateError {
         s.push_str("; the fields are listed in docs/alerting.md");
     }
     TemplateError(s)
+}
+
+/// The `{{ ... }}` or `{% ... %}` around `r` (minijinja points at the failing part only, such
+/// as `.comune` of `targets[0].comune`), on one line.
+fn enclosing(source: &str, r: std::ops::Range<usize>) -> Option<String> {
+    let before = source.get(..r.start)?;
+    let start = before.rfind("{{").max(before.rfind("{%"))?;
+    let after = source.get(r.end..)?;
+    let end = r.end
+        + [after.find("}}"), after.find("%}")]
+            .into_iter()
+            .flatten()
+            .min()?
+        + 2;
+    let text = source.get(start..end)?;
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Renders `source` against the sample messages, as the loader does: a template that does not
