@@ -133,8 +133,6 @@ mod tests {
     // Tests unwrap: a panic is how a test reports a failure.
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::collections::BTreeMap;
-
     use chrono::{TimeZone, Utc};
 
     use super::*;
