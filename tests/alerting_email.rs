@@ -180,6 +180,22 @@ fn target(id: &str, name: &str, addr: &str, commune: &str) -> String {
     )
 }
 
+/// [`config`] and one target, down from the start, in the group it mails.
+async fn one_down_target(
+    dir: &Path,
+    relay: &Relay,
+    mode: Mode,
+    to: &[&str],
+    password: &str,
+) -> String {
+    let dead = refused_addr().await.to_string();
+    format!(
+        "{}{}",
+        config(dir, relay, mode, to, password),
+        target("v1", "Viettel — Kỳ Anh", &dead, "Kỳ Anh"),
+    )
+}
+
 /// The outbox rows once every one has left `pending`.
 async fn settled_outbox(addr: std::net::SocketAddr, secs: u64) -> Vec<serde_json::Value> {
     wait_for(
@@ -267,12 +283,7 @@ async fn a_temporary_451_over_starttls_is_retried_and_delivered_once() {
         return;
     };
     relay.control(r#"{"temp_fail": 1}"#);
-    let dead = refused_addr().await.to_string();
-    let toml = format!(
-        "{}{}",
-        config(dir.path(), &relay, Mode::Starttls, &[TO], PASSWORD),
-        target("v1", "Viettel — Kỳ Anh", &dead, "Kỳ Anh"),
-    );
+    let toml = one_down_target(dir.path(), &relay, Mode::Starttls, &[TO], PASSWORD).await;
     let app = start_app(dir.path(), &toml).await;
     let rows = settled_outbox(app.local_addr(), 40).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -305,12 +316,7 @@ async fn a_rejected_recipient_over_implicit_tls_is_a_dead_letter_with_the_reply(
     };
     let gone = "khong-ton-tai@stc.hatinh.gov.vn";
     relay.control(&format!(r#"{{"reject": ["{gone}"]}}"#));
-    let dead = refused_addr().await.to_string();
-    let toml = format!(
-        "{}{}",
-        config(dir.path(), &relay, Mode::Implicit, &[TO, gone], PASSWORD),
-        target("v1", "Viettel — Kỳ Anh", &dead, "Kỳ Anh"),
-    );
+    let toml = one_down_target(dir.path(), &relay, Mode::Implicit, &[TO, gone], PASSWORD).await;
     let app = start_app(dir.path(), &toml).await;
     let rows = settled_outbox(app.local_addr(), 30).await;
     assert_eq!(rows[0]["status"], "dead", "{rows:?}");
@@ -331,13 +337,8 @@ async fn a_wrong_password_is_a_clear_dead_letter_and_never_shown() {
     let Some(relay) = Relay::start("email_auth", dir.path(), Mode::Plain) else {
         return;
     };
-    let dead = refused_addr().await.to_string();
     let wrong = "sai-mat-khau-123";
-    let toml = format!(
-        "{}{}",
-        config(dir.path(), &relay, Mode::Plain, &[TO], wrong),
-        target("v1", "Viettel — Kỳ Anh", &dead, "Kỳ Anh"),
-    );
+    let toml = one_down_target(dir.path(), &relay, Mode::Plain, &[TO], wrong).await;
     let app = start_app(dir.path(), &toml).await;
     let rows = settled_outbox(app.local_addr(), 30).await;
     assert_eq!(rows[0]["status"], "dead", "{rows:?}");
@@ -361,12 +362,7 @@ async fn a_message_queued_before_a_restart_is_delivered_after_it() {
     };
     // The relay refuses for now: the message waits in the outbox.
     relay.control(r#"{"temp_fail": 1000}"#);
-    let dead = refused_addr().await.to_string();
-    let toml = format!(
-        "{}{}",
-        config(dir.path(), &relay, Mode::Plain, &[TO], PASSWORD),
-        target("v1", "Viettel — Kỳ Anh", &dead, "Kỳ Anh"),
-    );
+    let toml = one_down_target(dir.path(), &relay, Mode::Plain, &[TO], PASSWORD).await;
     let app = start_app(dir.path(), &toml).await;
     let addr = app.local_addr();
     let key = wait_for(Duration::from_secs(30), "a failed attempt", || async {

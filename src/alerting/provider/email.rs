@@ -201,3 +201,85 @@ fn classify(e: &lettre::transport::smtp::Error) -> Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Tests unwrap: a panic is how a test reports a failure.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::alerting::model::{AlertTarget, DrillRef, Kind, Status};
+    use crate::state::State;
+
+    fn drill() -> Notification {
+        let at = Utc.with_ymd_and_hms(2026, 9, 7, 6, 5, 0).single().unwrap();
+        Notification {
+            id: "cw-00000000000000aa".into(),
+            idempotency_key: "cw-00000000000000aa-2".into(),
+            receiver: "mail".into(),
+            status: Status::Firing,
+            kind: Kind::New,
+            drill: Some(DrillRef {
+                id: "dt-2026-09".into(),
+                name: "Diễn tập <bão số 3>".into(),
+            }),
+            group: [("operator".to_string(), "vnpt".to_string())].into(),
+            targets: vec![AlertTarget {
+                id: "t1".into(),
+                name: "VNPT — Kỳ Lạc".into(),
+                labels: Default::default(),
+                state: State::Down,
+                status: Status::Firing,
+                cause: Some("timeout & <no answer>".into()),
+                started_at: at,
+                ended_at: None,
+                explains: Vec::new(),
+                explained: Vec::new(),
+                flapping: None,
+                acknowledged_by: None,
+            }],
+            created_at: at,
+            language: Language::Vi,
+            external_url: Some("https://status.example.invalid".into()),
+            monitor_isolated: None,
+            max_listed: 20,
+        }
+    }
+
+    fn settings() -> EmailSettings {
+        EmailSettings {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            from: "Commwatch <commwatch@stc.hatinh.gov.vn>".into(),
+            to: vec!["truc-ban@stc.hatinh.gov.vn".into()],
+            username: None,
+            password_file: None,
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn a_drill_is_marked_in_the_subject_and_ids_come_from_the_message() {
+        let m = message(&settings(), &drill()).unwrap();
+        let h = m.headers();
+        assert_eq!(
+            h.get_raw("Subject"),
+            Some("[DIỄN TẬP] 🔴 VNPT/VinaPhone: 1 mục tiêu mất liên lạc")
+        );
+        assert_eq!(
+            h.get_raw("Message-ID"),
+            Some("<cw-00000000000000aa-2@stc.hatinh.gov.vn>")
+        );
+        assert_eq!(
+            h.get_raw("In-Reply-To"),
+            Some("<cw-00000000000000aa@stc.hatinh.gov.vn>")
+        );
+        let html = html(&drill());
+        assert!(html.contains("timeout &amp; &lt;no answer&gt;"), "{html}");
+        assert!(html.contains("Diễn tập &lt;bão số 3&gt;"), "{html}");
+        assert!(plain(&drill()).ends_with("Trang trạng thái: https://status.example.invalid/\n"));
+    }
+}
