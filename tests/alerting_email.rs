@@ -398,3 +398,33 @@ async fn a_message_queued_before_a_restart_is_delivered_after_it() {
     assert_eq!(relay.messages().len(), rows.len(), "{rows:?}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_refuses_connections_is_retried_not_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(relay) = Relay::start("email_refused", dir.path(), Mode::Plain) else {
+        return;
+    };
+    // The same configuration pointed at a port where nothing listens.
+    let closed = refused_addr().await.port();
+    let toml = one_down_target(dir.path(), &relay, Mode::Plain, &[TO], PASSWORD)
+        .await
+        .replace(
+            &format!("port = {}\n", relay.port),
+            &format!("port = {closed}\n"),
+        );
+    assert!(toml.contains(&format!("port = {closed}\n")));
+    let app = start_app(dir.path(), &toml).await;
+    let addr = app.local_addr();
+    let row = wait_for(Duration::from_secs(30), "two failed attempts", || async {
+        let v = get_json(addr, "/api/v1/alerts/outbox").await;
+        let r = v["messages"].as_array()?.first()?.clone();
+        (r["attempts"].as_u64() >= Some(2)).then_some(r)
+    })
+    .await;
+    assert_eq!(row["status"], "pending", "{row}");
+    let error = row["last_error"].as_str().unwrap();
+    assert!(error.contains("cannot reach the SMTP relay"), "{error}");
+    assert!(relay.attempts().is_empty());
+    app.shutdown().await;
+}
