@@ -136,6 +136,7 @@ fn receivers() -> Vec<Receiver> {
                 url: url("https://hooks.example.invalid/commwatch"),
                 headers: [("X-Province".to_string(), "ha-tinh".to_string())].into(),
                 hmac_secret: Some("golden-secret".into()),
+                body: None,
             },
         ),
         mk(
@@ -196,7 +197,7 @@ fn every_receiver_matches_its_golden_payload() {
     ] {
         let n = storm(lang, drill);
         for r in receivers() {
-            let req = provider::build(&r, &n);
+            let req = provider::build(&r, &n).unwrap();
             let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
             let doc = serde_json::json!({
                 "url": req.url.as_str(),
@@ -213,7 +214,7 @@ fn every_receiver_matches_its_golden_payload() {
 fn hostile_text_is_escaped_for_markup_receivers() {
     let n = storm(Language::Vi, false);
     for r in receivers() {
-        let req = provider::build(&r, &n);
+        let req = provider::build(&r, &n).unwrap();
         let body = String::from_utf8(req.body).unwrap();
         if matches!(
             r.kind,

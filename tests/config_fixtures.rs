@@ -168,7 +168,11 @@ fn the_default_listen_address_is_the_documented_one() {
 fn example_configs_pass_check_and_the_cli_exit_codes_follow() {
     let bin = env!("CARGO_BIN_EXE_commwatch");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for example in ["config/minimal.toml", "config/ha-tinh.toml"] {
+    for example in [
+        "config/minimal.toml",
+        "config/ha-tinh.toml",
+        "config/receivers.toml",
+    ] {
         let out = Command::new(bin)
             .args(["check", "-c"])
             .arg(root.join(example))

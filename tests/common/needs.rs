@@ -17,7 +17,33 @@ pub fn root(test: &str, why: &str) -> bool {
     if is_root() {
         return true;
     }
-    let msg = format!("{test} needs root ({why}); run the tests as root (./test does, or sudo)");
+    missing(format!(
+        "{test} needs root ({why}); run the tests as root (./test does, or sudo)"
+    ))
+}
+
+/// Debian's Python, which the Debian packages of Python modules install into.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// True when [`PYTHON`] can import `module`, from the Debian package `package`. Missing: as
+/// for [`root`], a panic under CI, a NOT RUN line otherwise.
+pub fn python_module(test: &str, module: &str, package: &str) -> bool {
+    let found = std::process::Command::new(PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    missing(format!(
+        "{test} needs the Python module `{module}` in {PYTHON}; install the Debian package \
+         `{package}` (./test installs it from .ci/packages.txt)"
+    ))
+}
+
+fn missing(msg: String) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
     }

@@ -471,7 +471,7 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// A CA made for this run and a server certificate it signs for `127.0.0.1` and `localhost`,
 /// written into `root/tls/`: (CA certificate, server certificate, server key), all PEM.
-fn write_tls_files(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn write_tls_files(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let dir = root.join("tls");
     fs::create_dir(&dir).unwrap();
     let ca_key = rcgen::KeyPair::generate().expect("generating the test CA's key");

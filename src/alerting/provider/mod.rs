@@ -1,9 +1,12 @@
-//! Receivers: each kind has one file that turns a [`Notification`] into an HTTP request; this
-//! file holds the one `match` over kinds and the shared sending and response classification.
+//! Receivers: each kind has one file that turns a [`Notification`] into an HTTP request (or,
+//! for e-mail, an SMTP transaction); this file holds the one `match` over kinds and the shared
+//! sending and response classification.
 
 mod alertmanager;
+pub mod email;
 mod slack;
 mod telegram;
+pub mod template;
 mod webhook;
 mod zalo;
 
@@ -41,14 +44,27 @@ pub enum Outcome {
     },
 }
 
-/// Builds the request for `n` to receiver `r`.
-pub fn build(r: &Receiver, n: &Notification) -> Request {
-    match &r.kind {
+/// Why no request could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The receiver's template failed for this message (it rendered at load, so a field
+    /// took a shape the samples did not have).
+    #[error("the receiver's template failed: {0}")]
+    Template(#[from] crate::config::alerting::template::TemplateError),
+    /// E-mail is sent over SMTP, not as an HTTP request.
+    #[error("receiver kind `{0}` is not sent over HTTP")]
+    NotHttp(&'static str),
+}
+
+/// Builds the HTTP request for `n` to receiver `r`.
+pub fn build(r: &Receiver, n: &Notification) -> Result<Request, BuildError> {
+    Ok(match &r.kind {
         ReceiverKind::Webhook {
             url,
             headers,
             hmac_secret,
-        } => webhook::build(url, headers, hmac_secret.as_deref(), n),
+            body,
+        } => webhook::build(url, headers, hmac_secret.as_deref(), body.as_ref(), n)?,
         ReceiverKind::Slack { url } => slack::build(url, n),
         ReceiverKind::Telegram {
             api_url,
@@ -61,7 +77,8 @@ pub fn build(r: &Receiver, n: &Notification) -> Request {
             recipient,
         } => zalo::build(api_url, access_token, recipient, n),
         ReceiverKind::Alertmanager { url, .. } => alertmanager::build(url, n),
-    }
+        ReceiverKind::Email(_) => return Err(BuildError::NotHttp(r.kind.name())),
+    })
 }
 
 /// `path` under a configured base URL, keeping any path prefix the base has (a proxy's
@@ -119,7 +136,19 @@ pub fn classify(status: u16, retry_after_header: Option<&str>, body: &str) -> Ou
 
 /// Sends one message. Never panics; every failure is an [`Outcome`].
 pub async fn send(client: &reqwest::Client, r: &Receiver, n: &Notification) -> Outcome {
-    let req = build(r, n);
+    if let ReceiverKind::Email(settings) = &r.kind {
+        return email::send(settings, r.timeout, n).await;
+    }
+    let req = match build(r, n) {
+        Ok(req) => req,
+        // The same message fails the same way next time: a dead letter an officer can see.
+        Err(e) => {
+            return Outcome::Fatal {
+                status: None,
+                error: e.to_string(),
+            };
+        }
+    };
     let mut b = client
         .post(req.url.clone())
         .timeout(r.timeout)

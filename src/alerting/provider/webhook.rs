@@ -1,5 +1,6 @@
-//! Generic webhook: our documented JSON payload, custom headers, an idempotency key, and an
-//! optional HMAC-SHA256 signature of the exact body bytes.
+//! Generic webhook: our documented JSON payload or a body from the receiver's template (SMS
+//! gateways, any HTTP API), templated headers, an idempotency key, and an optional
+//! HMAC-SHA256 signature of the exact body bytes.
 
 use std::collections::BTreeMap;
 
@@ -7,8 +8,10 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::Request;
+use super::{Request, template};
 use crate::alerting::model::Notification;
+use crate::config::alerting::BodyTemplate;
+use crate::config::alerting::template::{Escape, TemplateError, render};
 
 /// The payload, version 1. Field names are a contract with receivers: extend, never rename.
 pub fn payload(n: &Notification) -> serde_json::Value {
@@ -63,11 +66,23 @@ pub fn build(
     url: &url::Url,
     headers: &BTreeMap<String, String>,
     secret: Option<&str>,
+    template: Option<&BodyTemplate>,
     n: &Notification,
-) -> Request {
-    let body = serde_json::to_vec(&payload(n)).unwrap_or_default();
+) -> Result<Request, TemplateError> {
+    let fields = template::fields(n, template.and_then(|t| t.max_chars));
+    let (body, content_type) = match template {
+        None => (
+            serde_json::to_vec(&payload(n)).unwrap_or_default(),
+            "application/json".to_string(),
+        ),
+        Some(t) => {
+            let escape = Escape::for_content_type(&t.content_type);
+            let text = render("body_template", &t.source, escape, &fields)?;
+            (text.into_bytes(), t.content_type.clone())
+        }
+    };
     let mut h: Vec<(String, String)> = vec![
-        ("content-type".into(), "application/json".into()),
+        ("content-type".into(), content_type),
         ("idempotency-key".into(), n.idempotency_key.clone()),
     ];
     if let Some(secret) = secret {
@@ -84,11 +99,13 @@ pub fn build(
         }
     }
     for (k, v) in headers {
-        h.push((k.to_ascii_lowercase(), v.clone()));
+        // A line break from a field would end the header: values stay on one line.
+        let value = render("headers", v, Escape::None, &fields)?.replace(['\r', '\n'], " ");
+        h.push((k.to_ascii_lowercase(), value));
     }
-    Request {
+    Ok(Request {
         url: url.clone(),
         headers: h,
         body,
-    }
+    })
 }

@@ -7,10 +7,12 @@
 mod raw;
 mod receivers;
 mod resolve;
+pub mod template;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::Target;
 
 pub use raw::{RawAlerting, RawMaintenance, RawReceiver, RawReceiverKind, RawRoute};
+pub use receivers::read_password;
 pub(super) use receivers::resolve_receivers;
 pub(super) use resolve::{Ctx, local_start, resolve_alerting, resolve_maintenance, resolve_routes};
 
@@ -144,8 +147,11 @@ pub enum ReceiverKind {
     /// Generic JSON POST, optionally signed with HMAC-SHA256.
     Webhook {
         url: url::Url,
+        /// Header values are templates too (a plain value renders as itself).
         headers: BTreeMap<String, String>,
         hmac_secret: Option<String>,
+        /// A body rendered from a template instead of the JSON payload.
+        body: Option<BodyTemplate>,
     },
     /// Slack-compatible incoming webhook (also Mattermost, Rocket.Chat).
     Slack { url: url::Url },
@@ -165,6 +171,66 @@ pub enum ReceiverKind {
         url: url::Url,
         resend_interval: Duration,
     },
+    /// E-mail through an SMTP relay.
+    Email(EmailSettings),
+}
+
+/// A webhook body written as a template (`body_template`), checked at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyTemplate {
+    pub source: String,
+    /// Sent as `content-type`; it also chooses the escaping of every value the template prints.
+    pub content_type: String,
+    /// The `text` field is fitted into this many characters (not bytes), for SMS.
+    pub max_chars: Option<usize>,
+}
+
+/// How the connection to the SMTP relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is then required (port 587).
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+    /// No encryption: only accepted towards a relay on the loopback interface.
+    None,
+}
+
+impl SmtpTls {
+    pub const NAMES: [&'static str; 3] = ["starttls", "implicit", "none"];
+
+    pub fn parse(s: &str) -> Option<SmtpTls> {
+        Some(match s {
+            "starttls" => SmtpTls::Starttls,
+            "implicit" => SmtpTls::Implicit,
+            "none" => SmtpTls::None,
+            _ => return None,
+        })
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        }
+    }
+}
+
+/// An e-mail receiver's relay, envelope and login. The password stays in its file until a
+/// message is sent, so it is never part of the configuration anyone can print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// `Name <address>` or a bare address, checked at load.
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Extra certificate authorities for a relay with a private certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ReceiverKind {
@@ -175,6 +241,7 @@ impl ReceiverKind {
             ReceiverKind::Telegram { .. } => "telegram",
             ReceiverKind::Zalo { .. } => "zalo",
             ReceiverKind::Alertmanager { .. } => "alertmanager",
+            ReceiverKind::Email(_) => "email",
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum RawReceiverKind {
     Telegram,
     Zalo,
     Alertmanager,
+    Email,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +54,20 @@ pub struct RawReceiver {
     pub timeout: Option<Duration>,
     /// Messages per minute at most (an SMS gateway must never be flooded).
     pub max_per_minute: Option<u32>,
+    /// Webhook: a template for the body instead of the JSON payload, its content type, and a
+    /// character limit on the `text` field (SMS).
+    pub body_template: Option<String>,
+    pub content_type: Option<String>,
+    pub max_chars: Option<usize>,
+    /// E-mail: the SMTP relay, how it is secured, the envelope and the login.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<Vec<String>>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
