@@ -204,7 +204,11 @@ pub(crate) fn availability_by_target(
 ) -> Result<HashMap<String, Availability>, SqlError> {
     let mut totals: HashMap<i64, Sums> = HashMap::new();
     let ids = target_ids(c, targets)?;
-    for seg in segments(c, ids.as_deref(), from, to)? {
+    let segs = segments(c, ids.as_deref(), from, to)?;
+    if ids.is_none() && c.engine() == Engine::Postgres {
+        return every_target_at_once(c, &segs);
+    }
+    for seg in segs {
         let table = seg.resolution.table();
         let mut sql = if ids.is_none() && c.engine() == Engine::Sqlite {
             // Every target: SQLite walks the targets and reads each one's range from the
@@ -259,6 +263,47 @@ pub(crate) fn availability_by_target(
         .into_iter()
         .map(|(id, key)| (key, totals.get(&id).copied().unwrap_or_default().finish()))
         .collect())
+}
+
+/// Every target's sums over `segs` in one PostgreSQL statement: the segments' rows gathered
+/// with UNION ALL, summed per target and named by a join, so the country's view is one round
+/// trip and one row per target, not a row per target per segment plus the list of names.
+fn every_target_at_once(
+    c: &mut dyn Sql,
+    segs: &[Segment],
+) -> Result<HashMap<String, Availability>, SqlError> {
+    let mut params = Vec::with_capacity(segs.len() * 2);
+    let parts: Vec<String> = segs
+        .iter()
+        .map(|seg| {
+            params.push(Value::Int(seg.from));
+            params.push(Value::Int(seg.to));
+            format!(
+                "SELECT target_id, count, ok, degraded, latency_sum_us, latency_min_us,
+                        latency_max_us, loss_sum, loss_count
+                 FROM {} WHERE bucket_ms >= ?{} AND bucket_ms < ?{}",
+                seg.resolution.table(),
+                params.len() - 1,
+                params.len()
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        // An empty range: every target, with nothing counted.
+        return Ok(all_targets(c)?
+            .into_values()
+            .map(|key| (key, Sums::default().finish()))
+            .collect());
+    }
+    let sql = format!(
+        "SELECT t.key, {SUM_COLUMNS} FROM targets t LEFT JOIN ({}) r ON r.target_id = t.id
+         GROUP BY t.key",
+        parts.join(" UNION ALL ")
+    );
+    c.query(&sql, &params)?
+        .iter()
+        .map(|r| Ok((r.get(0)?, sums_from(r, 1)?.finish())))
+        .collect()
 }
 
 fn all_targets(c: &mut dyn Sql) -> Result<HashMap<i64, String>, SqlError> {
