@@ -19,7 +19,7 @@ use commwatch::rig::sim::portal::{Compromise, PortalSim};
 use support::{probe, prober, target};
 
 /// Fixed so every run serves the same sequence of pages.
-const SEED: u64 = 2026_12_04;
+const SEED: u64 = 20_261_204;
 const QUIET_FETCHES: usize = 500;
 
 fn portal_target(url: &str, extra: &str) -> Target {
@@ -325,5 +325,60 @@ learn_fetches = 2
     );
     assert!(!html.contains("<script>alert(1)"), "never as markup");
     app.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn commwatch_probe_prints_the_integrity_facts_and_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = PortalSim::start(SEED + 4).await.unwrap();
+    let cfg_path = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            r#"
+[storage]
+path = "{}"
+
+[[targets]]
+id = "ht-portal"
+kind = "portal"
+url = "{}"
+interval = "10s"
+timeout = "5s"
+learn_fetches = 2
+"#,
+            dir.path().join("data/commwatch.db").display(),
+            sim.url()
+        ),
+    )
+    .unwrap();
+    // The daemon's prober learns into the data folder the configuration names.
+    let cfg = commwatch::config::Config::load(&cfg_path).unwrap();
+    let daemon = prober().with_portal_profiles(PortalProfiles::in_dir(cfg.storage.portal_dir()));
+    let t = cfg.target("ht-portal").unwrap().clone();
+    for _ in 0..2 {
+        fetch(&daemon, &t).await;
+    }
+    sim.set(Compromise::HiddenGambling);
+    let path = cfg_path.to_string_lossy().into_owned();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        support::commwatch(&["probe", "-c", &path, "ht-portal"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{text}");
+    for want in [
+        "FAIL  ht-portal (portal) portal http://127.0.0.1:",
+        "integrity: compromised",
+        "learned:   2 of 2 fetches",
+        "title:     \"Cổng thông tin điện tử tỉnh Hà Tĩnh\"",
+        "signal:    spam nhà cái, nổ hũ, tài xỉu",
+        "signal:    hidden_links 3 hidden links to nhacai.example.invalid",
+        "profile:   2 fetches,",
+        "check FAIL: integrity (COMPROMISED: spam",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
     sim.shutdown().await;
 }

@@ -175,18 +175,8 @@ pub const KEYS: &[Key] = &[
     Key::AllowOrigins,
     Key::Cloaking,
 ];
-/// The numbers checks may read on a portal target: those of its page fetch.
-pub const METRICS: &[Metric] = &[
-    Metric::Status,
-    Metric::BodyBytes,
-    Metric::CertDays,
-    Metric::Latency,
-    Metric::Dns,
-    Metric::Connect,
-    Metric::Tls,
-    Metric::FirstByte,
-    Metric::Transfer,
-];
+/// The numbers checks may read on a portal target: those of its page fetch, an http one.
+pub const METRICS: &[Metric] = super::http::METRICS;
 /// What checks may compare as text on a portal target.
 pub const TEXTS: &[TextFact] = &[TextFact::Header, TextFact::Integrity, TextFact::Signals];
 

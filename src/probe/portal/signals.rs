@@ -331,7 +331,7 @@ fn unlearned_signals(
         let home = spec.http.url.host_str().unwrap_or_default();
         let there = end.host_str().unwrap_or_default();
         let origin = end.origin().ascii_serialization();
-        let ok = same_site(home, there) || spec.allow_origins.iter().any(|a| *a == origin);
+        let ok = same_site(home, there) || spec.allow_origins.contains(&origin);
         if !ok {
             out.push(Signal::new(
                 SignalKind::ForeignRedirect,
