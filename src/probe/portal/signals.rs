@@ -508,3 +508,33 @@ pub(super) fn assess(
     };
     (facts, changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_site_is_the_host_or_a_subdomain() {
+        assert!(same_site("hatinh.gov.vn", "www.hatinh.gov.vn"));
+        assert!(same_site("dichvucong.hatinh.gov.vn", "hatinh.gov.vn"));
+        assert!(!same_site("hatinh.gov.vn", "nhacai.example"));
+        // A suffix that is not a label boundary is another site.
+        assert!(!same_site("hatinh.gov.vn", "evilhatinh.gov.vn"));
+        assert!(!same_site("127.0.0.1", "127.0.0.2"));
+    }
+
+    #[test]
+    fn details_group_items_and_bound_them() {
+        let items = vec![
+            ("hidden links to", "a.test".to_string()),
+            ("hidden links to", "b.test".to_string()),
+            ("spam words", "nổ hũ".to_string()),
+        ];
+        assert_eq!(
+            grouped(items),
+            "hidden links to a.test, b.test; spam words nổ hũ"
+        );
+        let many: Vec<String> = (0..8).map(|i| format!("o{i}")).collect();
+        assert_eq!(list_of(many), "o0, o1, o2, o3, o4, and 3 more");
+    }
+}
