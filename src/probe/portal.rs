@@ -115,18 +115,29 @@ pub(super) async fn probe(
     }
     let final_url = end_url(&obs);
     let base = final_url.clone().unwrap_or_else(|| spec.http.url.clone());
-    let page = match page::parse(&body, &base) {
-        Ok(p) => p,
-        Err(e) => {
+    let crawled = crawled.filter(answered).map(|mut c| {
+        let base = end_url(&c).unwrap_or_else(|| spec.http.url.clone());
+        (c.facts.body.take().unwrap_or_default(), base)
+    });
+    // Parsing is CPU work bounded by the body cap: done off the runtime's threads so a large
+    // page never delays the timers and phases of the other probes in flight.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let page = page::parse(&body, &base);
+        let crawler = crawled.and_then(|(b, base)| page::parse(&b, &base).ok());
+        (page, crawler)
+    })
+    .await;
+    let (page, crawler_page) = match parsed {
+        Ok((Ok(p), c)) => (p, c),
+        Ok((Err(e), _)) => {
             obs.fail(ErrorCode::ProtocolError, e.to_string());
             return obs;
         }
+        Err(e) => {
+            obs.fail(ErrorCode::IoError, format!("the page was not scored: {e}"));
+            return obs;
+        }
     };
-    drop(body);
-    let crawler_page = crawled.filter(answered).and_then(|c| {
-        let base = end_url(&c).unwrap_or_else(|| spec.http.url.clone());
-        page::parse(c.facts.body.as_deref().unwrap_or(""), &base).ok()
-    });
     let profile = profiles.get(&spec.target, spec.http.url.as_str()).await;
     let (facts, learned) = {
         let mut p = profile::lock(&profile);
