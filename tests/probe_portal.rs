@@ -289,7 +289,7 @@ learn_fetches = 2
     )
     .await;
     let addr = app.local_addr();
-    // Learned once two fetches passed.
+    // Learned once two fetches passed (each fetch is two requests: browser and crawler).
     common::wait_for(Duration::from_secs(20), "two learning fetches", || async {
         dir.path()
             .join("portal/ht-portal.json")
@@ -317,6 +317,12 @@ learn_fetches = 2
         detail.starts_with("integrity (COMPROMISED: defacement"),
         "{detail}"
     );
+    // The portal answers 200, yet the target is down: its integrity check fails.
+    common::wait_for(Duration::from_secs(20), "the portal down", || async {
+        let s = common::states(addr).await;
+        (s["ht-portal"]["state"] == "down").then_some(())
+    })
+    .await;
     let (status, html) = common::get_text(addr, "/targets/ht-portal").await;
     assert_eq!(status, 200);
     assert!(
