@@ -90,7 +90,9 @@ impl App {
                 me.location.as_deref().unwrap_or(""),
             ])
             .set(1);
-        let prober = Arc::new(Prober::new()?);
+        let prober = Arc::new(Prober::new()?.with_portal_profiles(
+            crate::probe::PortalProfiles::in_dir(config.storage.portal_dir()),
+        ));
         let (states, rows) = restore(&config, &store, &prober, &metrics, local_addr).await?;
         // The configuration's own `Arc`s: the scheduler, engine and board share them.
         let targets: Vec<Arc<Target>> = config.targets.clone();

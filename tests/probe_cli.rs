@@ -6,21 +6,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::{http_server, respond};
-
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_commwatch"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run commwatch");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
+use support::{commwatch as run, http_server, respond};
 
 #[tokio::test]
 async fn probe_prints_facts_and_checks_as_text_and_json() {

@@ -96,6 +96,21 @@ impl Expr {
                 let ok = if self.op == Op::Ne { !found } else { found };
                 (ok, value)
             }
+            Subject::Integrity => {
+                let p = f.portal.as_ref()?;
+                let Operand::Words(words) = &self.operand else {
+                    return None;
+                };
+                let found = words.iter().any(|w| w == p.integrity.as_str());
+                let ok = if self.op == Op::Ne { !found } else { found };
+                // The observed side carries the signals and their evidence: it is the cause
+                // the page, the API and alerts show for a compromised portal.
+                (ok, p.summary())
+            }
+            Subject::Signals => {
+                let names = f.portal.as_ref()?.signal_names();
+                (self.text_match(&names), short_quote(&names))
+            }
             Subject::Answers => {
                 let answers = &f.dns.as_ref()?.answers;
                 let any = |pred: &dyn Fn(&str) -> bool| answers.iter().any(|a| pred(a));

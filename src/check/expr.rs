@@ -18,6 +18,8 @@ pub(super) enum Subject {
     Rcode,
     PushStatus,
     Answers,
+    Integrity,
+    Signals,
 }
 
 impl Subject {
@@ -33,6 +35,8 @@ impl Subject {
             Subject::Rcode => TextFact::Rcode,
             Subject::PushStatus => TextFact::PushStatus,
             Subject::Answers => TextFact::Answers,
+            Subject::Integrity => TextFact::Integrity,
+            Subject::Signals => TextFact::Signals,
         };
         kind.texts().contains(&text)
     }
@@ -56,6 +60,8 @@ impl Subject {
             Subject::Rcode => "rcode".into(),
             Subject::PushStatus => "push_status".into(),
             Subject::Answers => "answers".into(),
+            Subject::Integrity => "integrity".into(),
+            Subject::Signals => "signals".into(),
         }
     }
 }

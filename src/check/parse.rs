@@ -72,6 +72,8 @@ impl Expr {
             "rcode" => (Subject::Rcode, rest),
             "push_status" => (Subject::PushStatus, rest),
             "answers" => (Subject::Answers, rest),
+            "integrity" => (Subject::Integrity, rest),
+            "signals" => (Subject::Signals, rest),
             "header" | "json" => {
                 let (arg, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 if arg.is_empty() {
@@ -104,7 +106,7 @@ impl Expr {
                 None => {
                     let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
                     return err(format!(
-                        "unknown check subject `{name}`; use one of {}, body, header NAME, json /POINTER, reply, rcode, answers, push_status",
+                        "unknown check subject `{name}`; use one of {}, body, header NAME, json /POINTER, reply, rcode, answers, push_status, integrity, signals",
                         names.join(", ")
                     ));
                 }
@@ -195,7 +197,11 @@ impl Expr {
                 };
                 Ok((Operand::Num(n), m.show(n)))
             }
-            Subject::Body | Subject::Reply | Subject::Header(_) | Subject::Answers => {
+            Subject::Body
+            | Subject::Reply
+            | Subject::Header(_)
+            | Subject::Answers
+            | Subject::Signals => {
                 let text_eq =
                     matches!(subject, Subject::Header(_)) && matches!(op, Op::Eq | Op::Ne);
                 if !(op.is_text() || text_eq) {
@@ -231,11 +237,12 @@ impl Expr {
                 }
                 Op::In => bad_op("==, !=, <, <=, >, >=, contains or matches"),
             },
-            Subject::Rcode | Subject::PushStatus => {
-                let allowed: &[&str] = if *subject == Subject::Rcode {
-                    &crate::probe::RCODES
-                } else {
-                    &["ok", "fail"]
+            Subject::Rcode | Subject::PushStatus | Subject::Integrity => {
+                let integrity = crate::probe::Integrity::ALL.map(crate::probe::Integrity::as_str);
+                let allowed: &[&str] = match subject {
+                    Subject::Rcode => &crate::probe::RCODES,
+                    Subject::Integrity => &integrity,
+                    _ => &["ok", "fail"],
                 };
                 let words: Vec<String> = match op {
                     Op::In => list_items(value)?.into_iter().map(str::to_string).collect(),

@@ -184,3 +184,28 @@ fn durations_print_for_people() {
     assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
     assert_eq!(parse_duration("300"), None);
 }
+
+#[test]
+fn integrity_and_signals_are_portal_words_and_text() {
+    for ok in [
+        "integrity == ok",
+        "integrity in [ok, learning]",
+        "integrity != COMPROMISED",
+        "signals !contains \"cloaking\"",
+        "signals matches \"spam|defacement\"",
+    ] {
+        assert!(parse(ok, "portal").is_ok(), "{ok}");
+    }
+    let e = parse("integrity == ok", "http").unwrap_err().0;
+    assert!(
+        e.contains("does not apply to kind `http` (it applies to portal)"),
+        "{e}"
+    );
+    let e = parse("integrity == fine", "portal").unwrap_err().0;
+    assert!(
+        e.contains("`fine` is not one of learning, ok, compromised"),
+        "{e}"
+    );
+    let e = parse("signals < 3", "portal").unwrap_err().0;
+    assert!(e.contains("does not take `<`"), "{e}");
+}

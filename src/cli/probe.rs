@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::probe::Prober;
+use crate::probe::{PortalProfiles, Prober};
 
 pub async fn run(path: &Path, target: &str, json: bool) -> ExitCode {
     let cfg = match super::load(path) {
@@ -15,8 +15,10 @@ pub async fn run(path: &Path, target: &str, json: bool) -> ExitCode {
         eprintln!("commwatch: no target `{target}` in {}", path.display());
         return ExitCode::from(2);
     };
+    // The daemon's learned portal profiles are read, never written: a one-shot probe beside a
+    // running daemon must not change what it learned.
     let prober = match Prober::new() {
-        Ok(p) => p,
+        Ok(p) => p.with_portal_profiles(PortalProfiles::read_only(cfg.storage.portal_dir())),
         Err(e) => {
             eprintln!("commwatch: {e}");
             return ExitCode::from(1);

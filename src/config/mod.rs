@@ -133,6 +133,20 @@ pub struct StorageConfig {
     pub backend: StorageBackend,
 }
 
+impl StorageConfig {
+    /// Where portal profiles are kept (`portal/` beside the SQLite file; with PostgreSQL,
+    /// beside the default file path, the package's data folder): each instance learns the
+    /// pages it sees from its own vantage point, so profiles are not shared.
+    pub fn portal_dir(&self) -> PathBuf {
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| std::path::Path::new("."));
+        dir.join("portal")
+    }
+}
+
 /// Where samples, incidents and drills are kept (`[storage] backend`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StorageBackend {

@@ -224,6 +224,12 @@ pub struct RawTarget {
     pub period: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub grace: Option<Duration>,
+    // portal
+    pub learn_fetches: Option<u32>,
+    pub signatures: Option<Vec<String>>,
+    pub spam_words: Option<Vec<String>>,
+    pub allow_origins: Option<Vec<String>>,
+    pub cloaking: Option<bool>,
 }
 
 impl RawTarget {
@@ -255,6 +261,11 @@ impl RawTarget {
             token: self.token.as_deref(),
             period: self.period,
             grace: self.grace,
+            learn_fetches: self.learn_fetches,
+            signatures: self.signatures.as_deref(),
+            spam_words: self.spam_words.as_deref(),
+            allow_origins: self.allow_origins.as_deref(),
+            cloaking: self.cloaking,
         }
     }
 }

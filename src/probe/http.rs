@@ -325,8 +325,16 @@ impl HttpProber {
         let mut b = Request::builder()
             .method(method.clone())
             .uri(if path.is_empty() { "/" } else { path })
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, self.user_agent.as_str())
+            .header(hyper::header::HOST, authority);
+        // A `User-Agent` in the target's headers replaces ours instead of being sent twice.
+        if !spec
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        {
+            b = b.header(hyper::header::USER_AGENT, self.user_agent.as_str());
+        }
+        b = b
             .header(hyper::header::ACCEPT, "*/*")
             // One request per connection: the next probe measures a fresh connect again.
             .header(hyper::header::CONNECTION, "close");
@@ -411,8 +419,13 @@ const MAX_BODY_BYTES: u64 = 64 << 20;
 
 /// Resolves an http target's keys to its spec; `expect_status` implies the status check.
 pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<HttpSpec> {
+    from_keys_as(r, "http")
+}
+
+/// As [`from_keys`] for a kind that fetches a page over HTTP (`portal`), named in messages.
+pub(super) fn from_keys_as(r: &mut Resolve<'_, '_>, kind: &str) -> Option<HttpSpec> {
     let k = r.keys;
-    let u = r.need("http", "a `url`", k.url)?.to_string();
+    let u = r.need(kind, "a `url`", k.url)?.to_string();
     let url = match url::Url::parse(&u) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
             Some(parsed)

@@ -40,11 +40,16 @@ pub enum Key {
     Token,
     Period,
     Grace,
+    LearnFetches,
+    Signatures,
+    SpamWords,
+    AllowOrigins,
+    Cloaking,
 }
 
 impl Key {
     /// Every key in schema order, the order "does not apply" errors are reported in.
-    pub const ALL: [Key; 25] = [
+    pub const ALL: [Key; 30] = [
         Key::Url,
         Key::ExpectStatus,
         Key::Method,
@@ -70,6 +75,11 @@ impl Key {
         Key::Token,
         Key::Period,
         Key::Grace,
+        Key::LearnFetches,
+        Key::Signatures,
+        Key::SpamWords,
+        Key::AllowOrigins,
+        Key::Cloaking,
     ];
 
     /// The name as written in TOML (and in the schema's field).
@@ -100,6 +110,11 @@ impl Key {
             Key::Token => "token",
             Key::Period => "period",
             Key::Grace => "grace",
+            Key::LearnFetches => "learn_fetches",
+            Key::Signatures => "signatures",
+            Key::SpamWords => "spam_words",
+            Key::AllowOrigins => "allow_origins",
+            Key::Cloaking => "cloaking",
         }
     }
 }
@@ -132,6 +147,11 @@ pub struct RawKeys<'r> {
     pub token: Option<&'r str>,
     pub period: Option<Duration>,
     pub grace: Option<Duration>,
+    pub learn_fetches: Option<u32>,
+    pub signatures: Option<&'r [String]>,
+    pub spam_words: Option<&'r [String]>,
+    pub allow_origins: Option<&'r [String]>,
+    pub cloaking: Option<bool>,
 }
 
 impl RawKeys<'_> {
@@ -162,6 +182,11 @@ impl RawKeys<'_> {
             Key::Token => self.token.is_some(),
             Key::Period => self.period.is_some(),
             Key::Grace => self.grace.is_some(),
+            Key::LearnFetches => self.learn_fetches.is_some(),
+            Key::Signatures => self.signatures.is_some(),
+            Key::SpamWords => self.spam_words.is_some(),
+            Key::AllowOrigins => self.allow_origins.is_some(),
+            Key::Cloaking => self.cloaking.is_some(),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::certs::TlsFacts;
 use super::dns::DnsFacts;
 use super::heartbeat::HeartbeatFacts;
 use super::icmp::IcmpFacts;
+use super::portal::PortalFacts;
 use super::sip::SipFacts;
 
 /// A bounded set of failure reasons: safe as a metric label and stable for scripts.
@@ -168,6 +169,8 @@ pub struct Facts {
     pub sip: Option<SipFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<HeartbeatFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portal: Option<PortalFacts>,
 }
 
 /// Everything one probe run saw. It carries no verdict: checks decide.

@@ -10,6 +10,7 @@ use super::http::HttpProber;
 use super::icmp::IcmpProber;
 use super::net::Run;
 use super::observation::{ErrorCode, Observation};
+use super::portal::PortalProfiles;
 
 /// Shared probe machinery: built once per process so clients and sockets are reused.
 pub struct Prober {
@@ -17,6 +18,7 @@ pub struct Prober {
     pub(super) tls: TlsClients,
     pub(super) icmp: IcmpProber,
     pub(super) heartbeats: HeartbeatRegistry,
+    pub(super) portals: PortalProfiles,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,7 @@ impl Prober {
             tls: TlsClients::new(),
             icmp: IcmpProber::new(),
             heartbeats: HeartbeatRegistry::new(),
+            portals: PortalProfiles::default(),
         })
     }
 
@@ -43,6 +46,13 @@ impl Prober {
     /// another component, a test) are what heartbeat probes read.
     pub fn with_heartbeats(mut self, registry: HeartbeatRegistry) -> Prober {
         self.heartbeats = registry;
+        self
+    }
+
+    /// Keeps portal profiles in `profiles` (by default in memory only, learned again after a
+    /// restart).
+    pub fn with_portal_profiles(mut self, profiles: PortalProfiles) -> Prober {
+        self.portals = profiles;
         self
     }
 

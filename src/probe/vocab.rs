@@ -146,6 +146,10 @@ pub enum TextFact {
     PushStatus,
     /// The DNS answers.
     Answers,
+    /// A portal's integrity verdict (`ok`, `learning`, `compromised`).
+    Integrity,
+    /// The names of a portal's signals, space-separated.
+    Signals,
 }
 
 /// What one kind tells the config and check layers about itself; each kind's file holds its

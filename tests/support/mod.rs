@@ -60,6 +60,20 @@ pub fn prober() -> Prober {
     Prober::new().expect("prober")
 }
 
+/// Runs the `commwatch` binary with `args` (blocking: call it from `spawn_blocking` in an
+/// async test); its exit code and standard output.
+pub fn commwatch(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_commwatch"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run commwatch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// The resolved forms of the checks that failed.
 pub fn failing(s: &Sample) -> Vec<String> {
     s.checks

@@ -27,7 +27,7 @@ pub(super) async fn serve(mut stream: TcpStream, shared: &Shared, stop: &Cancell
         r = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)) => r,
         _ = stop.cancelled() => return,
     };
-    if !matches!(head, Ok(Ok(true))) {
+    if !matches!(head, Ok(Ok(Some(_)))) {
         return;
     }
     shared.hits.fetch_add(1, Ordering::Relaxed);
@@ -69,29 +69,29 @@ pub(super) async fn serve(mut stream: TcpStream, shared: &Shared, stop: &Cancell
     }
 }
 
-/// Reads until the blank line that ends a request head; `Ok(false)` if the client closed
-/// first or sent more than [`MAX_HEAD`].
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<bool> {
+/// Reads until the blank line that ends a request head and returns the bytes read; `None` if
+/// the client closed first or sent more than [`MAX_HEAD`].
+pub(super) async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         // Only the new bytes plus three before them can complete the terminator.
         let from = buf.len().saturating_sub(3);
         buf.extend_from_slice(&chunk[..n]);
         if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") {
-            return Ok(true);
+            return Ok(Some(buf));
         }
         if buf.len() > MAX_HEAD {
-            return Ok(false);
+            return Ok(None);
         }
     }
 }
 
-fn reason(status: u16) -> &'static str {
+pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         204 => "No Content",

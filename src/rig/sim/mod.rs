@@ -4,6 +4,8 @@
 //! benchmark harness can script outages without touching any real network. Addresses that
 //! only answer pings take their place in the address plan too ([`EndpointKind::Ping`]). [`collector`] is
 //! the other side: a loopback webhook receiver that records the alerts it is sent.
+//! [`portal`] serves a dynamic provincial portal and, on command, each kind of compromise the
+//! `portal` probe looks for.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), commwatch::rig::sim::SimError> {
@@ -22,6 +24,7 @@ pub mod collector;
 mod dns;
 mod endpoint;
 mod http;
+pub mod portal;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
