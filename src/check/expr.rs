@@ -18,6 +18,10 @@ pub(super) enum Subject {
     Rcode,
     PushStatus,
     Answers,
+    /// One SNMP value, by canonical dotted OID.
+    Oid(String),
+    /// A UPS's power source, in words (mains, battery, off, unknown).
+    Power,
 }
 
 impl Subject {
@@ -33,6 +37,8 @@ impl Subject {
             Subject::Rcode => TextFact::Rcode,
             Subject::PushStatus => TextFact::PushStatus,
             Subject::Answers => TextFact::Answers,
+            Subject::Oid(_) => TextFact::Oid,
+            Subject::Power => TextFact::Power,
         };
         kind.texts().contains(&text)
     }
@@ -56,6 +62,8 @@ impl Subject {
             Subject::Rcode => "rcode".into(),
             Subject::PushStatus => "push_status".into(),
             Subject::Answers => "answers".into(),
+            Subject::Oid(o) => format!("oid(\"{o}\")"),
+            Subject::Power => "power".into(),
         }
     }
 }

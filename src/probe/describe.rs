@@ -86,5 +86,8 @@ pub fn facts(obs: &Observation) -> String {
     if let Some(x) = &f.heartbeat {
         x.describe(&mut line);
     }
+    if let Some(x) = &f.snmp {
+        x.describe(&mut line);
+    }
     s
 }

@@ -3,7 +3,7 @@
 //! and one exhaustive `match` per question asked of them.
 //!
 //! Each kind's file (`http.rs`, `tcp.rs`, `icmp.rs`, `dns.rs`, `tls.rs`, `heartbeat.rs`,
-//! `sip.rs`) owns its spec, its facts, the probe itself, its config keys and how they resolve
+//! `sip.rs`, `snmp/`) owns its spec, its facts, the probe itself, its config keys and how they resolve
 //! (`from_keys`), and the metrics and text facts its checks may read (`VOCAB`). Shared pieces:
 //! `observation.rs` (what a run returns), `net.rs` (addresses, deadlines, connecting),
 //! `keys.rs` (the key names and values handed down by the config layer), `vocab.rs` (the check
@@ -22,6 +22,7 @@ mod net;
 mod observation;
 mod prober;
 mod sip;
+mod snmp;
 mod tcp;
 mod tls;
 mod vocab;
@@ -41,6 +42,10 @@ pub(crate) use net::{Run, connect_addr, connect_host, excerpt, resolve_one};
 pub use observation::{ErrorCode, Facts, Observation, Phases};
 pub use prober::{Prober, ProberError};
 pub use sip::{SipFacts, SipSpec, SipTransport};
+pub use snmp::{
+    AuthProto, IfSelect, InterfaceFacts, Power, Preset, PrivProto, Secret, SnmpAuth, SnmpData,
+    SnmpFacts, SnmpSpec, SnmpType, SnmpValue, UpsFacts, UptimeFacts, canonical_oid,
+};
 pub use tcp::TcpSpec;
 pub use tls::TlsSpec;
 pub use vocab::{KindVocab, Metric, StatusExpect, TextFact, Unit};
@@ -58,11 +63,12 @@ pub enum Kind {
     Tls,
     Heartbeat,
     Sip,
+    Snmp,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Http,
         Kind::Tcp,
         Kind::Icmp,
@@ -70,6 +76,7 @@ impl Kind {
         Kind::Tls,
         Kind::Heartbeat,
         Kind::Sip,
+        Kind::Snmp,
     ];
 
     /// The kind's name, keys and check vocabulary, from its own file.
@@ -82,6 +89,7 @@ impl Kind {
             Kind::Tls => &tls::VOCAB,
             Kind::Heartbeat => &heartbeat::VOCAB,
             Kind::Sip => &sip::VOCAB,
+            Kind::Snmp => &snmp::VOCAB,
         }
     }
 
@@ -120,6 +128,7 @@ impl Kind {
             Kind::Tls => tls::from_keys(r).map(ProbeSpec::Tls),
             Kind::Heartbeat => heartbeat::from_keys(r).map(ProbeSpec::Heartbeat),
             Kind::Sip => sip::from_keys(r).map(ProbeSpec::Sip),
+            Kind::Snmp => snmp::from_keys(r).map(ProbeSpec::Snmp),
         }
     }
 }
@@ -134,6 +143,7 @@ pub enum ProbeSpec {
     Tls(TlsSpec),
     Heartbeat(HeartbeatSpec),
     Sip(SipSpec),
+    Snmp(SnmpSpec),
 }
 
 impl ProbeSpec {
@@ -146,6 +156,7 @@ impl ProbeSpec {
             ProbeSpec::Tls(_) => Kind::Tls,
             ProbeSpec::Heartbeat(_) => Kind::Heartbeat,
             ProbeSpec::Sip(_) => Kind::Sip,
+            ProbeSpec::Snmp(_) => Kind::Snmp,
         }
     }
 
@@ -166,7 +177,8 @@ impl ProbeSpec {
             | ProbeSpec::Tcp(_)
             | ProbeSpec::Dns(_)
             | ProbeSpec::Tls(_)
-            | ProbeSpec::Sip(_) => true,
+            | ProbeSpec::Sip(_)
+            | ProbeSpec::Snmp(_) => true,
             ProbeSpec::Icmp(s) => s.host.parse::<std::net::IpAddr>().is_err(),
             ProbeSpec::Heartbeat(_) => false,
         }
@@ -182,6 +194,7 @@ impl ProbeSpec {
             ProbeSpec::Tls(s) => s.address.to_string(),
             ProbeSpec::Heartbeat(s) => format!("push /api/v1/push/{}", s.target),
             ProbeSpec::Sip(s) => format!("sip:{} ({})", s.address, s.transport),
+            ProbeSpec::Snmp(s) => format!("snmp {} {}", s.version(), s.address),
         }
     }
 }
@@ -205,6 +218,7 @@ impl Prober {
                 run,
             ))),
             ProbeSpec::Sip(s) => Box::pin(sip::probe(s, run)),
+            ProbeSpec::Snmp(s) => Box::pin(snmp::probe(s, &self.snmp, run)),
         }
     }
 }

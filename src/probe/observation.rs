@@ -14,6 +14,7 @@ use super::dns::DnsFacts;
 use super::heartbeat::HeartbeatFacts;
 use super::icmp::IcmpFacts;
 use super::sip::SipFacts;
+use super::snmp::SnmpFacts;
 
 /// A bounded set of failure reasons: safe as a metric label and stable for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -168,6 +169,8 @@ pub struct Facts {
     pub sip: Option<SipFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<HeartbeatFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snmp: Option<SnmpFacts>,
 }
 
 /// Everything one probe run saw. It carries no verdict: checks decide.

@@ -1,5 +1,5 @@
 //! The probe machinery a process builds once (HTTP client, TLS roots, ICMP sockets, the
-//! heartbeat registry) and the hard deadline every run is held to.
+//! heartbeat registry, the snmp kind's per-target memory) and the hard deadline every run is held to.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use super::http::HttpProber;
 use super::icmp::IcmpProber;
 use super::net::Run;
 use super::observation::{ErrorCode, Observation};
+use super::snmp::SnmpMemory;
 
 /// Shared probe machinery: built once per process so clients and sockets are reused.
 pub struct Prober {
@@ -17,6 +18,9 @@ pub struct Prober {
     pub(super) tls: TlsClients,
     pub(super) icmp: IcmpProber,
     pub(super) heartbeats: HeartbeatRegistry,
+    /// What each snmp target's previous probe saw (uptime, counters, charge), for reboots,
+    /// rates and the battery runway.
+    pub(super) snmp: SnmpMemory,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,7 @@ impl Prober {
             tls: TlsClients::new(),
             icmp: IcmpProber::new(),
             heartbeats: HeartbeatRegistry::new(),
+            snmp: SnmpMemory::default(),
         })
     }
 
