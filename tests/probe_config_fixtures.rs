@@ -55,6 +55,15 @@ fn example_config_with_every_probe_kind_is_valid() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        ["dns", "heartbeat", "http", "icmp", "sip", "tcp", "tls"]
+        [
+            "dns",
+            "heartbeat",
+            "http",
+            "icmp",
+            "sip",
+            "snmp",
+            "tcp",
+            "tls"
+        ]
     );
 }

@@ -161,6 +161,18 @@ impl Agent {
         std::fs::rename(&tmp, values.join(format!(".{oid}"))).unwrap();
     }
 
+    /// The UPS-MIB values the agent serves: upsOutputSource, upsBatteryStatus,
+    /// upsEstimatedMinutesRemaining (`None`: the UPS does not report it) and the charge.
+    fn ups(&self, source: i64, battery_status: i64, minutes: Option<i64>, charge: i64) {
+        self.set(OUTPUT_SOURCE, "integer", source);
+        self.set(BATTERY_STATUS, "integer", battery_status);
+        match minutes {
+            Some(m) => self.set(MINUTES, "integer", m),
+            None => self.unset(MINUTES),
+        }
+        self.set(CHARGE, "integer", charge);
+    }
+
     fn unset(&self, oid: &str) {
         let _ = std::fs::remove_file(self.path().join("values").join(format!(".{oid}")));
     }
@@ -439,22 +451,27 @@ async fn without_minutes_the_runway_comes_from_the_charge_trend() {
     let Some(agent) = Agent::start("charge_trend") else {
         return;
     };
-    agent.set(OUTPUT_SOURCE, "integer", 5);
-    agent.set(BATTERY_STATUS, "integer", 2);
-    agent.set(CHARGE, "integer", 90);
-    agent.unset(MINUTES);
+    agent.ups(5, 2, None, 90);
     let p: Prober = prober();
     let t = agent.v2c("preset = \"ups\"");
-    let (obs, _) = probe(&p, &t).await;
-    let ups = obs.facts.snmp.unwrap().ups.unwrap();
+    let (first, _) = probe(&p, &t).await;
+    let ups = first.facts.snmp.unwrap().ups.unwrap();
     assert_eq!((ups.power, ups.runway), (Power::Battery, None));
     assert_eq!(ups.summary, "on battery, runway not known yet");
     agent.set(CHARGE, "integer", 80);
-    let (obs, _) = probe(&p, &t).await;
-    let ups = obs.facts.snmp.unwrap().ups.unwrap();
+    let (second, _) = probe(&p, &t).await;
+    let ups = second.facts.snmp.unwrap().ups.unwrap();
     assert_eq!(ups.runway_from, Some("charge_trend"));
-    // 10 % lost in the time between the probes, 80 % left: eight times that time.
-    assert!(ups.runway.unwrap() > Duration::ZERO, "{ups:?}");
+    // 10 % lost between the probes, 80 % left: eight times the time between them (counted as
+    // at least a second, so probes milliseconds apart do not forecast an instant blackout).
+    let between = (second.started_at - first.started_at).to_std().unwrap();
+    let expected = 8.0 * between.as_secs_f64().max(1.0);
+    let runway = ups.runway.unwrap().as_secs_f64();
+    assert!((runway - expected).abs() < 0.01, "{runway} vs {expected}");
+    assert_eq!(
+        ups.summary,
+        format!("on battery, ~{} min left", (expected as u64 + 30) / 60)
+    );
 }
 
 #[tokio::test]
@@ -462,10 +479,7 @@ async fn ups_on_battery_degrades_with_the_runway_warns_then_goes_down() {
     let Some(agent) = Agent::start("ups_runway") else {
         return;
     };
-    agent.set(OUTPUT_SOURCE, "integer", 3);
-    agent.set(BATTERY_STATUS, "integer", 2);
-    agent.set(MINUTES, "integer", 180);
-    agent.set(CHARGE, "integer", 100);
+    agent.ups(3, 2, Some(180), 100);
     let toml = format!(
         "[[targets]]\nid = \"ky-anh-ups\"\nname = \"UPS trạm Kỳ Anh\"\nkind = \"snmp\"\n\
          address = \"{}\"\ncommunity_file = \"community\"\npreset = \"ups\"\n\
@@ -486,8 +500,7 @@ async fn ups_on_battery_degrades_with_the_runway_warns_then_goes_down() {
     wait_state("up", "").await;
 
     // The grid fails: on battery, 42 minutes left.
-    agent.set(MINUTES, "integer", 42);
-    agent.set(OUTPUT_SOURCE, "integer", 5);
+    agent.ups(5, 2, Some(42), 70);
     let detail = wait_state("degraded", "on battery, ~42 min left").await;
     assert!(!detail.contains("runway ("), "above the warning: {detail}");
     let metrics = common::get_text(addr, "/metrics").await.1;
@@ -504,18 +517,16 @@ async fn ups_on_battery_degrades_with_the_runway_warns_then_goes_down() {
     );
 
     // The battery drains below the 20 minute warning.
-    agent.set(MINUTES, "integer", 12);
+    agent.ups(5, 3, Some(12), 20);
     let detail = wait_state("degraded", "on battery, ~12 min left").await;
     assert!(detail.contains("runway (720s) >= 1200s"), "{detail}");
 
     // Exhausted: the site goes dark.
-    agent.set(MINUTES, "integer", 0);
-    agent.set(BATTERY_STATUS, "integer", 4);
+    agent.ups(5, 4, Some(0), 0);
     wait_state("down", "battery exhausted").await;
 
     // The grid is back: up, and the runway series is gone.
-    agent.set(OUTPUT_SOURCE, "integer", 3);
-    agent.set(BATTERY_STATUS, "integer", 2);
+    agent.ups(3, 2, Some(180), 40);
     wait_state("up", "").await;
     let metrics = common::get_text(addr, "/metrics").await.1;
     assert!(
@@ -530,8 +541,7 @@ async fn commwatch_probe_prints_the_values_and_the_json_facts() {
     let Some(agent) = Agent::start("probe_cli") else {
         return;
     };
-    agent.set(OUTPUT_SOURCE, "integer", 5);
-    agent.set(MINUTES, "integer", 42);
+    agent.ups(5, 2, Some(42), 70);
     let cfg = agent.path().join("c.toml");
     std::fs::write(
         &cfg,
