@@ -583,3 +583,79 @@ async fn commwatch_probe_prints_the_values_and_the_json_facts() {
             .any(|v| v["oid"] == SYS_UPTIME && v["type"] == "timeticks")
     );
 }
+
+#[tokio::test]
+async fn a_heartbeat_reporting_its_battery_drives_the_same_runway() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "s3cret-token-for-ky-anh-bts";
+    let toml = format!(
+        "[[targets]]\nid = \"ky-anh-bts\"\nkind = \"heartbeat\"\ntoken = \"{token}\"\n\
+         period = \"1m\"\nrunway_warn = \"20m\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n\
+         failure_threshold = 1\nsuccess_threshold = 1\n"
+    );
+    let app = common::start_app(dir.path(), &toml).await;
+    let addr = app.local_addr();
+    let push = |body: &'static str| async move {
+        common::client()
+            .post(format!("http://{addr}/api/v1/push/ky-anh-bts"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let wait_state = |want: &'static str, cause: &'static str| async move {
+        common::wait_for(Duration::from_secs(20), want, || async {
+            let t = common::states(addr).await.remove("ky-anh-bts")?;
+            let detail = t["last"]["detail"].as_str().unwrap_or("").to_string();
+            (t["state"] == want && detail.contains(cause)).then_some(detail)
+        })
+        .await
+    };
+    assert_eq!(push(r#"{"on_battery": false}"#).await.status(), 200);
+    wait_state("up", "").await;
+
+    assert_eq!(
+        push(r#"{"on_battery": true, "battery_minutes": 42}"#)
+            .await
+            .status(),
+        200
+    );
+    // The runway counts down from the push: 42 minutes, less the seconds since.
+    let detail = wait_state("degraded", "on battery, ~42 min left").await;
+    assert!(!detail.contains("runway ("), "{detail}");
+    let metrics = common::get_text(addr, "/metrics").await.1;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("commwatch_battery_runway_seconds{"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let secs: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(secs <= 2520.0 && secs > 2500.0, "{line}");
+
+    assert_eq!(
+        push(r#"{"on_battery": true, "battery_minutes": 12}"#)
+            .await
+            .status(),
+        200
+    );
+    let detail = wait_state("degraded", "on battery, ~12 min left").await;
+    assert!(detail.contains(">= 1200s"), "{detail}");
+
+    assert_eq!(
+        push(r#"{"on_battery": true, "battery_minutes": 0}"#)
+            .await
+            .status(),
+        200
+    );
+    wait_state("down", "battery exhausted").await;
+
+    // Minutes without saying whether it is on battery are refused, with the reason.
+    let r = push(r#"{"battery_minutes": 5}"#).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("needs `on_battery`"));
+
+    assert_eq!(push(r#"{"status": "ok"}"#).await.status(), 200);
+    wait_state("up", "").await;
+    app.shutdown().await;
+}

@@ -98,7 +98,7 @@ impl Expr {
                 }
             }
             Subject::Power => {
-                let ups = f.snmp.as_ref()?.ups.as_ref()?;
+                let ups = f.power()?;
                 let Operand::Words(words) = &self.operand else {
                     return None;
                 };

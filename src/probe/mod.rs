@@ -30,7 +30,9 @@ mod vocab;
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
 pub(crate) use certs::{ReadAnyCertificate, load_roots};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
-pub use heartbeat::{HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
+pub use heartbeat::{
+    HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushBattery, PushStatus,
+};
 pub use http::{DEFAULT_BODY_CAP, HttpSpec};
 pub use icmp::{
     DEFAULT_COUNT as DEFAULT_ICMP_COUNT, DEFAULT_SPACING as DEFAULT_ICMP_SPACING, IcmpFacts,

@@ -14,7 +14,7 @@ use super::dns::DnsFacts;
 use super::heartbeat::HeartbeatFacts;
 use super::icmp::IcmpFacts;
 use super::sip::SipFacts;
-use super::snmp::SnmpFacts;
+use super::snmp::{SnmpFacts, UpsFacts};
 
 /// A bounded set of failure reasons: safe as a metric label and stable for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -186,6 +186,17 @@ pub struct Observation {
     pub error_detail: Option<String>,
     pub phases: Phases,
     pub facts: Facts,
+}
+
+impl Facts {
+    /// What is known of the power at the site: a UPS's (snmp preset `ups`) or what a
+    /// heartbeat push reported.
+    pub fn power(&self) -> Option<&UpsFacts> {
+        self.snmp
+            .as_ref()
+            .and_then(|s| s.ups.as_ref())
+            .or_else(|| self.heartbeat.as_ref().and_then(|h| h.power.as_ref()))
+    }
 }
 
 impl Observation {

@@ -114,7 +114,7 @@ impl Metric {
         let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
         let icmp = f.icmp.as_ref();
         let snmp = f.snmp.as_ref();
-        let ups = snmp.and_then(|s| s.ups.as_ref());
+        let ups = f.power();
         let iface = snmp.and_then(|s| s.interface.as_ref());
         match self {
             Metric::Status => f

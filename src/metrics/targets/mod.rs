@@ -175,7 +175,12 @@ impl TargetFamilies {
 
     pub fn observe_facts(&self, t: &Target, obs: &Observation) {
         let f = &obs.facts;
-        if f.http_status.is_none() && f.icmp.is_none() && f.tls.is_none() && f.snmp.is_none() {
+        if f.http_status.is_none()
+            && f.icmp.is_none()
+            && f.tls.is_none()
+            && f.snmp.is_none()
+            && f.heartbeat.is_none()
+        {
             return;
         }
         let e = self.entry(t);
@@ -192,9 +197,9 @@ impl TargetFamilies {
         if let Some(tls) = &f.tls {
             d.tls_expiry = Some(tls.earliest_expiry.timestamp() as f64);
         }
-        if let Some(ups) = f.snmp.as_ref().and_then(|s| s.ups.as_ref()) {
+        if f.snmp.is_some() || f.heartbeat.is_some() {
             // Back on mains (or no forecast): the series goes rather than keep a stale runway.
-            d.battery_runway = ups.runway.map(|r| r.as_secs_f64());
+            d.battery_runway = f.power().and_then(|u| u.runway).map(|r| r.as_secs_f64());
         }
     }
 

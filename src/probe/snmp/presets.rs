@@ -162,8 +162,9 @@ pub struct UpsFacts {
         with = "crate::probe::observation::opt_secs"
     )]
     pub runway: Option<Duration>,
-    /// `ups` (upsEstimatedMinutesRemaining) or `charge_trend` (estimated from the charge lost
-    /// since the UPS went on battery).
+    /// `ups` (upsEstimatedMinutesRemaining), `charge_trend` (estimated from the charge lost
+    /// since the UPS went on battery) or `push` (the minutes a heartbeat reported, less the
+    /// time since).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runway_from: Option<&'static str>,
     /// For people and causes: "on battery, ~42 min left".
@@ -389,7 +390,21 @@ fn ups(
         Some(3 | 4 | 6 | 7) => Power::Mains,
         _ => Power::Unknown,
     };
-    let summary = match power {
+    UpsFacts {
+        summary: summary(power, on_battery, runway),
+        power,
+        output_source,
+        battery_status,
+        minutes_remaining,
+        charge_remaining,
+        runway,
+        runway_from,
+    }
+}
+
+/// The cause officers read: "on battery, ~42 min left", "battery exhausted".
+fn summary(power: Power, on_battery: bool, runway: Option<Duration>) -> String {
+    match power {
         Power::Battery => match runway {
             Some(r) => format!("on battery, ~{} min left", (r.as_secs() + 30) / 60),
             None => "on battery, runway not known yet".to_string(),
@@ -398,16 +413,35 @@ fn ups(
         Power::Off => "no output power".to_string(),
         Power::Mains => "on mains".to_string(),
         Power::Unknown => "power source not reported".to_string(),
-    };
-    UpsFacts {
-        power,
-        output_source,
-        battery_status,
-        minutes_remaining,
-        charge_remaining,
-        runway,
-        runway_from,
-        summary,
+    }
+}
+
+impl UpsFacts {
+    /// What a site reported itself in a heartbeat push (`{"on_battery": true,
+    /// "battery_minutes": 42}`), `age` after the push: the minutes it reported, less the time
+    /// since, are the runway. Reported 0 minutes on battery: exhausted.
+    pub fn from_push(on_battery: bool, minutes: Option<u32>, age: Duration) -> UpsFacts {
+        let reported = minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
+        let runway = if on_battery {
+            reported.map(|r| r.saturating_sub(age))
+        } else {
+            None
+        };
+        let power = match (on_battery, minutes) {
+            (false, _) => Power::Mains,
+            (true, Some(0)) => Power::Off,
+            (true, _) => Power::Battery,
+        };
+        UpsFacts {
+            summary: summary(power, on_battery, runway),
+            power,
+            output_source: None,
+            battery_status: None,
+            minutes_remaining: minutes.map(i64::from),
+            charge_remaining: None,
+            runway,
+            runway_from: runway.map(|_| "push"),
+        }
     }
 }
 
