@@ -99,6 +99,13 @@ pub(super) fn resolve(
             for oid in checks.iter().chain(&degraded).filter_map(Check::oid) {
                 n.want(oid);
             }
+            if !n.reads_anything() {
+                ctx.err_key(
+                    span.clone(),
+                    "kind",
+                    "kind `snmp` needs `oids`, a `preset` (uptime, interface, ups) or an oid(\"...\") check",
+                );
+            }
             ProbeSpec::Snmp(n)
         }
         other => other,

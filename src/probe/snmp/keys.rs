@@ -81,10 +81,11 @@ pub(in crate::probe) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SnmpSpec> {
     };
 
     let auth = if k.user.is_some() {
-        for (key, set) in [(Key::CommunityFile, k.community_file.is_some())] {
-            if set {
-                r.err(key, "is for SNMP v2c; a target with `user` speaks v3");
-            }
+        if k.community_file.is_some() {
+            r.err(
+                Key::CommunityFile,
+                "is for SNMP v2c; a target with `user` speaks v3",
+            );
         }
         let auth_protocol = one_of(
             r,
@@ -159,7 +160,6 @@ pub(in crate::probe) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SnmpSpec> {
     };
 
     let mut oids = Vec::new();
-    let mut oids_ok = true;
     for o in k.oids.unwrap_or(&[]) {
         match values::parse_oid(o) {
             Ok(arcs) => {
@@ -170,7 +170,6 @@ pub(in crate::probe) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SnmpSpec> {
             }
             Err(e) => {
                 r.err(Key::Oids, e);
-                oids_ok = false;
             }
         }
     }
@@ -179,7 +178,6 @@ pub(in crate::probe) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SnmpSpec> {
             Key::Oids,
             format!("lists {} OIDs; at most {MAX_OIDS} fit one GET", oids.len()),
         );
-        oids_ok = false;
     }
 
     let retries = match k.retries {
@@ -237,12 +235,6 @@ pub(in crate::probe) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<SnmpSpec> {
         r.err(Key::RunwayWarn, "only applies with preset = \"ups\"");
     }
     let runway_warn = k.runway_warn.unwrap_or(DEFAULT_RUNWAY_WARN);
-    if preset.is_none() && k.preset.is_none() && oids.is_empty() && oids_ok {
-        r.sink.err(
-            "kind",
-            "kind `snmp` needs `oids` to GET or a `preset` (uptime, interface, ups)".to_string(),
-        );
-    }
 
     // The checks each preset implies: an interface that is down takes the target DOWN; a UPS
     // with no output power (battery exhausted) is DOWN, on battery it is DEGRADED with the

@@ -137,6 +137,11 @@ pub struct SnmpSpec {
 }
 
 impl SnmpSpec {
+    /// True when the probe has something to GET: listed OIDs, a preset's, or a check's.
+    pub fn reads_anything(&self) -> bool {
+        !self.oids.is_empty() || self.preset.is_some()
+    }
+
     /// Adds an OID a check reads, so the GET fetches it.
     pub fn want(&mut self, oid: &str) {
         if !self.oids.iter().any(|o| o == oid) {
