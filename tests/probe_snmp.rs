@@ -426,10 +426,20 @@ async fn interface_preset_finds_the_interface_by_name_and_rates_its_errors() {
     let i = obs.facts.snmp.unwrap().interface.unwrap();
     assert_eq!((i.index, i.oper_status), (1, Some(1)));
     assert_eq!(i.in_errors_rate, None, "no rate before a second probe");
-    let (obs, _) = probe(&p, &t).await;
-    let i = obs.facts.snmp.unwrap().interface.unwrap();
-    assert_eq!(i.in_errors_rate, Some(0.0));
-    assert_eq!(i.out_errors_rate, Some(0.0));
+    // A rate needs time between two probes: probes in the same millisecond (the clock's
+    // precision) have none, so probe again until one comes later.
+    let first_at = obs.started_at;
+    let i = common::wait_for(
+        Duration::from_secs(5),
+        "a probe a millisecond later",
+        || async {
+            let (obs, _) = probe(&p, &t).await;
+            (obs.started_at > first_at).then(|| obs.facts.snmp.unwrap().interface.unwrap())
+        },
+    )
+    .await;
+    assert_eq!(i.in_errors_rate, Some(0.0), "{i:?}");
+    assert_eq!(i.out_errors_rate, Some(0.0), "{i:?}");
 
     // An interface that does not exist is a clear failure.
     let t = agent.v2c("preset = \"interface\"\nif_name = \"wan9\"");
@@ -439,6 +449,22 @@ async fn interface_preset_finds_the_interface_by_name_and_rates_its_errors() {
             .unwrap()
             .contains("no interface named \"wan9\"")
     );
+}
+
+/// Waits (bounded) until `target` is in state `want` with `cause` in its last result's detail;
+/// returns the detail.
+async fn wait_state(
+    addr: std::net::SocketAddr,
+    target: &'static str,
+    want: &'static str,
+    cause: &'static str,
+) -> String {
+    common::wait_for(Duration::from_secs(20), want, || async {
+        let t = common::states(addr).await.remove(target)?;
+        let detail = t["last"]["detail"].as_str().unwrap_or("").to_string();
+        (t["state"] == want && detail.contains(cause)).then_some(detail)
+    })
+    .await
 }
 
 const OUTPUT_SOURCE: &str = "1.3.6.1.2.1.33.1.4.1.0";
@@ -489,14 +515,7 @@ async fn ups_on_battery_degrades_with_the_runway_warns_then_goes_down() {
     );
     let app = common::start_app(agent.path(), &toml).await;
     let addr = app.local_addr();
-    let wait_state = |want: &'static str, cause: &'static str| async move {
-        common::wait_for(Duration::from_secs(20), want, || async {
-            let t = common::states(addr).await.remove("ky-anh-ups")?;
-            let detail = t["last"]["detail"].as_str().unwrap_or("").to_string();
-            (t["state"] == want && detail.contains(cause)).then_some(detail)
-        })
-        .await
-    };
+    let wait_state = |want, cause| wait_state(addr, "ky-anh-ups", want, cause);
     wait_state("up", "").await;
 
     // The grid fails: on battery, 42 minutes left.
@@ -605,14 +624,7 @@ async fn a_heartbeat_reporting_its_battery_drives_the_same_runway() {
             .await
             .unwrap()
     };
-    let wait_state = |want: &'static str, cause: &'static str| async move {
-        common::wait_for(Duration::from_secs(20), want, || async {
-            let t = common::states(addr).await.remove("ky-anh-bts")?;
-            let detail = t["last"]["detail"].as_str().unwrap_or("").to_string();
-            (t["state"] == want && detail.contains(cause)).then_some(detail)
-        })
-        .await
-    };
+    let wait_state = |want, cause| wait_state(addr, "ky-anh-bts", want, cause);
     assert_eq!(push(r#"{"on_battery": false}"#).await.status(), 200);
     wait_state("up", "").await;
 
