@@ -62,6 +62,7 @@ fn example_config_with_every_probe_kind_is_valid() {
             "icmp",
             "portal",
             "sip",
+            "snmp",
             "tcp",
             "tls"
         ]

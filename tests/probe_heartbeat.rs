@@ -138,6 +138,7 @@ async fn late_push_fails_the_age_check() {
             at: Utc::now() - chrono::Duration::seconds(125),
             status: PushStatus::Ok,
             message: None,
+            battery: None,
         },
     );
     let (obs, sample) = r.probe(registry).await;

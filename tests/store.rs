@@ -371,6 +371,7 @@ async fn acknowledgements_and_pushes_are_kept(b: Backing) {
             at: t(400),
             status: PushStatus::Ok,
             message: Some("máy phát chạy".into()),
+            battery: None,
         },
         7,
     );

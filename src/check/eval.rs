@@ -77,6 +77,40 @@ impl Expr {
                     },
                 }
             }
+            Subject::Oid(oid) => {
+                let snmp = f.snmp.as_ref()?;
+                match snmp.value(oid).filter(|v| v.text().is_some()) {
+                    None => {
+                        let why = snmp.value(oid).map_or("missing", |v| v.kind.as_str());
+                        (
+                            matches!(self.op, Op::Ne | Op::NotContains | Op::NotMatches),
+                            why.to_string(),
+                        )
+                    }
+                    Some(v) => {
+                        let ok = match &self.operand {
+                            Operand::Num(t) => v.number().is_some_and(|n| self.op.compare(n, *t)),
+                            Operand::Nums(list) => v.number().is_some_and(|n| list.contains(&n)),
+                            _ => self.text_match(&v.text().unwrap_or_default()),
+                        };
+                        (ok, v.shown())
+                    }
+                }
+            }
+            Subject::Power => {
+                let ups = f.power()?;
+                let Operand::Words(words) = &self.operand else {
+                    return None;
+                };
+                let found = words.iter().any(|w| w == ups.power.as_str());
+                let ok = if self.op == Op::Ne { !found } else { found };
+                // A failing power check is the cause officers read: "on battery, ~42 min
+                // left", "battery exhausted", not the sentence that caught it.
+                if !ok {
+                    return Some((false, ups.summary.clone()));
+                }
+                (ok, ups.power.as_str().to_string())
+            }
             Subject::Rcode | Subject::PushStatus => {
                 let value = if self.subject == Subject::Rcode {
                     f.dns.as_ref()?.rcode.clone()

@@ -20,6 +20,10 @@ pub(super) enum Subject {
     Answers,
     Integrity,
     Signals,
+    /// One SNMP value, by canonical dotted OID.
+    Oid(String),
+    /// A UPS's power source, in words (mains, battery, off, unknown).
+    Power,
 }
 
 impl Subject {
@@ -37,6 +41,8 @@ impl Subject {
             Subject::Answers => TextFact::Answers,
             Subject::Integrity => TextFact::Integrity,
             Subject::Signals => TextFact::Signals,
+            Subject::Oid(_) => TextFact::Oid,
+            Subject::Power => TextFact::Power,
         };
         kind.texts().contains(&text)
     }
@@ -62,6 +68,8 @@ impl Subject {
             Subject::Answers => "answers".into(),
             Subject::Integrity => "integrity".into(),
             Subject::Signals => "signals".into(),
+            Subject::Oid(o) => format!("oid(\"{o}\")"),
+            Subject::Power => "power".into(),
         }
     }
 }

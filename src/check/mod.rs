@@ -9,6 +9,7 @@
 //! json /status == "ok"          json /queue < 100            header content-type contains "json"
 //! rcode == NOERROR              answers contains "192.0.2.1" reply matches "^220 "
 //! push_age <= 90s               push_status == ok            latency < 2s
+//! oid("1.3.6.1.2.1.2.2.1.8.3") == 1                           power == mains
 //! ```
 //! A target's `checks` decide failure; its `degraded` checks only mark a passing sample as
 //! degraded, so the state engine can show a link that works but badly.
@@ -65,6 +66,14 @@ impl Check {
         match self {
             Check::Status(_) => false,
             Check::Expr(e) => e.needs_body(),
+        }
+    }
+
+    /// The SNMP OID the check reads, if it reads one.
+    pub fn oid(&self) -> Option<&str> {
+        match self {
+            Check::Status(_) => None,
+            Check::Expr(e) => e.oid(),
         }
     }
 

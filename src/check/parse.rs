@@ -6,7 +6,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::expr::{Expr, Op, Operand, Subject};
-use crate::probe::{Kind, Metric, Unit};
+use crate::probe::{Kind, Metric, Power, Unit};
 
 /// Why a check sentence was refused; the config layer adds file, line and key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +60,22 @@ fn list_items(s: &str) -> Result<Vec<&str>, CheckError> {
     Ok(items)
 }
 
+/// `oid("1.3.6.1.2.1.1.3.0")`: one SNMP value by its dotted OID.
+fn oid_subject(head: &str) -> Result<Subject, CheckError> {
+    let bad = || {
+        CheckError(format!(
+            "`{head}` is not oid(\"DOTTED.OID\"), e.g. oid(\"1.3.6.1.2.1.2.2.1.8.3\") == 1 (no spaces inside)"
+        ))
+    };
+    let inner = head
+        .strip_prefix("oid(")
+        .and_then(|x| x.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    let dotted = quoted(inner, "the OID").map_err(|_| bad())?;
+    let oid = crate::probe::canonical_oid(&dotted).map_err(CheckError)?;
+    Ok(Subject::Oid(oid))
+}
+
 impl Expr {
     /// Parses `SUBJECT OP VALUE` for a target of kind `kind`.
     pub fn parse(text: &str, kind: Kind) -> Result<Expr, CheckError> {
@@ -74,6 +90,8 @@ impl Expr {
             "answers" => (Subject::Answers, rest),
             "integrity" => (Subject::Integrity, rest),
             "signals" => (Subject::Signals, rest),
+            "power" => (Subject::Power, rest),
+            h if h.starts_with("oid(") => (oid_subject(h)?, rest),
             "header" | "json" => {
                 let (arg, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 if arg.is_empty() {
@@ -106,7 +124,7 @@ impl Expr {
                 None => {
                     let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
                     return err(format!(
-                        "unknown check subject `{name}`; use one of {}, body, header NAME, json /POINTER, reply, rcode, answers, push_status, integrity, signals",
+                        "unknown check subject `{name}`; use one of {}, body, header NAME, json /POINTER, reply, rcode, answers, push_status, integrity, signals, oid(\"1.3.6...\"), power",
                         names.join(", ")
                     ));
                 }
@@ -237,11 +255,30 @@ impl Expr {
                 }
                 Op::In => bad_op("==, !=, <, <=, >, >=, contains or matches"),
             },
-            Subject::Rcode | Subject::PushStatus | Subject::Integrity => {
+            Subject::Oid(_) => {
+                if value.starts_with('"') {
+                    if matches!(op, Op::Eq | Op::Ne) {
+                        let s = quoted(value, &label)?;
+                        let shown = serde_json::to_string(&s).unwrap_or_default();
+                        return Ok((Operand::Text(s), shown));
+                    }
+                    if op.is_text() {
+                        return Self::operand(&Subject::Body, op, value);
+                    }
+                    return bad_op("==, !=, contains or matches with a quoted string");
+                }
+                Self::operand(&Subject::Num(Metric::Status), op, value).map_err(|_| {
+                    CheckError(format!(
+                        "`{label}` compares with a number (== 1, < 100, in [1, 3]) or a quoted string (== \"up\"), got `{op} {value}`"
+                    ))
+                })
+            }
+            Subject::Rcode | Subject::PushStatus | Subject::Integrity | Subject::Power => {
                 let integrity = crate::probe::Integrity::ALL.map(crate::probe::Integrity::as_str);
                 let allowed: &[&str] = match subject {
                     Subject::Rcode => &crate::probe::RCODES,
                     Subject::Integrity => &integrity,
+                    Subject::Power => &Power::WORDS,
                     _ => &["ok", "fail"],
                 };
                 let words: Vec<String> = match op {
@@ -275,6 +312,14 @@ impl Expr {
                 };
                 Ok((Operand::Words(words), shown))
             }
+        }
+    }
+
+    /// The OID this check reads, which the snmp probe then fetches.
+    pub fn oid(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Oid(o) => Some(o),
+            _ => None,
         }
     }
 

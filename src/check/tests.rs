@@ -209,3 +209,24 @@ fn integrity_and_signals_are_portal_words_and_text() {
     let e = parse("signals < 3", "portal").unwrap_err().0;
     assert!(e.contains("does not take `<`"), "{e}");
 }
+
+#[test]
+fn oid_and_power_checks_parse_with_clear_errors() {
+    assert!(parse("oid(\"1.3.6.1.2.1.2.2.1.8.3\") == 1", "snmp").is_ok());
+    assert!(parse("oid(\".1.3.6.1.2.1.1.5.0\") == \"core-1\"", "snmp").is_ok());
+    assert!(parse("oid(\"1.3.6.1.2.1.1.5.0\") matches \"^core\"", "snmp").is_ok());
+    assert!(parse("power in [mains, battery]", "snmp").is_ok());
+    let e = parse("oid(1.3.6.1) == 1", "snmp").unwrap_err().0;
+    assert!(e.contains("is not oid(\"DOTTED.OID\")"), "{e}");
+    let e = parse("oid(\"ifOperStatus.3\") == 1", "snmp").unwrap_err().0;
+    assert!(e.contains("dotted numeric OID"), "{e}");
+    let e = parse("oid(\"1.3.6.1\") == up", "snmp").unwrap_err().0;
+    assert!(e.contains("compares with a number"), "{e}");
+    let e = parse("power == grid", "snmp").unwrap_err().0;
+    assert!(
+        e.contains("`grid` is not one of mains, battery, off, unknown"),
+        "{e}"
+    );
+    let e = parse("oid(\"1.3.6.1\") == 1", "http").unwrap_err().0;
+    assert!(e.contains("applies to snmp"), "{e}");
+}

@@ -74,6 +74,7 @@ pub(super) fn resolve(
         span: span.clone(),
         kind,
         implied: Vec::new(),
+        implied_degraded: Vec::new(),
     };
     let spec = kind.resolve(&mut Resolve {
         keys,
@@ -84,11 +85,28 @@ pub(super) fn resolve(
     let mut implied = sink.implied;
     implied.append(&mut checks);
     let checks = implied;
+    let mut implied_degraded = sink.implied_degraded;
+    implied_degraded.extend(degraded);
+    let degraded = implied_degraded;
     // The body is kept in memory only when a check reads it.
     let spec = spec.map(|s| match s {
         ProbeSpec::Http(mut h) => {
             h.keep_body = checks.iter().chain(&degraded).any(Check::needs_body);
             ProbeSpec::Http(h)
+        }
+        // The OIDs checks name (`oid("...") == 1`) are fetched with the listed ones.
+        ProbeSpec::Snmp(mut n) => {
+            for oid in checks.iter().chain(&degraded).filter_map(Check::oid) {
+                n.want(oid);
+            }
+            if !n.reads_anything() {
+                ctx.err_key(
+                    span.clone(),
+                    "kind",
+                    "kind `snmp` needs `oids`, a `preset` (uptime, interface, ups) or an oid(\"...\") check",
+                );
+            }
+            ProbeSpec::Snmp(n)
         }
         other => other,
     });
@@ -106,6 +124,7 @@ struct TargetSink<'c, 'a> {
     span: std::ops::Range<usize>,
     kind: Kind,
     implied: Vec<Check>,
+    implied_degraded: Vec<Check>,
 }
 
 impl Sink for TargetSink<'_, '_> {
@@ -116,6 +135,13 @@ impl Sink for TargetSink<'_, '_> {
     fn implied(&mut self, key: &str, sentence: &str) {
         match Check::parse(sentence, self.kind) {
             Ok(c) => self.implied.push(c),
+            Err(e) => self.err(key, e.0),
+        }
+    }
+
+    fn implied_degraded(&mut self, key: &str, sentence: &str) {
+        match Check::parse(sentence, self.kind) {
+            Ok(c) => self.implied_degraded.push(c),
             Err(e) => self.err(key, e.0),
         }
     }

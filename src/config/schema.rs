@@ -230,6 +230,20 @@ pub struct RawTarget {
     pub spam_words: Option<Vec<String>>,
     pub allow_origins: Option<Vec<String>>,
     pub cloaking: Option<bool>,
+    // snmp
+    pub oids: Option<Vec<String>>,
+    pub retries: Option<u32>,
+    pub preset: Option<String>,
+    pub community_file: Option<String>,
+    pub user: Option<String>,
+    pub auth_protocol: Option<String>,
+    pub auth_key_file: Option<String>,
+    pub priv_protocol: Option<String>,
+    pub priv_key_file: Option<String>,
+    pub if_index: Option<u32>,
+    pub if_name: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub runway_warn: Option<Duration>,
 }
 
 impl RawTarget {
@@ -266,6 +280,18 @@ impl RawTarget {
             spam_words: self.spam_words.as_deref(),
             allow_origins: self.allow_origins.as_deref(),
             cloaking: self.cloaking,
+            oids: self.oids.as_deref(),
+            retries: self.retries,
+            preset: self.preset.as_deref(),
+            community_file: self.community_file.as_deref(),
+            user: self.user.as_deref(),
+            auth_protocol: self.auth_protocol.as_deref(),
+            auth_key_file: self.auth_key_file.as_deref(),
+            priv_protocol: self.priv_protocol.as_deref(),
+            priv_key_file: self.priv_key_file.as_deref(),
+            if_index: self.if_index,
+            if_name: self.if_name.as_deref(),
+            runway_warn: self.runway_warn,
         }
     }
 }

@@ -89,5 +89,8 @@ pub fn facts(obs: &Observation) -> String {
     if let Some(x) = &f.portal {
         x.describe(&mut line);
     }
+    if let Some(x) = &f.snmp {
+        x.describe(&mut line);
+    }
     s
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::keys::{Key, Resolve};
+use super::snmp::{DEFAULT_RUNWAY_WARN, UpsFacts};
 use super::vocab::{KindVocab, Metric, TextFact};
 use super::{Observation, Run};
 
@@ -64,6 +65,18 @@ pub struct Push {
     pub status: PushStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the site said of its battery, when it said anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery: Option<PushBattery>,
+}
+
+/// `{"on_battery": true, "battery_minutes": 42}` in a push: a site on the mobile network
+/// reporting its own power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PushBattery {
+    pub on_battery: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
 }
 
 /// The last push of every heartbeat target, shared by the web layer (writer) and the prober
@@ -139,6 +152,9 @@ pub struct HeartbeatFacts {
     pub pushes: u64,
     #[serde(with = "super::observation::secs")]
     pub allowed_silence: Duration,
+    /// The power the last push reported, and the runway it forecasts now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power: Option<UpsFacts>,
 }
 
 impl HeartbeatFacts {
@@ -166,6 +182,9 @@ impl HeartbeatFacts {
             ),
         }
         line("pushes", self.pushes.to_string());
+        if let Some(p) = &self.power {
+            line("power", p.summary.clone());
+        }
         line(
             "allowed",
             format!("{} of silence", ms(self.allowed_silence)),
@@ -181,7 +200,12 @@ pub(super) fn probe(spec: &HeartbeatSpec, registry: &HeartbeatRegistry, run: &Ru
         .as_ref()
         .map_or_else(|| registry.since(), |(p, _)| p.at);
     let age = (now - from).to_std().unwrap_or(Duration::ZERO);
+    let power = last
+        .as_ref()
+        .and_then(|(p, _)| p.battery)
+        .map(|b| UpsFacts::from_push(b.on_battery, b.minutes, age));
     obs.facts.heartbeat = Some(HeartbeatFacts {
+        power,
         pushes: last.as_ref().map_or(0, |(_, n)| *n),
         last: last.map(|(p, _)| p),
         age,
@@ -201,11 +225,11 @@ pub const VOCAB: KindVocab = KindVocab {
 };
 
 /// The keys a heartbeat target may set.
-pub const KEYS: &[Key] = &[Key::Token, Key::Period, Key::Grace];
+pub const KEYS: &[Key] = &[Key::Token, Key::Period, Key::Grace, Key::RunwayWarn];
 /// The numbers checks may read on a heartbeat target.
-pub const METRICS: &[Metric] = &[Metric::Latency, Metric::PushAge];
+pub const METRICS: &[Metric] = &[Metric::Latency, Metric::PushAge, Metric::Runway];
 /// What checks may compare as words on a heartbeat target.
-pub const TEXTS: &[TextFact] = &[TextFact::PushStatus];
+pub const TEXTS: &[TextFact] = &[TextFact::PushStatus, TextFact::Power];
 
 /// Silence allowed past a missed period unless `grace` says otherwise.
 const DEFAULT_GRACE: Duration = Duration::from_secs(60);
@@ -237,6 +261,13 @@ pub(super) fn from_keys(r: &mut Resolve<'_, '_>) -> Option<HeartbeatSpec> {
     let silence = crate::time::fmt_secs((period + grace).as_secs_f64());
     r.implied(Key::Period, &format!("push_age <= {silence}"));
     r.implied(Key::Period, "push_status == ok");
+    // A site that reports its battery drives the same runway as a UPS: on battery it is
+    // DEGRADED with "on battery, ~N min left", warning below `runway_warn`. Sites that never
+    // report a battery are not judged by these (the facts are absent).
+    let warn = k.runway_warn.unwrap_or(DEFAULT_RUNWAY_WARN);
+    r.implied(Key::Period, "power != off");
+    r.implied_degraded(Key::Period, "power == mains");
+    r.implied_degraded(Key::RunwayWarn, &format!("runway >= {}s", warn.as_secs()));
     Some(HeartbeatSpec {
         target: r.id.to_string(),
         token: token?.to_string(),

@@ -45,11 +45,23 @@ pub enum Key {
     SpamWords,
     AllowOrigins,
     Cloaking,
+    Oids,
+    Retries,
+    Preset,
+    CommunityFile,
+    User,
+    AuthProtocol,
+    AuthKeyFile,
+    PrivProtocol,
+    PrivKeyFile,
+    IfIndex,
+    IfName,
+    RunwayWarn,
 }
 
 impl Key {
     /// Every key in schema order, the order "does not apply" errors are reported in.
-    pub const ALL: [Key; 30] = [
+    pub const ALL: [Key; 42] = [
         Key::Url,
         Key::ExpectStatus,
         Key::Method,
@@ -80,6 +92,18 @@ impl Key {
         Key::SpamWords,
         Key::AllowOrigins,
         Key::Cloaking,
+        Key::Oids,
+        Key::Retries,
+        Key::Preset,
+        Key::CommunityFile,
+        Key::User,
+        Key::AuthProtocol,
+        Key::AuthKeyFile,
+        Key::PrivProtocol,
+        Key::PrivKeyFile,
+        Key::IfIndex,
+        Key::IfName,
+        Key::RunwayWarn,
     ];
 
     /// The name as written in TOML (and in the schema's field).
@@ -115,6 +139,18 @@ impl Key {
             Key::SpamWords => "spam_words",
             Key::AllowOrigins => "allow_origins",
             Key::Cloaking => "cloaking",
+            Key::Oids => "oids",
+            Key::Retries => "retries",
+            Key::Preset => "preset",
+            Key::CommunityFile => "community_file",
+            Key::User => "user",
+            Key::AuthProtocol => "auth_protocol",
+            Key::AuthKeyFile => "auth_key_file",
+            Key::PrivProtocol => "priv_protocol",
+            Key::PrivKeyFile => "priv_key_file",
+            Key::IfIndex => "if_index",
+            Key::IfName => "if_name",
+            Key::RunwayWarn => "runway_warn",
         }
     }
 }
@@ -152,6 +188,18 @@ pub struct RawKeys<'r> {
     pub spam_words: Option<&'r [String]>,
     pub allow_origins: Option<&'r [String]>,
     pub cloaking: Option<bool>,
+    pub oids: Option<&'r [String]>,
+    pub retries: Option<u32>,
+    pub preset: Option<&'r str>,
+    pub community_file: Option<&'r str>,
+    pub user: Option<&'r str>,
+    pub auth_protocol: Option<&'r str>,
+    pub auth_key_file: Option<&'r str>,
+    pub priv_protocol: Option<&'r str>,
+    pub priv_key_file: Option<&'r str>,
+    pub if_index: Option<u32>,
+    pub if_name: Option<&'r str>,
+    pub runway_warn: Option<Duration>,
 }
 
 impl RawKeys<'_> {
@@ -187,6 +235,18 @@ impl RawKeys<'_> {
             Key::SpamWords => self.spam_words.is_some(),
             Key::AllowOrigins => self.allow_origins.is_some(),
             Key::Cloaking => self.cloaking.is_some(),
+            Key::Oids => self.oids.is_some(),
+            Key::Retries => self.retries.is_some(),
+            Key::Preset => self.preset.is_some(),
+            Key::CommunityFile => self.community_file.is_some(),
+            Key::User => self.user.is_some(),
+            Key::AuthProtocol => self.auth_protocol.is_some(),
+            Key::AuthKeyFile => self.auth_key_file.is_some(),
+            Key::PrivProtocol => self.priv_protocol.is_some(),
+            Key::PrivKeyFile => self.priv_key_file.is_some(),
+            Key::IfIndex => self.if_index.is_some(),
+            Key::IfName => self.if_name.is_some(),
+            Key::RunwayWarn => self.runway_warn.is_some(),
         }
     }
 }
@@ -198,6 +258,9 @@ pub trait Sink {
     /// A check the keys imply, in the check language (`cert_days >= 14`); a refused sentence is
     /// an error at `key`.
     fn implied(&mut self, key: &str, sentence: &str);
+    /// A `degraded` check the keys imply (a UPS on battery works, on borrowed time); a
+    /// refused sentence is an error at `key`.
+    fn implied_degraded(&mut self, key: &str, sentence: &str);
     /// The status check `expect_status` (or its default) implies.
     fn implied_status(&mut self, expect: StatusExpect);
     /// A path as written in the file, made relative to that file like includes are.
@@ -270,6 +333,10 @@ impl Resolve<'_, '_> {
 
     pub(super) fn implied(&mut self, key: Key, sentence: &str) {
         self.sink.implied(key.name(), sentence);
+    }
+
+    pub(super) fn implied_degraded(&mut self, key: Key, sentence: &str) {
+        self.sink.implied_degraded(key.name(), sentence);
     }
 
     /// `udp` (the default) or `tcp`, for the kinds that take a `transport`.

@@ -3,7 +3,8 @@
 //! and one exhaustive `match` per question asked of them.
 //!
 //! Each kind's file (`http.rs`, `tcp.rs`, `icmp.rs`, `dns.rs`, `tls.rs`, `heartbeat.rs`,
-//! `sip.rs`, `portal.rs`) owns its spec, its facts, the probe itself, its config keys and how they resolve
+//! `sip.rs`, `portal.rs`, `snmp/`) owns its spec, its facts, the probe itself, its config keys and how
+//! they resolve
 //! (`from_keys`), and the metrics and text facts its checks may read (`VOCAB`). Shared pieces:
 //! `observation.rs` (what a run returns), `net.rs` (addresses, deadlines, connecting),
 //! `keys.rs` (the key names and values handed down by the config layer), `vocab.rs` (the check
@@ -23,6 +24,7 @@ mod observation;
 mod portal;
 mod prober;
 mod sip;
+mod snmp;
 mod tcp;
 mod tls;
 mod vocab;
@@ -30,7 +32,9 @@ mod vocab;
 pub use certs::{CertFacts, TlsFacts, load_ca_file};
 pub(crate) use certs::{ReadAnyCertificate, load_roots};
 pub use dns::{DnsFacts, DnsSpec, DnsTransport, RCODES, RecordKind};
-pub use heartbeat::{HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushStatus};
+pub use heartbeat::{
+    HeartbeatFacts, HeartbeatRegistry, HeartbeatSpec, Push, PushBattery, PushStatus,
+};
 pub use http::{DEFAULT_BODY_CAP, HttpSpec};
 pub use icmp::{
     DEFAULT_COUNT as DEFAULT_ICMP_COUNT, DEFAULT_SPACING as DEFAULT_ICMP_SPACING, IcmpFacts,
@@ -46,6 +50,10 @@ pub use portal::{
 };
 pub use prober::{Prober, ProberError};
 pub use sip::{SipFacts, SipSpec, SipTransport};
+pub use snmp::{
+    AuthProto, IfSelect, InterfaceFacts, Power, Preset, PrivProto, Secret, SnmpAuth, SnmpData,
+    SnmpFacts, SnmpSpec, SnmpType, SnmpValue, UpsFacts, UptimeFacts, canonical_oid,
+};
 pub use tcp::TcpSpec;
 pub use tls::TlsSpec;
 pub use vocab::{KindVocab, Metric, StatusExpect, TextFact, Unit};
@@ -64,11 +72,12 @@ pub enum Kind {
     Heartbeat,
     Sip,
     Portal,
+    Snmp,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Http,
         Kind::Tcp,
         Kind::Icmp,
@@ -77,6 +86,7 @@ impl Kind {
         Kind::Heartbeat,
         Kind::Sip,
         Kind::Portal,
+        Kind::Snmp,
     ];
 
     /// The kind's name, keys and check vocabulary, from its own file.
@@ -90,6 +100,7 @@ impl Kind {
             Kind::Heartbeat => &heartbeat::VOCAB,
             Kind::Sip => &sip::VOCAB,
             Kind::Portal => &portal::VOCAB,
+            Kind::Snmp => &snmp::VOCAB,
         }
     }
 
@@ -129,6 +140,7 @@ impl Kind {
             Kind::Heartbeat => heartbeat::from_keys(r).map(ProbeSpec::Heartbeat),
             Kind::Sip => sip::from_keys(r).map(ProbeSpec::Sip),
             Kind::Portal => portal::from_keys(r).map(ProbeSpec::Portal),
+            Kind::Snmp => snmp::from_keys(r).map(ProbeSpec::Snmp),
         }
     }
 }
@@ -144,6 +156,7 @@ pub enum ProbeSpec {
     Heartbeat(HeartbeatSpec),
     Sip(SipSpec),
     Portal(PortalSpec),
+    Snmp(SnmpSpec),
 }
 
 impl ProbeSpec {
@@ -157,6 +170,7 @@ impl ProbeSpec {
             ProbeSpec::Heartbeat(_) => Kind::Heartbeat,
             ProbeSpec::Sip(_) => Kind::Sip,
             ProbeSpec::Portal(_) => Kind::Portal,
+            ProbeSpec::Snmp(_) => Kind::Snmp,
         }
     }
 
@@ -179,6 +193,7 @@ impl ProbeSpec {
             | ProbeSpec::Tls(_)
             | ProbeSpec::Sip(_)
             | ProbeSpec::Portal(_) => true,
+            ProbeSpec::Snmp(_) => true,
             ProbeSpec::Icmp(s) => s.host.parse::<std::net::IpAddr>().is_err(),
             ProbeSpec::Heartbeat(_) => false,
         }
@@ -195,6 +210,7 @@ impl ProbeSpec {
             ProbeSpec::Heartbeat(s) => format!("push /api/v1/push/{}", s.target),
             ProbeSpec::Sip(s) => format!("sip:{} ({})", s.address, s.transport),
             ProbeSpec::Portal(s) => format!("portal {}", s.http.url),
+            ProbeSpec::Snmp(s) => format!("snmp {} {}", s.version(), s.address),
         }
     }
 }
@@ -221,6 +237,7 @@ impl Prober {
             ProbeSpec::Portal(s) => {
                 Box::pin(portal::probe(s, &self.http, &self.tls, &self.portals, run))
             }
+            ProbeSpec::Snmp(s) => Box::pin(snmp::probe(s, &self.snmp, run)),
         }
     }
 }

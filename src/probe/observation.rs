@@ -15,6 +15,7 @@ use super::heartbeat::HeartbeatFacts;
 use super::icmp::IcmpFacts;
 use super::portal::PortalFacts;
 use super::sip::SipFacts;
+use super::snmp::{SnmpFacts, UpsFacts};
 
 /// A bounded set of failure reasons: safe as a metric label and stable for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -171,6 +172,7 @@ pub struct Facts {
     pub heartbeat: Option<HeartbeatFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portal: Option<PortalFacts>,
+    pub snmp: Option<SnmpFacts>,
 }
 
 /// Everything one probe run saw. It carries no verdict: checks decide.
@@ -186,6 +188,17 @@ pub struct Observation {
     pub error_detail: Option<String>,
     pub phases: Phases,
     pub facts: Facts,
+}
+
+impl Facts {
+    /// What is known of the power at the site: a UPS's (snmp preset `ups`) or what a
+    /// heartbeat push reported.
+    pub fn power(&self) -> Option<&UpsFacts> {
+        self.snmp
+            .as_ref()
+            .and_then(|s| s.ups.as_ref())
+            .or_else(|| self.heartbeat.as_ref().and_then(|h| h.power.as_ref()))
+    }
 }
 
 impl Observation {

@@ -1,5 +1,5 @@
 //! The probe machinery a process builds once (HTTP client, TLS roots, ICMP sockets, the
-//! heartbeat registry) and the hard deadline every run is held to.
+//! heartbeat registry, the snmp kind's per-target memory) and the hard deadline every run is held to.
 
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use super::icmp::IcmpProber;
 use super::net::Run;
 use super::observation::{ErrorCode, Observation};
 use super::portal::PortalProfiles;
+use super::snmp::SnmpMemory;
 
 /// Shared probe machinery: built once per process so clients and sockets are reused.
 pub struct Prober {
@@ -19,6 +20,9 @@ pub struct Prober {
     pub(super) icmp: IcmpProber,
     pub(super) heartbeats: HeartbeatRegistry,
     pub(super) portals: PortalProfiles,
+    /// What each snmp target's previous probe saw (uptime, counters, charge), for reboots,
+    /// rates and the battery runway.
+    pub(super) snmp: SnmpMemory,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,7 @@ impl Prober {
             icmp: IcmpProber::new(),
             heartbeats: HeartbeatRegistry::new(),
             portals: PortalProfiles::default(),
+            snmp: SnmpMemory::default(),
         })
     }
 

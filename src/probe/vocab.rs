@@ -38,6 +38,13 @@ pub enum Metric {
     FirstByte,
     Transfer,
     PushAge,
+    Uptime,
+    RebootedAgo,
+    IfOperStatus,
+    IfInErrorsRate,
+    IfOutErrorsRate,
+    BatteryCharge,
+    Runway,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +56,7 @@ pub enum Unit {
 
 impl Metric {
     /// Every name a check may use, aliases included (`rtt_median` is `rtt_p50`).
-    pub const ALL: [(&'static str, Metric); 19] = [
+    pub const ALL: [(&'static str, Metric); 26] = [
         ("status", Metric::Status),
         ("sent", Metric::Sent),
         ("received", Metric::Received),
@@ -69,6 +76,13 @@ impl Metric {
         ("first_byte", Metric::FirstByte),
         ("transfer", Metric::Transfer),
         ("push_age", Metric::PushAge),
+        ("uptime", Metric::Uptime),
+        ("rebooted_ago", Metric::RebootedAgo),
+        ("if_oper_status", Metric::IfOperStatus),
+        ("if_in_errors_rate", Metric::IfInErrorsRate),
+        ("if_out_errors_rate", Metric::IfOutErrorsRate),
+        ("battery_charge", Metric::BatteryCharge),
+        ("runway", Metric::Runway),
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,7 +98,11 @@ impl Metric {
             | Metric::Sent
             | Metric::Received
             | Metric::BodyBytes
-            | Metric::CertDays => Unit::Count,
+            | Metric::CertDays
+            | Metric::IfOperStatus
+            | Metric::IfInErrorsRate
+            | Metric::IfOutErrorsRate
+            | Metric::BatteryCharge => Unit::Count,
             Metric::Loss => Unit::Ratio,
             _ => Unit::Duration,
         }
@@ -95,6 +113,9 @@ impl Metric {
         let f = &obs.facts;
         let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
         let icmp = f.icmp.as_ref();
+        let snmp = f.snmp.as_ref();
+        let ups = f.power();
+        let iface = snmp.and_then(|s| s.interface.as_ref());
         match self {
             Metric::Status => f
                 .http_status
@@ -117,6 +138,17 @@ impl Metric {
             Metric::FirstByte => secs(obs.phases.first_byte),
             Metric::Transfer => secs(obs.phases.transfer),
             Metric::PushAge => f.heartbeat.as_ref().map(|h| h.age.as_secs_f64()),
+            Metric::Uptime => secs(snmp.and_then(|s| s.uptime.as_ref()).map(|u| u.uptime)),
+            Metric::RebootedAgo => secs(
+                snmp.and_then(|s| s.uptime.as_ref())
+                    .and_then(|u| u.rebooted_ago),
+            ),
+            Metric::IfOperStatus => iface.and_then(|i| i.oper_status).map(|s| s as f64),
+            Metric::IfInErrorsRate => iface.and_then(|i| i.in_errors_rate),
+            Metric::IfOutErrorsRate => iface.and_then(|i| i.out_errors_rate),
+            Metric::BatteryCharge => ups.and_then(|u| u.charge_remaining).map(|c| c as f64),
+            // Only on battery: on mains there is no runway to hold a check to.
+            Metric::Runway => secs(ups.and_then(|u| u.runway)),
         }
     }
 
@@ -150,6 +182,10 @@ pub enum TextFact {
     Integrity,
     /// The names of a portal's signals, space-separated.
     Signals,
+    /// One SNMP value, by OID.
+    Oid,
+    /// Where a UPS's output comes from (mains, battery, off).
+    Power,
 }
 
 /// What one kind tells the config and check layers about itself; each kind's file holds its

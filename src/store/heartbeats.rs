@@ -55,6 +55,9 @@ impl Store {
                             at: from_ms(r.get(1)?),
                             status: PushStatus::parse(&status).unwrap_or(PushStatus::Fail),
                             message: r.get(3)?,
+                            // Not stored: a battery report is current only until the next
+                            // push, and a restart waits for that push.
+                            battery: None,
                         },
                         r.get::<i64>(4)?.max(0) as u64,
                     ),

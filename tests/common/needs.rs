@@ -51,3 +51,26 @@ fn missing(msg: String) -> bool {
     let _ = writeln!(std::io::stderr(), "NOT RUN: {msg}");
     false
 }
+
+/// The path of `program` (on `PATH`, or in /usr/sbin and /sbin, where Debian puts daemons),
+/// when it is installed. Missing: under CI a panic naming the Debian `package` that has it;
+/// otherwise a NOT RUN line on stderr and `None`, so the test returns early and says why.
+pub fn tool(test: &str, program: &str, package: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(program))
+        .find(|p| p.is_file());
+    if found.is_some() {
+        return found;
+    }
+    let msg = format!(
+        "{test} needs `{program}` (Debian package `{package}`; ./test installs it from .ci/packages.txt)"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOT RUN: {msg}");
+    None
+}

@@ -119,7 +119,8 @@ pub(super) fn state(w: &mut Writer<'_>, entries: &[Arc<Entry>]) {
     );
 }
 
-/// What the last probes learned: HTTP status, ICMP loss and RTT, certificate expiry. A target
+/// What the last probes learned: HTTP status, ICMP loss and RTT, certificate expiry, battery
+/// runway. A target
 /// whose probe never learned a fact has no series in that family.
 pub(super) fn facts(w: &mut Writer<'_>, entries: &[Arc<Entry>]) {
     w.gauge(
@@ -158,6 +159,12 @@ pub(super) fn facts(w: &mut Writer<'_>, entries: &[Arc<Entry>]) {
         "commwatch_tls_cert_expiry_timestamp_seconds",
         "Unix time of the earliest certificate end date in the chain the server presented",
         |d| d.tls_expiry,
+    );
+    w.gauge(
+        entries,
+        "commwatch_battery_runway_seconds",
+        "Battery time left at a UPS target on battery (from the UPS or its charge trend)",
+        |d| d.battery_runway,
     );
 }
 

@@ -1,5 +1,5 @@
 //! The per-target metric families (success, duration histogram, probe and error counters,
-//! state, flapping, HTTP status, ICMP loss and RTT, certificate expiry), held compactly and
+//! state, flapping, HTTP status, ICMP loss and RTT, certificate expiry, battery runway), held compactly and
 //! written to the text format by hand.
 //!
 //! Why not the prometheus crate's label vectors: at national scale (20,000 targets, about 25
@@ -61,6 +61,8 @@ struct Data {
     http_status: Option<u16>,
     icmp: Option<Box<Icmp>>,
     tls_expiry: Option<f64>,
+    /// Seconds of battery left, while a UPS target is on battery.
+    battery_runway: Option<f64>,
 }
 
 impl Default for Data {
@@ -78,6 +80,7 @@ impl Default for Data {
             http_status: None,
             icmp: None,
             tls_expiry: None,
+            battery_runway: None,
         }
     }
 }
@@ -172,7 +175,12 @@ impl TargetFamilies {
 
     pub fn observe_facts(&self, t: &Target, obs: &Observation) {
         let f = &obs.facts;
-        if f.http_status.is_none() && f.icmp.is_none() && f.tls.is_none() {
+        if f.http_status.is_none()
+            && f.icmp.is_none()
+            && f.tls.is_none()
+            && f.snmp.is_none()
+            && f.heartbeat.is_none()
+        {
             return;
         }
         let e = self.entry(t);
@@ -188,6 +196,10 @@ impl TargetFamilies {
         }
         if let Some(tls) = &f.tls {
             d.tls_expiry = Some(tls.earliest_expiry.timestamp() as f64);
+        }
+        if f.snmp.is_some() || f.heartbeat.is_some() {
+            // Back on mains (or no forecast): the series goes rather than keep a stale runway.
+            d.battery_runway = f.power().and_then(|u| u.runway).map(|r| r.as_secs_f64());
         }
     }
 

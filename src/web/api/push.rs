@@ -1,7 +1,8 @@
 //! `POST /api/v1/push/{target}` (or `GET`, for devices that can only fetch a URL): heartbeats
 //! from sites that cannot be probed (a commune office behind NAT, a generator controller). Each
 //! heartbeat target has its own token, sent as `Authorization: Bearer TOKEN` or `?token=TOKEN`.
-//! `status` (ok or fail, default ok) and `message` come from the query or a small JSON body.
+//! `status` (ok or fail, default ok) and `message` come from the query or a small JSON body;
+//! the body may add `on_battery` and `battery_minutes`, which drive the target's runway.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use warp::Buf;
 use warp::Reply;
 use warp::http::StatusCode;
 
-use crate::probe::{ProbeSpec, Push, PushStatus};
+use crate::probe::{ProbeSpec, Push, PushBattery, PushStatus};
 use crate::shared::AppState;
 use crate::web::error::ApiError;
 
@@ -25,7 +26,13 @@ const MAX_MESSAGE: usize = 500;
 struct PushBody {
     status: Option<String>,
     message: Option<String>,
+    /// A site reporting its own power: `{"on_battery": true, "battery_minutes": 42}`.
+    on_battery: Option<bool>,
+    battery_minutes: Option<u32>,
 }
+
+/// More minutes than any battery holds is a unit mistake (seconds sent as minutes).
+const MAX_BATTERY_MINUTES: u32 = 7 * 24 * 60;
 
 fn reject(status: StatusCode, code: &'static str, message: impl Into<String>) -> warp::Rejection {
     warp::reject::custom(ApiError {
@@ -96,7 +103,7 @@ pub async fn push(
         crate::web::body::media_type(content_type.as_deref()).map_err(warp::reject::custom)?;
         crate::web::body::decode(&body).map_err(|mut e| {
             e.message = format!(
-                "{}; expected {{\"status\": \"ok\"|\"fail\", \"message\": \"...\"}}",
+                "{}; expected {{\"status\": \"ok\"|\"fail\", \"message\": \"...\", \"on_battery\": true|false, \"battery_minutes\": 42}}",
                 e.message
             );
             warp::reject::custom(e)
@@ -118,11 +125,33 @@ pub async fn push(
         .or_else(|| query.get("message").cloned())
         .map(|m| m.chars().take(MAX_MESSAGE).collect::<String>())
         .filter(|m| !m.trim().is_empty());
+    let battery = match (parsed.on_battery, parsed.battery_minutes) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_battery",
+                "`battery_minutes` needs `on_battery` (true or false) beside it",
+            ));
+        }
+        (Some(_), Some(m)) if m > MAX_BATTERY_MINUTES => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_battery",
+                format!("`battery_minutes` {m} is more than {MAX_BATTERY_MINUTES} (a week)"),
+            ));
+        }
+        (Some(on_battery), minutes) => Some(PushBattery {
+            on_battery,
+            minutes,
+        }),
+    };
     let at = crate::time::now_ms();
     let push = Push {
         at,
         status,
         message,
+        battery,
     };
     let pushes = state.heartbeats.record(&id, push.clone());
     state.store.record_push(id.clone(), push, pushes);
