@@ -467,18 +467,18 @@ async fn main() {
         let per_day = |bytes: u64| bytes as f64 / w_targets as f64 / days;
         let kib = |b: f64| b / 1024.0;
         // Steady state at the default retention: 14 days of raw samples, 90 days of minute
-        // rollups, and a year of hour and day rollups (which are tiny).
+        // rollups, and a year of hour, day and week rollups (which are tiny).
         let steady =
             per_day(size.raw) * 14.0 + per_day(size.minute) * 90.0 + per_day(size.rest) * 365.0;
         println!(
-            "| database size per target per day at a 60 s interval | {:.1} KiB (raw {:.1}, minute rollups {:.1}, hour/day rollups and state {:.1}) | not measured |",
+            "| database size per target per day at a 60 s interval | {:.1} KiB (raw {:.1}, minute rollups {:.1}, hour, day and week rollups and state {:.1}) | not measured |",
             kib(per_day(size.total)),
             kib(per_day(size.raw)),
             kib(per_day(size.minute)),
             kib(per_day(size.rest))
         );
         println!(
-            "| steady state per target at default retention (14 d raw, 90 d minutes, 1 y hours/days) | {:.2} MiB | not measured |",
+            "| steady state per target at default retention (14 d raw, 90 d minutes, 1 y hours, days and weeks) | {:.2} MiB | not measured |",
             steady / 1024.0 / 1024.0
         );
     }

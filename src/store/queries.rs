@@ -267,7 +267,8 @@ pub(crate) fn availability_by_target(
 
 /// Every target's sums over `segs` in one PostgreSQL statement: the segments' rows gathered
 /// with UNION ALL, summed per target and named by a join, so the country's view is one round
-/// trip and one row per target, not a row per target per segment plus the list of names.
+/// trip and one row per target, not a row per target per segment plus the list of names. The
+/// cost left is PostgreSQL's per-row aggregation: about eight buckets per target for a month.
 fn every_target_at_once(
     c: &mut dyn Sql,
     segs: &[Segment],
@@ -295,14 +296,17 @@ fn every_target_at_once(
             .map(|key| (key, Sums::default().finish()))
             .collect());
     }
+    // Summed by id inside, then named: grouping by the key text instead sorted 160,000 rows
+    // of the country's month on disk.
     let sql = format!(
-        "SELECT t.key, {SUM_COLUMNS} FROM targets t LEFT JOIN ({}) r ON r.target_id = t.id
-         GROUP BY t.key",
+        "SELECT t.key, r.* FROM targets t LEFT JOIN
+             (SELECT target_id, {SUM_COLUMNS} FROM ({}) u GROUP BY target_id) r
+         ON r.target_id = t.id",
         parts.join(" UNION ALL ")
     );
     c.query(&sql, &params)?
         .iter()
-        .map(|r| Ok((r.get(0)?, sums_from(r, 1)?.finish())))
+        .map(|r| Ok((r.get(0)?, sums_from(r, 2)?.finish())))
         .collect()
 }
 
