@@ -308,7 +308,8 @@ async fn availability_30d(place: &Place, targets: usize) -> Avail {
     let (store, writer) = place.open();
     let now = Utc::now();
     let ids: Vec<String> = (0..targets).map(|i| format!("ht-target-{i:05}")).collect();
-    let from = now - chrono::Duration::days(30);
+    // From the local midnight thirty days ago, as the pages' 30-day view reads it.
+    let from = commwatch::store::view_start(now - chrono::Duration::days(30), now);
     store.seed_rollups(ids.clone(), from, now).await.unwrap();
     drop(store);
     writer.join().await;

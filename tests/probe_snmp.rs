@@ -669,5 +669,26 @@ async fn a_heartbeat_reporting_its_battery_drives_the_same_runway() {
 
     assert_eq!(push(r#"{"status": "ok"}"#).await.status(), 200);
     wait_state("up", "").await;
+
+    // A controller that can only fetch a URL reports its battery in the query.
+    let get = |query: &'static str| async move {
+        common::client()
+            .get(format!(
+                "http://{addr}/api/v1/push/ky-anh-bts?token={token}&{query}"
+            ))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        get("on_battery=true&battery_minutes=35").await.status(),
+        200
+    );
+    wait_state("degraded", "on battery, ~35 min left").await;
+    let r = get("on_battery=maybe").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid_battery"));
+    assert_eq!(get("on_battery=false").await.status(), 200);
+    wait_state("up", "").await;
     app.shutdown().await;
 }

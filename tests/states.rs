@@ -394,7 +394,7 @@ commune = "Cẩm Xuyên"
             "/api/v1/targets/a/availability?from=yesterday",
             "invalid_query",
         ),
-        ("/api/v1/targets/a/series?resolution=week", "invalid_query"),
+        ("/api/v1/targets/a/series?resolution=month", "invalid_query"),
         (
             "/api/v1/targets/a/series?range=3650d&resolution=minute",
             "range_too_large",

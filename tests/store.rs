@@ -458,10 +458,10 @@ async fn recent_samples_come_newest_first(b: Backing) {
 }
 
 contract!(long_ranges_read_weeks_that_match_raw_samples);
-/// Ranges past a week read day and week rollups the writer kept as samples arrived: over 23
-/// days of ten-minute probes (two months ago), every range counts exactly the samples from the
-/// local midnight of its first day, whether data follows its end (the exact plan) or it ends at
-/// the newest sample (the last week read whole).
+/// Ranges past a week read hour, day and week rollups the writer kept as samples arrived: over
+/// 23 days of ten-minute probes (two months ago), every range counts exactly the samples from
+/// its first hour, whether data follows its end (the exact plan) or it ends at the newest
+/// sample (the last week read whole).
 async fn long_ranges_read_weeks_that_match_raw_samples(b: Backing) {
     let (store, writer) = b.open(Retention::default());
     let key: Arc<str> = Arc::from("ht-long");
@@ -478,8 +478,8 @@ async fn long_ranges_read_weeks_that_match_raw_samples(b: Backing) {
             .unwrap();
     }
     store.flush().await.unwrap();
-    let local_midnight = |at: DateTime<Utc>| {
-        let ms = Resolution::Day.floor(at.timestamp_millis());
+    let first_hour = |at: DateTime<Utc>| {
+        let ms = Resolution::Hour.floor(at.timestamp_millis());
         Utc.timestamp_millis_opt(ms).single().unwrap()
     };
     let at = |s: i64| t(EARLIER + s);
@@ -494,7 +494,7 @@ async fn long_ranges_read_weeks_that_match_raw_samples(b: Backing) {
         (at(86_400 * 4 + 3_600 * 20), at(86_400 * 12)),
         (at(86_400 * 9 + 77), end + chrono::Duration::hours(30)),
     ] {
-        let start = local_midnight(from);
+        let start = first_hour(from);
         let expect: Vec<_> = truth
             .iter()
             .filter(|(at, ..)| *at >= start && *at < to)
@@ -552,9 +552,9 @@ async fn long_ranges_read_weeks_that_match_raw_samples(b: Backing) {
 const EARLIER: i64 = -60 * 86_400;
 
 contract!(a_long_range_ending_now_reads_its_last_week_whole);
-/// The pages' "last 30 days": the range ends when the request came in, and reads the week
-/// holding that moment as one bucket; it counts every sample since the local midnight of its
-/// first day, none twice.
+/// The pages' "last 30 days": the view starts at a local midnight and ends when the request
+/// came in, and reads the week holding that moment as one bucket; it counts every sample of
+/// the view, none twice.
 async fn a_long_range_ending_now_reads_its_last_week_whole(b: Backing) {
     let (store, writer) = b.open(Retention::default());
     let key: Arc<str> = Arc::from("ht-now");
@@ -571,11 +571,13 @@ async fn a_long_range_ending_now_reads_its_last_week_whole(b: Backing) {
             .unwrap();
     }
     store.flush().await.unwrap();
-    let (from, to) = (now - chrono::Duration::days(10), Utc::now());
-    let start = Utc
-        .timestamp_millis_opt(Resolution::Day.floor(from.timestamp_millis()))
-        .single()
-        .unwrap();
+    let to = Utc::now();
+    let from = commwatch::store::view_start(now - chrono::Duration::days(10), to);
+    let start = from;
+    assert_eq!(
+        Resolution::Day.floor(from.timestamp_millis()),
+        from.timestamp_millis()
+    );
     let expect: Vec<_> = truth
         .iter()
         .filter(|(at, _)| *at >= start && *at < to)
@@ -606,10 +608,8 @@ async fn thirty_seeded_days_read_the_same(b: Backing) {
     store.seed_rollups(keys.clone(), from, to).await.unwrap();
     let all = store.availability(None, from, to).await.unwrap();
     assert_eq!(all.len(), 30);
-    // Every bucket holds one probe per minute; the target's id modulo 3 failed per bucket. A
-    // range longer than a week starts at the local midnight of its first day, seven hours
-    // before t(0) (UTC+7), and the seeding fills that day whole.
-    let minutes = 30 * 1_440 + 7 * 60;
+    // Every bucket holds one probe per minute; the target's id modulo 3 failed per bucket.
+    let minutes = 30 * 1_440;
     for a in all.values() {
         assert_eq!(a.count, minutes, "{a:?}");
         assert!(a.ok <= a.count && a.count - a.ok < 200, "{a:?}");

@@ -99,6 +99,9 @@ pub(super) fn resolve(
             for oid in checks.iter().chain(&degraded).filter_map(Check::oid) {
                 n.want(oid);
             }
+            if let Some(e) = n.too_many_oids() {
+                ctx.err_key(span.clone(), "checks", e);
+            }
             if !n.reads_anything() {
                 ctx.err_key(
                     span.clone(),

@@ -172,6 +172,7 @@ pub struct Facts {
     pub heartbeat: Option<HeartbeatFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portal: Option<PortalFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub snmp: Option<SnmpFacts>,
 }
 

@@ -29,7 +29,7 @@ pub use migrations::{SchemaStatus, latest_postgres, latest_sqlite};
 pub use postgres::{PgSettings, PgTls};
 pub(crate) use queries::availability_by_target;
 pub use queries::{Availability, Bucket, IncidentFilter, IncidentRow, StoredSample, StoredState};
-pub use rollup::Resolution;
+pub use rollup::{Resolution, view_start};
 pub use sqlite::open_read_only;
 
 pub use sql::{Engine, Row as SqlRow, Sql, SqlError, Value};

@@ -1,6 +1,7 @@
 //! Rollup bucket arithmetic: which minute, hour, local-day and local-week buckets cover a time
 //! range, so an availability query reads a few rows per target instead of every raw sample.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -16,7 +17,7 @@ pub const WEEK_ALIGN_MS: i64 = LOCAL_OFFSET_MS + 3 * DAY_MS;
 pub const LOCAL_OFFSET_MS: i64 = 7 * HOUR_MS;
 
 /// Bucket resolutions, each with its table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     Minute,
@@ -72,18 +73,26 @@ pub struct Segment {
 
 /// Ranges longer than this are read at hour precision at their start.
 pub const COARSE_AFTER_MS: i64 = 2 * DAY_MS;
-/// Ranges longer than this start at the local midnight of their first day: a 30-day view is
-/// the last thirty local days and today, as reports count days. Reading the first day from
-/// midnight costs one day or week row per target instead of up to 23 hour rows, which over
-/// every target of the country was the larger part of the query.
+/// "Last N days" views longer than this start at the local midnight of their first day.
 pub const WHOLE_DAYS_AFTER_MS: i64 = 7 * DAY_MS;
 
-/// Where a range's first bucket starts: its first minute, hour or local day, by its length.
+/// Where a "last N days" view ending `to` starts: past a week, at the local midnight of its
+/// first day, so a 30-day view is the last thirty local days and today, as reports count days.
+/// A range starting at midnight reads its first day as one day (or week) bucket per target
+/// instead of up to 23 hour rows, which over every target of the country was the larger part
+/// of the read. Explicit ranges (a drill's window, a report's `from`) are read as given.
+pub fn view_start(from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
+    let (f, t) = (from.timestamp_millis(), to.timestamp_millis());
+    if t - f > WHOLE_DAYS_AFTER_MS {
+        DateTime::from_timestamp_millis(Resolution::Day.floor(f)).unwrap_or(from)
+    } else {
+        from
+    }
+}
+
+/// Where a range's first bucket starts: its first minute, or its first hour past two days.
 fn first_bucket(from: i64, to: i64) -> i64 {
-    let len = to - from;
-    if len > WHOLE_DAYS_AFTER_MS {
-        Resolution::Day.floor(from)
-    } else if len > COARSE_AFTER_MS {
+    if to - from > COARSE_AFTER_MS {
         // Past two days a minute of edge is noise (under 0.05 % of the range) but reading
         // minute buckets for both ragged hours costs more than the rest of the query.
         Resolution::Hour.floor(from)
@@ -224,12 +233,9 @@ mod tests {
         out
     }
 
-    /// Every minute from the first bucket's start (minute, hour or day, by length) to `to`.
+    /// Every minute from the first bucket's start (minute or hour, by length) to `to`.
     fn expected(from: i64, to: i64) -> Vec<i64> {
-        let len = to - from;
-        let first = if len > WHOLE_DAYS_AFTER_MS {
-            Resolution::Day
-        } else if len > COARSE_AFTER_MS {
+        let first = if to - from > COARSE_AFTER_MS {
             Resolution::Hour
         } else {
             Resolution::Minute
@@ -268,6 +274,25 @@ mod tests {
                 assert!(segs.len() <= 6, "{segs:?}");
             }
         }
+    }
+
+    #[test]
+    fn views_past_a_week_start_at_local_midnight() {
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+        let to = 1_795_971_600_000 + 5 * HOUR_MS + 17 * MINUTE_MS;
+        let week = at(to - 7 * DAY_MS);
+        assert_eq!(view_start(week, at(to)), week);
+        let month = view_start(at(to - 30 * DAY_MS), at(to));
+        assert_eq!(
+            month.timestamp_millis(),
+            Resolution::Day.floor(to - 30 * DAY_MS)
+        );
+        // From midnight, the month plans no hour or minute rows before its first whole day.
+        let segs = plan_to_latest(month.timestamp_millis(), to);
+        assert!(
+            segs.iter().all(|s| s.resolution >= Resolution::Day),
+            "{segs:?}"
+        );
     }
 
     #[test]

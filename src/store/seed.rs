@@ -125,9 +125,9 @@ mod tests {
         let all = store.availability(None, from, to).await.unwrap();
         assert_eq!(all.len(), 3, "{all:?}");
         for a in all.values() {
-            // A probe a minute from the local midnight thirty days ago (30 days and up to one
-            // more); a target fails 0, 1 or 2 per bucket read (a handful of buckets).
-            assert!(a.count >= 43_200 && a.count <= 44_640, "{a:?}");
+            // About 43,200 minutes of probes; a target fails 0, 1 or 2 per bucket read (a
+            // handful of buckets).
+            assert!(a.count > 40_000 && a.count <= 43_300, "{a:?}");
             assert!(a.ok <= a.count && a.count - a.ok < 500, "{a:?}");
         }
         drop(store);

@@ -158,6 +158,14 @@ pub async fn send(client: &reqwest::Client, r: &Receiver, n: &Notification) -> O
     }
     let resp = match b.send().await {
         Ok(resp) => resp,
+        // A request that cannot even be built (a header value the HTTP library refuses) fails
+        // the same way every time: retrying it would hold every later message to this receiver.
+        Err(e) if e.is_builder() => {
+            return Outcome::Fatal {
+                status: None,
+                error: format!("the request cannot be sent: {e}"),
+            };
+        }
         Err(e) => {
             return Outcome::Retry {
                 status: None,

@@ -99,8 +99,13 @@ pub fn build(
         }
     }
     for (k, v) in headers {
-        // A line break from a field would end the header: values stay on one line.
-        let value = render("headers", v, Escape::None, &fields)?.replace(['\r', '\n'], " ");
+        // A line break from a field would end the header, and any other control character
+        // (page text can carry them) makes the value unsendable: values stay on one line of
+        // printable characters.
+        let value: String = render("headers", v, Escape::None, &fields)?
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         h.push((k.to_ascii_lowercase(), value));
     }
     Ok(Request {

@@ -81,6 +81,9 @@ pub enum Escape {
     Json,
     /// `application/x-www-form-urlencoded`: every value is percent-encoded.
     Form,
+    /// XML (SOAP gateways) and HTML: every value is entity-escaped, since causes carry text
+    /// from the probed pages themselves.
+    Markup,
     /// Anything else (and header values): printed as is.
     None,
 }
@@ -100,6 +103,8 @@ impl Escape {
             Escape::Json
         } else if base == "application/x-www-form-urlencoded" {
             Escape::Form
+        } else if base.ends_with("/xml") || base.ends_with("+xml") || base == "text/html" {
+            Escape::Markup
         } else {
             Escape::None
         }
@@ -139,6 +144,7 @@ fn environment(escape: Escape) -> Environment<'static> {
     env.set_auto_escape_callback(move |_| match escape {
         Escape::Json => AutoEscape::Json,
         Escape::Form => AutoEscape::Custom(FORM),
+        Escape::Markup => AutoEscape::Html,
         Escape::None => AutoEscape::None,
     });
     env.set_formatter(|out, state, value| {
@@ -344,12 +350,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(form.matches('&').count(), 2, "{form}");
+        let xml = render(
+            "t",
+            "<sms><text>{{ targets[0].name }}</text></sms>",
+            Escape::Markup,
+            f,
+        )
+        .unwrap();
+        assert!(
+            xml.contains("&amp; &lt;dự phòng&gt;") && !xml.contains("<dự phòng>"),
+            "{xml}"
+        );
         assert!(!form.contains('\n') && !form.contains('"'), "{form}");
         assert_eq!(
             Escape::for_content_type("application/json; charset=utf-8"),
             Escape::Json
         );
         assert_eq!(Escape::for_content_type("text/plain"), Escape::None);
+        assert_eq!(
+            Escape::for_content_type("application/soap+xml; charset=utf-8"),
+            Escape::Markup
+        );
+        assert_eq!(Escape::for_content_type("text/xml"), Escape::Markup);
     }
 
     #[test]

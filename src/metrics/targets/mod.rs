@@ -197,10 +197,9 @@ impl TargetFamilies {
         if let Some(tls) = &f.tls {
             d.tls_expiry = Some(tls.earliest_expiry.timestamp() as f64);
         }
-        if f.snmp.is_some() || f.heartbeat.is_some() {
-            // Back on mains (or no forecast): the series goes rather than keep a stale runway.
-            d.battery_runway = f.power().and_then(|u| u.runway).map(|r| r.as_secs_f64());
-        }
+        // Back on mains, no forecast, or a UPS that stopped answering (its battery may be
+        // what ran out): the series goes rather than keep a stale runway.
+        d.battery_runway = f.power().and_then(|u| u.runway).map(|r| r.as_secs_f64());
     }
 
     pub fn set_state(&self, t: &Target, state: State) {

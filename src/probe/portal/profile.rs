@@ -204,8 +204,17 @@ impl PortalProfiles {
             }
         }
         let p = Arc::new(Mutex::new(loaded.unwrap_or_else(|| Profile::new(url))));
-        lock(&self.map).insert(target.to_string(), p.clone());
-        p
+        // Two probes of one target may load at once (the schedule and a `/probe` request):
+        // the first entry for this URL stays, so neither loses what the other learns. The map
+        // is locked before a profile, never the other way round.
+        let mut map = lock(&self.map);
+        match map.get(target) {
+            Some(existing) if lock(existing).url == url => existing.clone(),
+            _ => {
+                map.insert(target.to_string(), p.clone());
+                p
+            }
+        }
     }
 
     /// Writes `profile` to its file (a temporary file renamed over the old one, so a crash

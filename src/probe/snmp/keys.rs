@@ -12,7 +12,7 @@ const DEFAULT_PORT: u16 = 161;
 /// Most retries a target may ask for: each costs a share of the timeout.
 const MAX_RETRIES: u32 = 10;
 /// Most OIDs one target may list: one GET carries them all, and a PDU must fit a datagram.
-const MAX_OIDS: usize = 64;
+pub(super) const MAX_OIDS: usize = 64;
 
 /// Reads a secret file named by `key`; the error names the file, never its content.
 fn secret(r: &mut Resolve<'_, '_>, key: Key, raw: Option<&str>) -> Option<Secret> {

@@ -149,6 +149,17 @@ impl SnmpSpec {
         }
     }
 
+    /// Why the listed OIDs and those the checks name do not fit one GET, if they do not.
+    pub fn too_many_oids(&self) -> Option<String> {
+        (self.oids.len() > keys::MAX_OIDS).then(|| {
+            format!(
+                "with the OIDs its checks name the target reads {} OIDs; at most {} fit one GET",
+                self.oids.len(),
+                keys::MAX_OIDS
+            )
+        })
+    }
+
     pub fn version(&self) -> &'static str {
         match self.auth {
             SnmpAuth::V2c { .. } => "v2c",

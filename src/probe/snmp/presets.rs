@@ -251,13 +251,17 @@ pub struct Derived {
     pub ups: Option<UpsFacts>,
 }
 
-/// Counter32 values wrap at 2^32; a smaller value than before is a wrap (or a counter reset,
-/// which a reboot also shows), and the delta assumes one wrap.
-fn counter_delta(prev: u64, now: u64) -> u64 {
+/// Counter32 values wrap at 2^32. A smaller value than before is a wrap only when the previous
+/// one was in the counter's upper half; otherwise the counter was reset (a reboot, often a
+/// power cut's first sign) and there is no rate to give: reading a reset as a wrap would show
+/// millions of errors a second after every restart.
+fn counter_delta(prev: u64, now: u64) -> Option<u64> {
     if now >= prev {
-        now - prev
+        Some(now - prev)
+    } else if (1u64 << 31..1u64 << 32).contains(&prev) {
+        Some((now + (1u64 << 32)).saturating_sub(prev))
     } else {
-        (now + (1u64 << 32)).saturating_sub(prev)
+        None
     }
 }
 
@@ -293,7 +297,7 @@ pub fn derive(
                     let out_errors = unsigned(values, &col(IF_OUT_ERRORS));
                     let rate = |p: Option<u64>, n: Option<u64>| match (p, n, elapsed) {
                         (Some(p), Some(n), Some(dt)) => {
-                            Some(counter_delta(p, n) as f64 / dt.as_secs_f64())
+                            counter_delta(p, n).map(|d| d as f64 / dt.as_secs_f64())
                         }
                         _ => None,
                     };
@@ -323,16 +327,20 @@ pub fn derive(
     })
 }
 
+/// The longest runway reported: a week, far past any battery.
+const MAX_RUNWAY_MINUTES: i64 = 7 * 24 * 60;
+
 /// sysUpTime is in hundredths of a second and wraps after about 497 days.
 const TICKS_WRAP: u64 = 1 << 32;
 
 fn uptime(prev: Option<u64>, ticks: u64, elapsed: Option<Duration>) -> UptimeFacts {
-    let uptime = Duration::from_millis(ticks * 10);
+    // TimeTicks are 32 bits; an agent sending a larger type here cannot overflow the sum.
+    let uptime = Duration::from_millis(ticks.saturating_mul(10));
     let rebooted = match prev {
         Some(p) if ticks < p => {
             // A wrap, not a restart, when the previous value plus the time since is past the
             // wrap point and the new value is where that lands.
-            let expected = p + elapsed.map_or(0, |e| e.as_millis() as u64 / 10);
+            let expected = p.saturating_add(elapsed.map_or(0, |e| (e.as_millis() / 10) as u64));
             let wrapped = expected >= TICKS_WRAP && ticks <= expected - TICKS_WRAP + 6000;
             !wrapped
         }
@@ -360,7 +368,9 @@ fn ups(
     let mut runway_from = None;
     if on_battery {
         if let Some(m) = minutes_remaining.filter(|m| *m >= 0) {
-            runway = Some(Duration::from_secs(m as u64 * 60));
+            // Values come from the agent: a week is far past any battery, and keeps the
+            // arithmetic bounded.
+            runway = Some(Duration::from_secs(m.min(MAX_RUNWAY_MINUTES) as u64 * 60));
             runway_from = Some("ups");
         } else if let Some(c) = charge_remaining {
             // The trend from the first probe on battery: a few percent over several probes
@@ -368,8 +378,16 @@ fn ups(
             match *since {
                 Some((c0, t0)) if c < c0 => {
                     let dt = (at - t0).to_std().unwrap_or_default().as_secs_f64();
+                    // Charge is a percentage; an agent's nonsense is clamped, not trusted.
+                    let (c0, c) = (c0.clamp(0, 100), c.clamp(0, 100));
                     let per_sec = (c0 - c) as f64 / dt.max(1.0);
-                    runway = Some(Duration::from_secs_f64(c.max(0) as f64 / per_sec));
+                    runway = (per_sec > 0.0)
+                        .then(|| {
+                            Duration::try_from_secs_f64(c as f64 / per_sec)
+                                .ok()
+                                .map(|d| d.min(Duration::from_secs(MAX_RUNWAY_MINUTES as u64 * 60)))
+                        })
+                        .flatten();
                     runway_from = Some("charge_trend");
                 }
                 Some(_) => {}
@@ -507,9 +525,36 @@ mod tests {
     }
 
     #[test]
+    fn nonsense_from_an_agent_bounds_the_runway_instead_of_panicking() {
+        let mut since = None;
+        let huge = vec![v(UPS_OUTPUT_SOURCE, 5), v(UPS_MINUTES_REMAINING, i64::MAX)];
+        let f = ups(&huge, t0(), &mut since);
+        assert_eq!(f.runway, Some(Duration::from_secs(7 * 24 * 3600)));
+        // A charge far past 100 % falling slowly: clamped, and a bounded runway.
+        let charge = |c| vec![v(UPS_OUTPUT_SOURCE, 5), v(UPS_CHARGE_REMAINING, c)];
+        let mut since = None;
+        ups(&charge(i64::MAX), t0(), &mut since);
+        let f = ups(
+            &charge(i64::MAX - 1),
+            t0() + chrono::Duration::hours(1),
+            &mut since,
+        );
+        assert!(
+            f.runway
+                .is_none_or(|r| r <= Duration::from_secs(7 * 24 * 3600)),
+            "{:?}",
+            f.runway
+        );
+        let up = uptime(Some(5), u64::MAX, None);
+        assert!(up.uptime > Duration::ZERO);
+    }
+
+    #[test]
     fn error_rates_across_a_counter_wrap() {
-        assert_eq!(counter_delta(10, 25), 15);
-        assert_eq!(counter_delta(u64::from(u32::MAX) - 4, 5), 10);
+        assert_eq!(counter_delta(10, 25), Some(15));
+        assert_eq!(counter_delta(u64::from(u32::MAX) - 4, 5), Some(10));
+        // A reset (the router restarted) gives no rate, not four billion errors.
+        assert_eq!(counter_delta(1_000, 3), None);
         let m = Memory::default();
         let p = Preset::Interface(IfSelect::Index(3));
         let vals = |n| {

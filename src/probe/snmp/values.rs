@@ -132,12 +132,13 @@ impl SnmpValue {
 
 /// Octet strings are usually text (sysDescr, ifDescr); binary ones (MAC addresses) as hex.
 fn text(b: &[u8]) -> String {
-    let b = &b[..b.len().min(MAX_TEXT)];
+    // Decoded whole, then cut by characters: a cut by bytes could split a Vietnamese letter
+    // and turn a long ifAlias into hex.
     match std::str::from_utf8(b) {
         Ok(s) if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-            s.trim_end_matches('\0').to_string()
+            s.trim_end_matches('\0').chars().take(MAX_TEXT).collect()
         }
-        _ => hex(b),
+        _ => hex(&b[..b.len().min(MAX_TEXT)]),
     }
 }
 

@@ -125,7 +125,39 @@ pub async fn push(
         .or_else(|| query.get("message").cloned())
         .map(|m| m.chars().take(MAX_MESSAGE).collect::<String>())
         .filter(|m| !m.trim().is_empty());
-    let battery = match (parsed.on_battery, parsed.battery_minutes) {
+    // A GET carries the battery in the query, as the controllers that can only fetch a URL
+    // send it (`?on_battery=true&battery_minutes=42`).
+    let on_battery = match parsed.on_battery {
+        Some(b) => Some(b),
+        None => query
+            .get("on_battery")
+            .map(|v| match v.as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                other => Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_battery",
+                    format!("`on_battery` `{other}` is not true or false"),
+                )),
+            })
+            .transpose()?,
+    };
+    let battery_minutes = match parsed.battery_minutes {
+        Some(m) => Some(m),
+        None => query
+            .get("battery_minutes")
+            .map(|v| {
+                v.parse::<u32>().map_err(|_| {
+                    reject(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_battery",
+                        format!("`battery_minutes` `{v}` is not a whole number of minutes"),
+                    )
+                })
+            })
+            .transpose()?,
+    };
+    let battery = match (on_battery, battery_minutes) {
         (None, None) => None,
         (None, Some(_)) => {
             return Err(reject(

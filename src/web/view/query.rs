@@ -42,7 +42,9 @@ pub fn time_range(q: &Query) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError>
             })?;
             let d = chrono::Duration::from_std(d)
                 .map_err(|_| ApiError::bad_request("invalid_query", "`range` is too long"))?;
-            to - d
+            // "The last 30 days" counts whole local days (and today), as reports do; an
+            // explicit `from` is taken as given.
+            crate::store::view_start(to - d, to)
         }
         (None, None) => to - chrono::Duration::hours(24),
     };

@@ -20,7 +20,11 @@ pub async fn uptime(
     for (name, days) in WINDOWS {
         let mut a = state
             .store
-            .availability(Some(vec![id.to_string()]), now - Duration::days(days), now)
+            .availability(
+                Some(vec![id.to_string()]),
+                crate::store::view_start(now - Duration::days(days), now),
+                now,
+            )
             .await
             .map_err(internal)?;
         out.push((name, a.remove(id).unwrap_or_default()));
