@@ -266,6 +266,42 @@ async fn without_cloaking_one_request_per_fetch_and_crawler_spam_goes_unseen() {
     sim.shutdown().await;
 }
 
+/// Prometheus scraping `/probe` as often as it likes must not finish a portal's learning: an
+/// on-demand probe is scored against the profile and teaches it nothing.
+#[tokio::test]
+async fn probes_on_demand_do_not_teach_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = PortalSim::start(SEED + 4).await.unwrap();
+    let app = common::start_app_sqlite(
+        dir.path(),
+        &format!(
+            "[[targets]]\nid = \"ht-portal\"\nkind = \"portal\"\nurl = \"{}\"\n\
+             interval = \"1h\"\ntimeout = \"900ms\"\nlearn_fetches = 24\n",
+            sim.url()
+        ),
+    )
+    .await;
+    let addr = app.local_addr();
+    let file = dir.path().join("portal/ht-portal.json");
+    // The schedule's first fetch of this id comes minutes into its hour, after this test.
+    assert!(
+        commwatch::scheduler::first_offset("ht-portal", Duration::from_secs(3_600))
+            > Duration::from_secs(60)
+    );
+    let hits = sim.hits();
+    for _ in 0..3 {
+        let (status, body) = common::get_text(addr, "/probe?target=ht-portal").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("probe_success 1"), "{body}");
+    }
+    // The portal was fetched three times (browser and crawler each), and nothing was learned:
+    // a learning fetch writes the profile.
+    assert_eq!(sim.hits(), hits + 6);
+    assert!(!file.exists(), "an on-demand probe wrote the profile");
+    app.shutdown().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn hostile_evidence_is_escaped_on_the_target_page_and_kept_as_text_in_the_api() {
     let dir = tempfile::tempdir().unwrap();

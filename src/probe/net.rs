@@ -68,6 +68,10 @@ pub(crate) struct Run {
     /// The local address to probe from (`[instance]` or the target's `source_address`), so
     /// a vantage point measures the uplink it is meant to watch; `None`: the system chooses.
     pub source: Option<std::net::IpAddr>,
+    /// Whether the run may teach the prober's per-target memory (a portal's learned profile):
+    /// a scheduled probe does; an on-demand one (`/probe`, scraped as often as Prometheus
+    /// likes) only reads it.
+    pub learns: bool,
 }
 
 impl Run {
@@ -81,6 +85,7 @@ impl Run {
             deadline: tokio::time::Instant::from_std(start) + timeout,
             timeout,
             source: None,
+            learns: true,
         }
     }
 

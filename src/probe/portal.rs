@@ -141,15 +141,29 @@ pub(super) async fn probe(
     let profile = profiles.get(&spec.target, spec.http.url.as_str()).await;
     let (facts, learned) = {
         let mut p = profile::lock(&profile);
-        let (facts, changed) = signals::assess(
-            spec,
-            &page,
-            crawler_page.as_ref(),
-            final_url.as_ref(),
-            &mut p,
-            run.started_at,
-        );
-        (facts, changed.then(|| p.clone()))
+        if run.learns {
+            let (facts, changed) = signals::assess(
+                spec,
+                &page,
+                crawler_page.as_ref(),
+                final_url.as_ref(),
+                &mut p,
+                run.started_at,
+            );
+            (facts, changed.then(|| p.clone()))
+        } else {
+            // Scored against a copy: an on-demand probe never moves the learning on.
+            let mut copy = p.clone();
+            let (facts, _) = signals::assess(
+                spec,
+                &page,
+                crawler_page.as_ref(),
+                final_url.as_ref(),
+                &mut copy,
+                run.started_at,
+            );
+            (facts, None)
+        }
     };
     if let Some(p) = learned
         && let Err(e) = profiles.save(&spec.target, &p).await

@@ -81,8 +81,30 @@ impl Prober {
         timeout: Duration,
         source: Option<std::net::IpAddr>,
     ) -> Observation {
+        self.run_with(spec, timeout, source, true).await
+    }
+
+    /// As [`Prober::run_from`], for a probe asked for on demand (`/probe`): it reads what the
+    /// schedule's probes learned about the target and teaches nothing.
+    pub async fn run_on_demand(
+        &self,
+        spec: &ProbeSpec,
+        timeout: Duration,
+        source: Option<std::net::IpAddr>,
+    ) -> Observation {
+        self.run_with(spec, timeout, source, false).await
+    }
+
+    async fn run_with(
+        &self,
+        spec: &ProbeSpec,
+        timeout: Duration,
+        source: Option<std::net::IpAddr>,
+        learns: bool,
+    ) -> Observation {
         let mut run = Run::new(spec.kind(), timeout);
         run.source = source;
+        run.learns = learns;
         let fut = self.start(spec, &run);
         match tokio::time::timeout(timeout + DEADLINE_GRACE, fut).await {
             Ok(mut obs) => {

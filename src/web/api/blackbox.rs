@@ -148,7 +148,7 @@ pub async fn probe(
     }
     let obs = state
         .prober
-        .run_from(&t.spec, timeout, t.source_address)
+        .run_on_demand(&t.spec, timeout, t.source_address)
         .await;
     let sample = t.judge(&obs);
     let body = render(&obs, sample.ok);
