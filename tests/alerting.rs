@@ -631,3 +631,53 @@ async fn acknowledged_outages_stop_reminding_and_say_who_took_them() {
     );
     app.shutdown().await;
 }
+
+/// A site that fails, recovers and fails again pages twice: the second outage is a new message
+/// with a key of its own, never taken by the outbox for the first outage's, already delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_that_fails_again_after_recovering_alerts_again() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Collector::start().await;
+    let (site, status) = switch_server(503).await;
+    let mut toml = alerting(&[("ops", c.url("/"), None)]);
+    toml.push_str(&format!(
+        "[[targets]]\nid = \"v1\"\nname = \"Viettel — Kỳ Anh\"\nkind = \"http\"\nurl = \"http://{site}/\"\n\
+         interval = \"1s\"\ntimeout = \"500ms\"\nfailure_threshold = 1\nsuccess_threshold = 1\n\
+         operator = \"viettel\"\nprovince = \"Hà Tĩnh\"\ncommune = \"Kỳ Anh\"\n\n"
+    ));
+    let app = start_app(dir.path(), &toml).await;
+    let statuses = || {
+        c.accepted()
+            .iter()
+            .map(|r| r.json()["status"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "the first outage's message",
+        || async { (statuses() == ["firing"]).then_some(()) },
+    )
+    .await;
+    status.store(200, Ordering::Relaxed);
+    wait_for(
+        Duration::from_secs(20),
+        "the recovery's message",
+        || async { (statuses() == ["firing", "resolved"]).then_some(()) },
+    )
+    .await;
+    status.store(503, Ordering::Relaxed);
+    wait_for(
+        Duration::from_secs(20),
+        "the second outage's message",
+        || async { (statuses() == ["firing", "resolved", "firing"]).then_some(()) },
+    )
+    .await;
+    let keys: BTreeSet<String> = c
+        .accepted()
+        .iter()
+        .map(|r| r.json()["idempotency_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    app.shutdown().await;
+}

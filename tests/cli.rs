@@ -142,11 +142,12 @@ async fn sighup_reloads_the_running_daemon() {
         "[[targets]]\nid = \"first\"\nkind = \"http\"\nurl = \"http://{ok}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n"
     );
     let cfg = write_config(dir.path(), &format!("127.0.0.1:{port}"), &one);
+    let log_path = dir.path().join("daemon.log");
     let mut child = Command::new(BIN)
         .args(["run", "-c"])
         .arg(&cfg)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -179,12 +180,28 @@ async fn sighup_reloads_the_running_daemon() {
             .unwrap()
             .success()
     );
-    let now = wait_for(
-        Duration::from_secs(15),
-        "second target after SIGHUP",
-        || async { ids().await.filter(|v| v.len() == 2) },
-    )
-    .await;
+    // The signal is sent the moment the daemon answers: it must already be the daemon's to
+    // handle, not the default action's (which ends the process).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let now = loop {
+        if let Some(v) = ids().await.filter(|v| v.len() == 2) {
+            break v;
+        }
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the daemon ended ({status}) after SIGHUP; its log:\n{}",
+                log()
+            );
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "no second target 15 s after SIGHUP; the daemon's log:\n{}",
+                log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(now, vec!["first", "second"]);
     // Still alive after the reload, and stops cleanly.
     assert!(

@@ -40,7 +40,17 @@ pub struct Group {
     /// First change not yet sent.
     pub pending_since: Option<DateTime<Utc>>,
     pub last_sent: Option<DateTime<Utc>>,
+    /// Messages this group has sent.
     pub seq: u64,
+    /// The alert event that first changed this group: with `seq` it makes each message's
+    /// idempotency key. A group is dropped once everything in it has resolved, so the next
+    /// outage of the same region starts again at `seq` 0; without the event in the key its
+    /// first message would repeat the earlier outage's key and the outbox, which keeps
+    /// delivered keys, would drop it as already sent. Event ids are the store's, never reused,
+    /// and the same when a group is rebuilt from unprocessed events after a crash. `None` for
+    /// groups saved before this existed: they keep the old keys until they are dropped.
+    #[serde(default)]
+    pub opened_by: Option<i64>,
     /// Per firing target, the dependants it took down that a message already named. A child
     /// turns UNREACHABLE only after its own failure threshold, usually after its parent's
     /// message went out: one outside this set makes the group send an update. `None` until the
@@ -69,6 +79,7 @@ impl Group {
             pending_since: None,
             last_sent: None,
             seq: 0,
+            opened_by: None,
             explained: None,
         }
     }
@@ -212,6 +223,11 @@ impl Grouping {
                     )
                 });
             let changed = apply_to_group(g, t, e);
+            // Only a group that has sent nothing yet takes its opening event: one saved before
+            // keys named it keeps counting in the old form.
+            if changed && g.seq == 0 {
+                g.opened_by.get_or_insert(e.id);
+            }
             if changed && g.pending_since.is_none() {
                 g.pending_since = Some(now);
             }
@@ -232,6 +248,9 @@ impl Grouping {
                 .entry((r.to_string(), "monitor".to_string()))
                 .or_insert_with(|| Group::new(r, "monitor".into(), BTreeMap::new(), None));
             g.monitor = Some(isolated);
+            if g.seq == 0 {
+                g.opened_by.get_or_insert(e.id);
+            }
             if g.pending_since.is_none() {
                 g.pending_since = Some(now);
             }
@@ -425,8 +444,12 @@ fn build(
         Status::Firing
     };
     let id = format!("cw-{}", short_hash(&format!("{}|{}", g.receiver, g.key)));
+    let idempotency_key = match g.opened_by {
+        Some(event) => format!("{id}-e{event}-{}", g.seq + 1),
+        None => format!("{id}-{}", g.seq + 1),
+    };
     Some(Notification {
-        idempotency_key: format!("{id}-{}", g.seq + 1),
+        idempotency_key,
         id,
         receiver: r.id.clone(),
         status,

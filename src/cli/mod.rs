@@ -133,6 +133,12 @@ pub async fn main(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            // Both signals are taken over before the daemon answers anything: a SIGHUP or
+            // SIGTERM sent the moment the status page is up must reload or stop it cleanly,
+            // never meet the default action, which kills the process on the spot.
+            let stop = wait_for_signal();
+            #[cfg(unix)]
+            let hup = hangup();
             let app = match App::start(cfg).await {
                 Ok(a) => a,
                 Err(e) => {
@@ -143,12 +149,14 @@ pub async fn main(cli: Cli) -> ExitCode {
             eprintln!("commwatch: status page at http://{}/", app.local_addr());
             let token = app.shutdown_token();
             tokio::spawn(async move {
-                wait_for_signal().await;
+                stop.await;
                 tracing::info!("signal received; shutting down");
                 token.cancel();
             });
             #[cfg(unix)]
-            reload_on_sighup(app.state.reloader.clone());
+            if let Some(hup) = hup {
+                reload_on_sighup(hup, app.state.reloader.clone());
+            }
             app.run_until_stopped().await;
             ExitCode::SUCCESS
         }
@@ -188,17 +196,23 @@ pub async fn main(cli: Cli) -> ExitCode {
     }
 }
 
-/// SIGHUP re-reads the configuration (systemd's `ExecReload`); a bad file is refused and logged.
+/// Takes SIGHUP over from the default action (which ends the process); `None`, logged, when
+/// the system refuses.
 #[cfg(unix)]
-fn reload_on_sighup(reloader: crate::shared::Reloader) {
+fn hangup() -> Option<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload instead");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// SIGHUP re-reads the configuration (systemd's `ExecReload`); a bad file is refused and logged.
+#[cfg(unix)]
+fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, reloader: crate::shared::Reloader) {
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP received; reloading configuration");
@@ -208,26 +222,34 @@ fn reload_on_sighup(reloader: crate::shared::Reloader) {
     });
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
-pub async fn wait_for_signal() {
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop). The signals are taken over when this is
+/// called, not when the future is first polled, so a caller that calls it before it starts
+/// answering cannot be killed by a signal that arrives in between.
+pub fn wait_for_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let streams = signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
+        async move {
+            match streams {
+                Ok((mut term, mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop commwatch");
-                let _ = tokio::signal::ctrl_c().await;
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop commwatch");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
